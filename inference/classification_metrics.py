@@ -75,7 +75,7 @@ def compute_metrics(
     f1 = _safe_divide(2 * precision * recall, precision + recall)
     present = support > 0
     result: dict[str, Any] = {
-        "n": int(len(y_t)),
+        "n": len(y_t),
         "accuracy": float(tp.sum() / max(len(y_t), 1)),
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,

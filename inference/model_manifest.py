@@ -94,9 +94,7 @@ class ModelManifest:
                     "std": tuple(data["preprocessing"]["std"]),
                 }
             )
-            manifest = cls(
-                **{**data, "classes": tuple(data["classes"]), "preprocessing": pre}
-            )
+            manifest = cls(**{**data, "classes": tuple(data["classes"]), "preprocessing": pre})
         except (KeyError, TypeError) as exc:
             raise ManifestError(f"malformed manifest: {exc}") from exc
         unknown = set(manifest.classes) - set(CANONICAL_CLASSES)

