@@ -1,0 +1,196 @@
+"""Consent and enrollment actions: the only code that changes consent or face templates.
+
+Every action takes an AuditContext (who, from where, which organization), refuses objects of
+another organization, writes its audit event, and runs in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.db import transaction
+from django.utils import timezone
+
+from consent.models import (
+    ALL_SCOPES,
+    ConsentNotice,
+    ConsentRecord,
+    Decision,
+    FaceTemplate,
+    GivenBy,
+    Scope,
+)
+from consent.rules import consent_state
+from consent.signals import consent_revoked
+from consent.template_crypto import encrypt_embedding, template_cipher
+from wellbeing.actions import AuditContext, record_audit
+from wellbeing.face_engine import EMBEDDER_NAME, compute_enrollment_embedding
+from wellbeing.models import Guardian, Participant, StaffMember
+
+MAX_ENROLLMENT_PHOTOS = 5
+
+
+class ConsentError(ValueError):
+    """A consent action was refused; the message says why in plain words."""
+
+
+class EnrollmentError(ValueError):
+    """Enrollment was refused or a photo was unusable; nothing was stored."""
+
+
+def ensure_same_organization(ctx: AuditContext, *objects: object) -> None:
+    for obj in objects:
+        org_id = getattr(obj, "organization_id", None)
+        if org_id is not None and org_id != ctx.organization.pk:
+            raise PermissionError("That record belongs to another school.")
+
+
+def publish_notice(ctx: AuditContext, title: str, text: str) -> ConsentNotice:
+    """Publish the next notice version. Existing grants stop counting: fresh consent is needed."""
+    with transaction.atomic():
+        latest = ConsentNotice.objects.select_for_update().filter(organization=ctx.organization)
+        version = max((n.version for n in latest), default=0) + 1
+        participants = list(ctx.organization.participants.all())
+        before = {p.pk: consent_state(p, ALL_SCOPES).active_scopes for p in participants}
+        notice = ConsentNotice.objects.create(
+            organization=ctx.organization, version=version, title=title, text=text
+        )
+        record_audit(ctx, "notice.publish", target=notice, version=version)
+        for participant in participants:
+            lost = set(before[participant.pk])  # no grant is valid under the new version yet
+            _apply_loss(ctx, participant, lost, reason=f"new notice v{version}")
+    return notice
+
+
+def record_consent(
+    ctx: AuditContext,
+    participant: Participant,
+    *,
+    scopes: Sequence[str],
+    decision: str,
+    given_by: str,
+    evidence_reference: str,
+    evidence_date: dt.date,
+    guardian: Guardian | None = None,
+    recorded_by: StaffMember | None = None,
+) -> ConsentRecord:
+    """Record a grant or a refusal/objection under the current notice version."""
+    ensure_same_organization(ctx, participant)
+    _validate_record(participant, scopes, decision, given_by, guardian, evidence_reference)
+    notice = ConsentNotice.objects.current_for(participant.organization)
+    if notice is None:
+        raise ConsentError("Publish a consent notice before recording consent.")
+    with transaction.atomic():
+        before = consent_state(participant, ALL_SCOPES).active_scopes
+        record = ConsentRecord.objects.create(
+            participant=participant,
+            notice=notice,
+            scopes=sorted(set(scopes)),
+            decision=decision,
+            given_by=given_by,
+            guardian=guardian,
+            evidence_reference=evidence_reference.strip(),
+            evidence_date=evidence_date,
+            recorded_by=recorded_by,
+        )
+        record_audit(
+            ctx, f"consent.{decision}", target=record, participant=participant, scopes=record.scopes
+        )
+        after = consent_state(participant, ALL_SCOPES).active_scopes
+        _apply_loss(ctx, participant, set(before - after), reason=f"{given_by} {decision}")
+    return record
+
+
+def _validate_record(
+    participant: Participant,
+    scopes: Sequence[str],
+    decision: str,
+    given_by: str,
+    guardian: Guardian | None,
+    evidence_reference: str,
+) -> None:
+    unknown = set(scopes) - set(ALL_SCOPES)
+    if not scopes or unknown:
+        raise ConsentError(f"Choose one or more scopes from {', '.join(ALL_SCOPES)}.")
+    if decision not in Decision.values or given_by not in GivenBy.values:
+        raise ConsentError("Unknown decision or person giving it.")
+    if given_by == GivenBy.GUARDIAN and guardian is None:
+        raise ConsentError("Name the guardian who gave this decision.")
+    if guardian is not None and guardian.participant_id != participant.pk:
+        raise ConsentError("That guardian is not recorded for this participant.")
+    if not evidence_reference.strip():
+        raise ConsentError("Record the evidence (e.g. signed form reference).")
+
+
+def withdraw_consent(
+    ctx: AuditContext, record: ConsentRecord, *, by: StaffMember | None = None, note: str = ""
+) -> ConsentRecord:
+    """Withdraw a record with immediate effect (a withdrawn objection lifts the objection)."""
+    ensure_same_organization(ctx, record.participant)
+    if record.withdrawn_at is not None:
+        raise ConsentError("This record was already withdrawn.")
+    participant = record.participant
+    with transaction.atomic():
+        before = consent_state(participant, ALL_SCOPES).active_scopes
+        record.withdrawn_at = timezone.now()
+        record.withdrawn_by = by
+        record.withdrawal_note = note[:300]
+        record.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_note"])
+        record_audit(ctx, "consent.withdraw", target=record, participant=participant, note=note)
+        after = consent_state(participant, ALL_SCOPES).active_scopes
+        _apply_loss(ctx, participant, set(before - after), reason="withdrawal")
+    return record
+
+
+def _apply_loss(ctx: AuditContext, participant: Participant, lost: set[str], reason: str) -> None:
+    """Effects of scopes that just stopped being active: destroy templates, tell other apps."""
+    if not lost:
+        return
+    if Scope.FACE_TEMPLATE in lost:
+        destroy_templates(ctx, participant, reason=reason)
+    consent_revoked.send(sender=Participant, participant=participant, scopes=frozenset(lost))
+
+
+def destroy_templates(ctx: AuditContext, participant: Participant, *, reason: str) -> int:
+    """Delete every face template of the participant at once; returns how many."""
+    deleted, _ = FaceTemplate.objects.filter(participant=participant).delete()
+    if deleted:
+        record_audit(ctx, "template.destroy", participant=participant, count=deleted, reason=reason)
+    return deleted
+
+
+def enroll_face(
+    ctx: AuditContext, participant: Participant, photos: Sequence[bytes], *, actor: object = None
+) -> list[FaceTemplate]:
+    """Compute one encrypted template per photo; the photos are discarded by the caller.
+
+    Refuses without active face_template consent or with 0 or more than 5 photos. All photos
+    are checked before anything is stored, so one bad photo stores nothing.
+    """
+    ensure_same_organization(ctx, participant)
+    if not 1 <= len(photos) <= MAX_ENROLLMENT_PHOTOS:
+        raise EnrollmentError(f"Upload between 1 and {MAX_ENROLLMENT_PHOTOS} photos.")
+    state = consent_state(participant, [Scope.FACE_TEMPLATE])
+    if not state.allows(Scope.FACE_TEMPLATE):
+        why = state.reasons.get(Scope.FACE_TEMPLATE, "")
+        raise EnrollmentError(f"Enrollment refused: no active face_template consent ({why}).")
+    embeddings = []
+    for index, data in enumerate(photos, start=1):
+        try:
+            embeddings.append(compute_enrollment_embedding(data))
+        except ValueError as exc:
+            raise EnrollmentError(f"Photo {index}: {exc}") from exc
+    cipher = template_cipher()
+    with transaction.atomic():
+        templates = [
+            FaceTemplate.objects.create(
+                participant=participant,
+                ciphertext=encrypt_embedding(vector, cipher),
+                embedder=EMBEDDER_NAME,
+                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            )
+            for vector in embeddings
+        ]
+        record_audit(ctx, "template.enroll", participant=participant, count=len(templates))
+    return templates

@@ -1,0 +1,124 @@
+"""Consent notices, consent records and encrypted face templates."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from wellbeing.models import Organization, Participant, StaffMember
+
+
+class Scope(models.TextChoices):
+    EMOTION_ANALYSIS = "emotion_analysis", "Emotion analysis"
+    FACE_TEMPLATE = "face_template", "Face template (biometric)"
+
+
+ALL_SCOPES: tuple[str, ...] = tuple(Scope.values)
+
+
+class ConsentNoticeQuerySet(models.QuerySet["ConsentNotice"]):
+    def current_for(self, organization: Organization) -> ConsentNotice | None:
+        return self.filter(organization=organization).order_by("-version").first()
+
+
+class ConsentNotice(models.Model):
+    """A versioned text telling families what is processed, why and for how long.
+
+    The highest version of an organization is the current one; publishing a new version means
+    every participant needs fresh consent.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="notices")
+    version = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    text = models.TextField(help_text="What is processed, why, and for how long.")
+    published_at = models.DateTimeField(default=timezone.now)
+
+    objects = ConsentNoticeQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "version"], name="notice_version")
+        ]
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"{self.title} v{self.version}"
+
+
+class Decision(models.TextChoices):
+    GRANT = "grant", "Consent given"
+    REFUSE = "refuse", "Refused / objected"
+
+
+class GivenBy(models.TextChoices):
+    GUARDIAN = "guardian", "Guardian"
+    STUDENT = "student", "The student themself"
+
+
+class ConsentRecordQuerySet(models.QuerySet["ConsentRecord"]):
+    def in_force(self) -> ConsentRecordQuerySet:
+        """Records not withdrawn (a withdrawn grant or refusal no longer counts)."""
+        return self.filter(withdrawn_at__isnull=True)
+
+
+class ConsentRecord(models.Model):
+    """One decision by a guardian or the student about some scopes under one notice version.
+
+    A refusal by the student or an objection by any guardian overrides any grant (see
+    consent.rules.consent_state).
+    """
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="consent_records"
+    )
+    notice = models.ForeignKey(ConsentNotice, on_delete=models.PROTECT, related_name="records")
+    scopes = models.JSONField(help_text="List of scopes this decision covers.")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    given_by = models.CharField(max_length=8, choices=GivenBy.choices)
+    guardian = models.ForeignKey(
+        "wellbeing.Guardian", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    evidence_reference = models.CharField(
+        max_length=200, help_text="e.g. signed form number or scanned-form reference"
+    )
+    evidence_date = models.DateField()
+    recorded_by = models.ForeignKey(
+        StaffMember, null=True, on_delete=models.SET_NULL, related_name="recorded_consents"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawal_note = models.CharField(max_length=300, blank=True)
+
+    objects = ConsentRecordQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["participant", "withdrawn_at"])]
+        ordering = ["-recorded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.decision} {','.join(self.scopes)} v{self.notice.version}"
+
+
+class FaceTemplate(models.Model):
+    """One face embedding of a participant, encrypted at rest (see consent.template_crypto).
+
+    The photo it came from is never stored.
+    """
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="face_templates"
+    )
+    ciphertext = models.BinaryField()
+    embedder = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    def __str__(self) -> str:
+        return f"template of {self.participant} ({self.embedder})"

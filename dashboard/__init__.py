@@ -1,0 +1,1 @@
+"""Counselor and admin web pages (Django templates, no npm build)."""

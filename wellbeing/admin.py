@@ -1,0 +1,73 @@
+from django.contrib import admin
+
+from wellbeing import models
+
+
+@admin.register(models.Organization)
+class OrganizationAdmin(admin.ModelAdmin[models.Organization]):
+    list_display = ("name", "jurisdiction", "timezone")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(models.StaffMember)
+class StaffMemberAdmin(admin.ModelAdmin[models.StaffMember]):
+    list_display = ("user", "organization", "role")
+    list_filter = ("organization", "role")
+
+
+@admin.register(models.Classroom)
+class ClassroomAdmin(admin.ModelAdmin[models.Classroom]):
+    list_display = ("name", "organization", "grade")
+    list_filter = ("organization",)
+
+
+@admin.register(models.ClassSession)
+class ClassSessionAdmin(admin.ModelAdmin[models.ClassSession]):
+    list_display = ("classroom", "status", "started_at", "ended_at", "frames_processed")
+    list_filter = ("status",)
+
+
+class GuardianInline(admin.TabularInline[models.Guardian, models.Participant]):
+    model = models.Guardian
+    extra = 0
+
+
+@admin.register(models.Participant)
+class ParticipantAdmin(admin.ModelAdmin[models.Participant]):
+    list_display = ("pseudonym", "full_name", "organization", "grade")
+    list_filter = ("organization",)
+    search_fields = ("pseudonym", "full_name")
+    inlines = [GuardianInline]
+
+
+@admin.register(models.Guardian)
+class GuardianAdmin(admin.ModelAdmin[models.Guardian]):
+    list_display = ("name", "relation", "participant")
+
+
+@admin.register(models.CaseloadAssignment)
+class CaseloadAssignmentAdmin(admin.ModelAdmin[models.CaseloadAssignment]):
+    list_display = ("counselor", "participant", "assigned_at")
+
+
+@admin.register(models.CaptureDevice)
+class CaptureDeviceAdmin(admin.ModelAdmin[models.CaptureDevice]):
+    list_display = (
+        "name",
+        "organization",
+        "classroom",
+        "participant",
+        "token_prefix",
+        "revoked_at",
+    )
+    readonly_fields = ("token_prefix", "token_hash", "created_at", "rotated_at", "last_seen_at")
+
+
+@admin.register(models.AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin[models.AuditEvent]):
+    list_display = ("created_at", "organization", "actor_label", "action", "participant_pseudonym")
+    list_filter = ("organization", "action")
+    readonly_fields = [f.name for f in models.AuditEvent._meta.fields]
+
+    def has_change_permission(self, request: object, obj: object = None) -> bool:
+        return False  # the audit trail is append-only

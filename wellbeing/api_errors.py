@@ -1,0 +1,31 @@
+"""One JSON error shape for the API: {"error": code, "detail": message, "fields": {...}}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(exc.messages)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        fields = data if isinstance(data, dict) else {"non_field_errors": data}
+        response.data = {
+            "error": "invalid",
+            "detail": "The request is not valid.",
+            "fields": fields,
+        }
+    else:
+        code = getattr(exc, "default_code", "error")
+        detail = data.get("detail", str(exc)) if isinstance(data, dict) else str(exc)
+        response.data = {"error": code, "detail": detail}
+    return response

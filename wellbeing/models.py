@@ -1,0 +1,347 @@
+"""Core domain: schools, staff roles, classrooms, sessions, participants, devices, audit.
+
+Visibility rules live on the QuerySets (``visible_to``) so every view, API and report gets the
+same answer: admins see their organization, counselors their caseload, teachers only class-level
+aggregates of their classrooms.
+"""
+
+from __future__ import annotations
+
+import secrets
+import zoneinfo
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA time zone")
+
+
+class Jurisdiction(models.TextChoices):
+    EU = "eu", "European Union (AI Act applies)"
+    UK = "uk", "United Kingdom"
+    US_IL = "us-il", "United States - Illinois (BIPA)"
+    US = "us", "United States - other state"
+    OTHER = "other", "Other"
+
+
+class EuException(models.TextChoices):
+    NONE = "", "None recorded"
+    MEDICAL = "medical", "Medical reasons"
+    SAFETY = "safety", "Safety reasons"
+
+
+class Organization(models.Model):
+    """A school (or district) and the settings that govern its data."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    jurisdiction = models.CharField(max_length=8, choices=Jurisdiction.choices)
+    lawful_basis = models.TextField(blank=True)
+    eu_exception = models.CharField(
+        max_length=16, choices=EuException.choices, blank=True, default=""
+    )
+    dpia_reference = models.CharField(max_length=200, blank=True)
+    transparency_notice = models.TextField(
+        default="Emotion analysis is running in this class. Only students whose consent is on "
+        "record are analysed; no images are stored. Ask your counselor for details."
+    )
+    # Retention periods, in days, for each kind of data (purged nightly).
+    raw_observation_days = models.PositiveIntegerField(default=7)
+    minute_aggregate_days = models.PositiveIntegerField(default=180)
+    daily_rollup_days = models.PositiveIntegerField(default=730)
+    alert_days = models.PositiveIntegerField(default=730)
+    audit_days = models.PositiveIntegerField(default=1095)
+    template_days_after_last_seen = models.PositiveIntegerField(default=365)
+    alert_contacts = models.JSONField(
+        default=list, blank=True, help_text="E-mail addresses for escalations, in order."
+    )
+    min_group_size = models.PositiveIntegerField(default=5)
+    email_includes_student_name = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+    def capture_block_reason(self) -> str | None:
+        """Why capture may not start here, or None when it may (the jurisdiction gate)."""
+        if self.jurisdiction == Jurisdiction.EU and not (
+            self.eu_exception and self.dpia_reference.strip()
+        ):
+            return (
+                "Emotion recognition in education is prohibited in the EU (AI Act Art. 5(1)(f)) "
+                "unless a medical or safety basis and a DPIA reference are recorded."
+            )
+        return None
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "School admin"
+    COUNSELOR = "counselor", "Counselor"
+    TEACHER = "teacher", "Teacher"
+
+
+class StaffMember(models.Model):
+    """A user's role in one organization."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="staff")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    email_preference = models.CharField(
+        max_length=16,
+        choices=[("immediate", "Immediate"), ("digest", "Daily digest"), ("none", "Dashboard")],
+        default="immediate",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+
+def staff_of(user: AnyUser) -> StaffMember | None:
+    """The user's StaffMember, or None for anonymous users and users without a role."""
+    if not user.is_authenticated:
+        return None
+    try:
+        return user.staff  # type: ignore[union-attr]
+    except StaffMember.DoesNotExist:
+        return None
+
+
+class ClassroomQuerySet(models.QuerySet["Classroom"]):
+    def visible_to(self, user: AnyUser) -> ClassroomQuerySet:
+        staff = staff_of(user)
+        if staff is None:
+            return self.none()
+        mine = self.filter(organization=staff.organization)
+        if staff.role == Role.TEACHER:
+            return mine.filter(teachers=staff)
+        return mine
+
+
+class Classroom(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="classrooms"
+    )
+    name = models.CharField(max_length=120)
+    grade = models.CharField(max_length=32, blank=True)
+    teachers = models.ManyToManyField(StaffMember, blank=True, related_name="classrooms")
+
+    objects = ClassroomQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="classroom_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    ENDED = "ended", "Ended"
+
+
+class ClassSession(models.Model):
+    """A lesson during which capture may run."""
+
+    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="sessions")
+    title = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
+    )
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Counts only: faces that matched nobody or were not assessable are never stored otherwise.
+    unknown_faces = models.PositiveIntegerField(default=0)
+    not_assessable_faces = models.PositiveIntegerField(default=0)
+    frames_processed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["classroom", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.classroom} {self.started_at or self.scheduled_start or ''}".strip()
+
+
+class ParticipantQuerySet(models.QuerySet["Participant"]):
+    def visible_to(self, user: AnyUser) -> ParticipantQuerySet:
+        """Participants whose individual data the user may see.
+
+        Admins: their organization. Counselors: their caseload. Teachers: none (class
+        aggregates only). Everyone else: none.
+        """
+        staff = staff_of(user)
+        if staff is None:
+            return self.none()
+        mine = self.filter(organization=staff.organization)
+        if staff.role == Role.ADMIN:
+            return mine
+        if staff.role == Role.COUNSELOR:
+            return mine.filter(caseload__counselor=staff).distinct()
+        return self.none()
+
+
+def new_pseudonym() -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+    return "P-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+
+class Participant(models.Model):
+    """A student. Everyone but authorised staff sees only the pseudonym."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="participants"
+    )
+    pseudonym = models.CharField(max_length=16, unique=True, default=new_pseudonym)
+    full_name = models.CharField(max_length=200)
+    grade = models.CharField(max_length=32, blank=True)
+    classrooms = models.ManyToManyField(Classroom, blank=True, related_name="participants")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "full_name"])]
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
+class Guardian(models.Model):
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="guardians")
+    name = models.CharField(max_length=200)
+    relation = models.CharField(max_length=64, help_text="e.g. mother, father, legal guardian")
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.relation})"
+
+
+class CaseloadAssignment(models.Model):
+    """A counselor is responsible for a participant."""
+
+    counselor = models.ForeignKey(StaffMember, on_delete=models.CASCADE, related_name="caseload")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="caseload")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["counselor", "participant"], name="caseload_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} on the caseload of {self.counselor.user}"
+
+    def clean(self) -> None:
+        if self.counselor.role != Role.COUNSELOR:
+            raise ValidationError("Only counselors have a caseload.")
+        if self.counselor.organization_id != self.participant.organization_id:
+            raise ValidationError("Counselor and participant belong to different schools.")
+
+
+class CaptureDeviceQuerySet(models.QuerySet["CaptureDevice"]):
+    def visible_to(self, user: AnyUser) -> CaptureDeviceQuerySet:
+        staff = staff_of(user)
+        if staff is None or staff.role != Role.ADMIN:
+            return self.none()
+        return self.filter(organization=staff.organization)
+
+    def active(self) -> CaptureDeviceQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class CaptureDevice(models.Model):
+    """A classroom camera or a participant's own laptop. Its token is stored only as a hash."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=120)
+    classroom = models.ForeignKey(
+        Classroom, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
+    )
+    token_prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CaptureDeviceQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(classroom__isnull=True) | models.Q(participant__isnull=True),
+                name="device_classroom_or_participant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def visible_to(self, user: AnyUser) -> AuditEventQuerySet:
+        staff = staff_of(user)
+        if staff is None or staff.role != Role.ADMIN:
+            return self.none()
+        return self.filter(organization=staff.organization)
+
+    def older_than(self, days: int) -> AuditEventQuerySet:
+        return self.filter(created_at__lt=timezone.now() - timezone.timedelta(days=days))
+
+
+class AuditEvent(models.Model):
+    """Who viewed or changed which participant's data, when and from where.
+
+    The participant is kept as its pseudonym (not a foreign key) so the trail survives erasure.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    participant_pseudonym = models.CharField(max_length=16, blank=True, db_index=True)
+    detail = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
