@@ -1,0 +1,140 @@
+"""Training configs: a TOML file parsed into frozen dataclasses, with clear errors.
+
+See ``training/configs/*.toml`` for one config per model family and docs/training.md for every
+setting. Relative paths in a config are resolved against the current working directory (the
+repository root when run as documented).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from inference.model_manifest import Preprocessing
+from training.augmentation import AugmentationConfig
+from training.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunSection:
+    name: str = "run"
+    seed: int = 1337
+    output_dir: str = ".runs"
+
+
+@dataclass(frozen=True)
+class DataSection:
+    format: str = "fer-folder"
+    train: str = ".data/fer2013/train"
+    val: str = ".data/fer2013/val"
+    train_split: str = "Training"  # Usage value for fer-csv, split prefix for RAF-DB lists
+    val_split: str = "PublicTest"
+    limit: int = 0  # use a random subset of this many images per split (0 = all; for smoke runs)
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    family: str = "resnet"
+    width: float = 1.0
+    dropout: float = 0.3
+    pretrained: str = ""  # optional local checkpoint (.pt) to start from (transfer learning)
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "adamw"  # adamw | adam | sgd
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    momentum: float = 0.9
+    schedule: str = "onecycle"  # onecycle | cosine | plateau
+    label_smoothing: float = 0.1
+    class_weighting: str = "sqrt-inverse"  # none | inverse | sqrt-inverse
+    balanced_sampler: bool = False
+    early_stopping_patience: int = 10  # epochs without a lower val loss
+    select_metric: str = "val_accuracy"  # which epoch becomes best.pt: val_accuracy | val_loss
+    threads: int = 2
+    max_minutes: float = 0.0  # stop before an epoch would end past this budget (0 = none)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    run: RunSection = field(default_factory=RunSection)
+    data: DataSection = field(default_factory=DataSection)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    model: ModelSection = field(default_factory=ModelSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.run.output_dir) / self.run.name
+
+
+SECTIONS: dict[str, type] = {
+    "run": RunSection,
+    "data": DataSection,
+    "preprocessing": Preprocessing,
+    "model": ModelSection,
+    "train": TrainSection,
+    "augmentation": AugmentationConfig,
+}
+CHOICES = {
+    ("train", "optimizer"): ("adamw", "adam", "sgd"),
+    ("train", "schedule"): ("onecycle", "cosine", "plateau"),
+    ("train", "class_weighting"): ("none", "inverse", "sqrt-inverse"),
+    ("train", "select_metric"): ("val_accuracy", "val_loss"),
+    ("preprocessing", "color"): ("gray", "rgb"),
+    ("preprocessing", "layout"): ("NCHW",),
+}
+TUPLE_KEYS = {"mean", "std", "erase_area"}
+
+
+def build_section(name: str, values: Any) -> Any:
+    """Instantiate section ``name`` from its TOML table; ConfigError on unknown/invalid keys."""
+    cls = SECTIONS[name]
+    if not isinstance(values, dict):
+        raise ConfigError(f"[{name}] must be a table")
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ConfigError(f"[{name}] has unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+    for key, value in values.items():
+        allowed = CHOICES.get((name, key))
+        if allowed and value not in allowed:
+            raise ConfigError(f"[{name}] {key} = {value!r}; choose from {allowed}")
+    converted = {k: tuple(v) if k in TUPLE_KEYS else v for k, v in values.items()}
+    try:
+        return cls(**converted)
+    except TypeError as exc:
+        raise ConfigError(f"[{name}]: {exc}") from exc
+
+
+def parse_config(data: dict[str, Any]) -> TrainingConfig:
+    """Build a TrainingConfig from a parsed TOML document."""
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {sorted(unknown)}; known: {sorted(SECTIONS)}")
+    sections = {name: build_section(name, data.get(name, {})) for name in SECTIONS}
+    config = TrainingConfig(**sections, raw=data)
+    if config.train.epochs < 1 or config.train.batch_size < 1:
+        raise ConfigError("[train] epochs and batch_size must be >= 1")
+    return config
+
+
+def load_config(path: Path) -> TrainingConfig:
+    """Read and validate a TOML config; raises ConfigError with the file name on any problem."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

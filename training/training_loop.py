@@ -1,0 +1,196 @@
+"""The training loop: seeds, class weighting, optimiser/schedule, early stopping, checkpoints.
+
+A run writes into ``<output_dir>/<name>/``: ``log.csv`` (one row per epoch), ``curves.png``,
+``last.pt`` (for --resume), ``best.pt`` (best epoch on ``select_metric``), ``config.toml``
+(copy) and ``summary.json``. It uses CUDA when present, else ``threads`` CPU threads.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from inference.classification_metrics import compute_metrics
+from inference.model_manifest import CANONICAL_CLASSES
+from training.augmentation import augment_batch
+from training.dataset_loaders import FaceDataset, load_dataset
+from training.training_config import TrainingConfig
+
+LOG_FIELDS = [
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "val_macro_f1",
+    "lr",
+    "seconds",
+]
+
+
+@dataclass
+class EpochResult:
+    loss: float
+    accuracy: float
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; returns the generator that drives shuffling/augmentation."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def pick_device(threads: int) -> torch.device:
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    torch.set_num_threads(max(1, threads))
+    return torch.device("cpu")
+
+
+def class_weights(labels: np.ndarray, mode: str) -> torch.Tensor:
+    """Loss weights per canonical class, mean 1 over present classes.
+
+    "inverse" = 1/frequency, "sqrt-inverse" = 1/sqrt(frequency) (milder: helps disgust
+    without flooding the rare classes with false positives), "none" = all ones.
+    """
+    counts = np.bincount(labels, minlength=len(CANONICAL_CLASSES)).astype(np.float64)
+    if mode == "none":
+        return torch.ones(len(counts), dtype=torch.float32)
+    freq = np.where(counts > 0, counts / counts.sum(), np.inf)
+    weights = 1.0 / freq if mode == "inverse" else 1.0 / np.sqrt(freq)
+    weights = weights / weights[counts > 0].mean()
+    return torch.tensor(np.where(counts > 0, weights, 0.0), dtype=torch.float32)
+
+
+def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    t = config.train
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(),
+            t.lr,
+            momentum=t.momentum,
+            weight_decay=t.weight_decay,
+            nesterov=True,
+        )
+    cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+    return cls(model.parameters(), t.lr, weight_decay=t.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, config: TrainingConfig, steps: int) -> Any:
+    """Per-step OneCycle/cosine schedule, or per-epoch ReduceLROnPlateau on val loss."""
+    t = config.train
+    if t.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, t.lr, total_steps=t.epochs * steps, pct_start=0.15
+        )
+    if t.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, t.epochs * steps)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
+
+
+def batch_order(
+    n: int, batch: int, gen: torch.Generator, weights: torch.Tensor | None
+) -> list[torch.Tensor]:
+    """Shuffled index batches for one epoch; with ``weights`` a class-balanced sample."""
+    if weights is None:
+        order = torch.randperm(n, generator=gen)
+    else:
+        order = torch.multinomial(weights, n, replacement=True, generator=gen)
+    return [order[i : i + batch] for i in range(0, n, batch)]
+
+
+def train_epoch(
+    model: nn.Module,
+    data: tuple[torch.Tensor, torch.Tensor],
+    config: TrainingConfig,
+    state: dict[str, Any],
+) -> EpochResult:
+    """One pass over the training set with augmentation; steps per-batch schedules."""
+    inputs, labels = data
+    model.train()
+    total_loss, correct, seen = 0.0, 0, 0
+    batches = batch_order(len(labels), config.train.batch_size, state["gen"], state["sampler"])
+    for idx in tqdm(batches, desc=f"epoch {state['epoch']}", mininterval=30, leave=False):
+        x = augment_batch(inputs[idx].to(state["device"]), config.augmentation, state["gen"])
+        y = labels[idx].to(state["device"])
+        logits = model(x)
+        loss = F.cross_entropy(
+            logits, y, weight=state["weights"], label_smoothing=config.train.label_smoothing
+        )
+        state["opt"].zero_grad(set_to_none=True)
+        loss.backward()
+        state["opt"].step()
+        if config.train.schedule != "plateau":
+            state["sched"].step()
+        total_loss += float(loss.detach()) * len(idx)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(idx)
+    return EpochResult(total_loss / seen, correct / seen)
+
+
+@torch.no_grad()
+def predict_probs(
+    model: nn.Module, inputs: torch.Tensor, device: torch.device, batch: int = 512
+) -> np.ndarray:
+    """Softmax probabilities (N, C) of a preprocessed input tensor, in eval mode."""
+    model.eval()
+    out = [
+        F.softmax(model(inputs[i : i + batch].to(device)), dim=1).cpu()
+        for i in range(0, len(inputs), batch)
+    ]
+    return torch.cat(out).numpy()
+
+
+def validate(
+    model: nn.Module, val: tuple[torch.Tensor, torch.Tensor], device: torch.device
+) -> dict[str, float]:
+    """Plain (unweighted, unsmoothed) cross-entropy, accuracy and macro-F1 on the val split."""
+    probs = predict_probs(model, val[0], device)
+    y = val[1].numpy()
+    loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
+    metrics = compute_metrics(y, probs.argmax(1), CANONICAL_CLASSES)
+    return {
+        "val_loss": loss,
+        "val_accuracy": metrics["accuracy"],
+        "val_macro_f1": metrics["macro_f1"],
+    }
+
+
+def load_split(config: TrainingConfig, which: str) -> FaceDataset:
+    d = config.data
+    path, split = (d.train, d.train_split) if which == "train" else (d.val, d.val_split)
+    ds = load_dataset(d.format, Path(path), split, config.preprocessing)
+    if d.limit and d.limit < len(ds):
+        keep = np.sort(np.random.default_rng(config.run.seed).permutation(len(ds))[: d.limit])
+        ds = FaceDataset(ds.inputs[keep], ds.labels[keep], ds.source, ds.skipped)
+    return ds
+
+
+def as_tensors(ds: FaceDataset) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(ds.inputs), torch.from_numpy(ds.labels)
+
+
+def append_log(path: Path, row: dict[str, float]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
+        if new:
+            writer.writeheader()
+        writer.writerow({k: row[k] for k in LOG_FIELDS})
+
+
+def is_better(metric: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return value < best if metric == "val_loss" else value > best
