@@ -1,0 +1,277 @@
+"""The engine API used by enrollment (Django) and the Celery workers.
+
+``FaceEngine`` loads every model once per process; ``analyze_frame`` turns one BGR frame into
+per-face results. Privacy contract: embeddings live only inside ``analyze_frame``; a face that
+matches nobody in the gallery leaves as ``identity=None`` with nothing that could re-identify it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import dlib
+import numpy as np
+
+from inference.detection import Detection, create_detector
+from inference.emotion import EmotionClassifier
+from inference.face_geometry import (
+    HeadPose,
+    LandmarkModel,
+    estimate_pose,
+    extract_chips,
+    landmark_array,
+)
+from inference.face_quality import Quality, score_quality
+from inference.identity import CHIP_PADDING, CHIP_SIZE, DEFAULT_MATCH_THRESHOLD, Embedder, Gallery
+from inference.image_io import ImageDecodeError, decode_image
+from inference.model_manifest import CANONICAL_CLASSES
+from inference.tracking import Track, TrackerState
+
+__all__ = [
+    "EngineConfig",
+    "EnrollmentPhotoError",
+    "FaceEngine",
+    "FaceResult",
+    "FrameResult",
+    "Gallery",
+    "ImageDecodeError",
+    "TrackerState",
+    "decode_image",
+]
+
+EMOTION_CHIP = 64
+EMOTION_PADDING = 0.2  # FER-2013 crops show the face from brow to chin with a small margin
+MIN_IDENTITY_PX = 32  # below this the ResNet's embeddings are too unreliable to match
+ENROLL_MIN_PX = 80
+ENROLL_MIN_QUALITY = 0.6
+
+
+class EnrollmentPhotoError(ValueError):
+    """An enrollment photo does not show exactly one good face; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Engine settings. ``threads`` = intra-op threads of ONNX Runtime (0 = all cores).
+
+    ``engaged_max_yaw``/``engaged_max_pitch`` (degrees) define the attention proxy;
+    ``ema_alpha`` switches smoothing from a rolling mean to an exponential moving average.
+    ``classify_unknown`` also classifies faces outside the gallery (local analysis only).
+    """
+
+    detector: str = "hog"
+    match_threshold: float = DEFAULT_MATCH_THRESHOLD
+    recheck_seconds: float = 5.0
+    smoothing_window: int = 5
+    min_quality: float = 0.5
+    threads: int = 1
+    model_name: str | None = None
+    ema_alpha: float | None = None
+    engaged_max_yaw: float = 30.0
+    engaged_max_pitch: float = 25.0
+    classify_unknown: bool = False
+
+
+@dataclass
+class FaceResult:
+    box: tuple[int, int, int, int]
+    quality: float
+    assessable: bool
+    identity: str | None
+    distance: float | None
+    emotion: str | None
+    probs: dict[str, float] | None
+    engaged: bool | None
+    yaw: float | None
+    pitch: float | None
+    track_id: int | None
+
+
+@dataclass
+class FrameResult:
+    faces: list[FaceResult]
+    unknown_count: int
+    not_assessable_count: int
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _Face:
+    """Working state of one detected face inside analyze_frame (never returned)."""
+
+    det: Detection
+    shape: dlib.full_object_detection
+    pose: HeadPose
+    quality: Quality
+    emotion_chip: np.ndarray
+    track: Track | None = None
+    identity: str | None = None
+    distance: float | None = None
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + (now - self._last) * 1000.0
+        self._last = now
+
+
+class FaceEngine:
+    """Detection, landmarks, identity and emotion models, loaded once (see module doc)."""
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        cv2.setNumThreads(max(self.config.threads, 0))
+        self.detector = create_detector(self.config.detector)
+        self.landmarks = LandmarkModel()
+        self.embedder = Embedder()
+        self.classifier = EmotionClassifier(self.config.model_name, self.config.threads)
+
+    def reload_model(self, name: str | None = None) -> None:
+        """Switch the emotion model (None = the registry's active one); ManifestError if bad."""
+        self.classifier = EmotionClassifier(name, self.config.threads)
+
+    def embed_enrollment_photo(self, image: np.ndarray) -> np.ndarray:
+        """Exactly one good face -> its 128-d float32 embedding; else EnrollmentPhotoError."""
+        faces = self._find_faces(np.ascontiguousarray(image[:, :, ::-1]))
+        if not faces:
+            raise EnrollmentPhotoError("no face found in the enrollment photo")
+        if len(faces) > 1:
+            raise EnrollmentPhotoError(f"{len(faces)} faces found; the photo must show one person")
+        face = faces[0]
+        side = min(face.det.box[2:])
+        if side < ENROLL_MIN_PX:
+            raise EnrollmentPhotoError(f"face is too small ({side} px, need {ENROLL_MIN_PX})")
+        if face.quality.score < ENROLL_MIN_QUALITY:
+            raise EnrollmentPhotoError(f"face is too blurry or turned away: {face.quality}")
+        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        chips = extract_chips(rgb, [face.shape], CHIP_SIZE, CHIP_PADDING)
+        return self.embedder.embed_chips(chips)[0]
+
+    def _find_faces(self, rgb: np.ndarray) -> list[_Face]:
+        return self._describe(rgb, self.detector.detect(rgb))
+
+    def analyze_frame(
+        self,
+        image: np.ndarray,
+        gallery: Gallery,
+        tracker: TrackerState | None = None,
+        timestamp: float | None = None,
+    ) -> FrameResult:
+        """Detect, identify (new/due tracks only), classify and smooth every face.
+
+        ``image`` is BGR uint8 (as decode_image returns). Without a tracker every face is
+        embedded and nothing is smoothed. ``timestamp`` (seconds) defaults to time.monotonic().
+        """
+        clock = _Stopwatch()
+        now = time.monotonic() if timestamp is None else timestamp
+        rgb = np.ascontiguousarray(image[:, :, ::-1])
+        dets = self.detector.detect(rgb)
+        clock.lap("detect")
+        faces = self._describe(rgb, dets)
+        clock.lap("align")
+        if tracker is not None:
+            for face, track in zip(
+                faces, tracker.associate([f.det.box for f in faces], now), strict=False
+            ):
+                face.track = track
+        self._identify(rgb, faces, gallery, now)
+        clock.lap("embed")
+        results = self._classify(faces, tracker)
+        clock.lap("classify")
+        clock.timings["total"] = sum(clock.timings.values())
+        return FrameResult(
+            faces=results,
+            unknown_count=sum(1 for r in results if r.identity is None),
+            not_assessable_count=sum(1 for r in results if not r.assessable),
+            timings_ms=clock.timings,
+        )
+
+    def _describe(self, rgb: np.ndarray, dets: Sequence[Detection]) -> list[_Face]:
+        shapes = [self.landmarks.predict(rgb, d.rect) for d in dets]
+        chips = extract_chips(rgb, shapes, EMOTION_CHIP, EMOTION_PADDING)
+        faces = []
+        for det, shape, chip in zip(dets, shapes, chips, strict=False):
+            pose = estimate_pose(landmark_array(shape))
+            gray = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
+            faces.append(
+                _Face(det, shape, pose, score_quality(det.box, gray, pose, det.confidence), gray)
+            )
+        return faces
+
+    def _identify(
+        self,
+        rgb: np.ndarray,
+        faces: list[_Face],
+        gallery: Gallery,
+        now: float,
+    ) -> None:
+        """Set face.identity; embeddings are computed in one batch and dropped on return."""
+        todo = []
+        for face in faces:
+            track = face.track
+            if track is not None and not self._identity_due(track, now):
+                face.identity, face.distance = track.identity, track.distance
+            elif min(face.det.box[2:]) >= MIN_IDENTITY_PX:
+                todo.append(face)
+        chips = extract_chips(rgb, [f.shape for f in todo], CHIP_SIZE, CHIP_PADDING)
+        matches = gallery.match(self.embedder.embed_chips(chips), self.config.match_threshold)
+        for face, match in zip(todo, matches, strict=False):
+            face.identity, face.distance = match.identity, match.distance
+            if face.track is not None:
+                if face.track.checked_at is not None and face.track.identity != match.identity:
+                    face.track.history.clear()  # a different person now: restart smoothing
+                    face.track.ema = None
+                face.track.identity, face.track.distance = match.identity, match.distance
+                face.track.checked_at = now
+
+    def _identity_due(self, track: Track, now: float) -> bool:
+        due_at = (track.checked_at or 0.0) + self.config.recheck_seconds
+        return track.checked_at is None or now >= due_at
+
+    def _classify(self, faces: list[_Face], tracker: TrackerState | None) -> list[FaceResult]:
+        cfg = self.config
+        assessable = [f.quality.score >= cfg.min_quality for f in faces]
+        wanted = [
+            i for i, f in enumerate(faces) if assessable[i] and (f.identity or cfg.classify_unknown)
+        ]
+        probs = self.classifier.classify([faces[i].emotion_chip for i in wanted])
+        by_face = dict(zip(wanted, probs, strict=False))
+        results = []
+        for i, face in enumerate(faces):
+            p = by_face.get(i)
+            if p is not None and tracker is not None and face.track is not None:
+                p = tracker.smooth(face.track, p)
+            results.append(self._result(face, assessable[i], p))
+        return results
+
+    def _result(self, face: _Face, assessable: bool, p: np.ndarray | None) -> FaceResult:
+        cfg = self.config
+        pose = face.pose if assessable else None
+        engaged = None
+        if pose is not None:
+            engaged = (
+                abs(pose.yaw) <= cfg.engaged_max_yaw and abs(pose.pitch) <= cfg.engaged_max_pitch
+            )
+        return FaceResult(
+            box=face.det.box,
+            quality=round(face.quality.score, 4),
+            assessable=assessable,
+            identity=face.identity,
+            distance=face.distance,
+            emotion=CANONICAL_CLASSES[int(np.argmax(p))] if p is not None else None,
+            probs={c: float(v) for c, v in zip(CANONICAL_CLASSES, p, strict=False)}
+            if p is not None
+            else None,
+            engaged=engaged,
+            yaw=pose.yaw if pose else None,
+            pitch=pose.pitch if pose else None,
+            track_id=face.track.track_id if face.track else None,
+        )

@@ -1,0 +1,122 @@
+"""Untrusted image bytes -> 8-bit BGR arrays, refusing bad input with precise exceptions.
+
+Dimensions are read from the header (Pillow, lazy) BEFORE anything is decoded, so a
+decompression bomb (a small file announcing a huge canvas) is refused without allocating it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+DEFAULT_MAX_BYTES = 10_000_000
+DEFAULT_MAX_PIXELS = 40_000_000
+KNOWN_MAGIC = (
+    b"\xff\xd8\xff",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF8",
+    b"BM",
+    b"RIFF",
+    b"II*\x00",
+    b"MM\x00*",
+)
+# ANYCOLOR|ANYDEPTH keeps 16-bit and gray as stored but, unlike IMREAD_UNCHANGED, still applies
+# the EXIF orientation, so phone photos arrive upright for the face detector.
+DECODE_FLAGS = cv2.IMREAD_ANYCOLOR | cv2.IMREAD_ANYDEPTH
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not a usable image; subclasses say why."""
+
+
+class EmptyImageError(ImageDecodeError):
+    """0 bytes were given."""
+
+
+class ImageTooLargeError(ImageDecodeError):
+    """More bytes than the configured maximum."""
+
+
+class TooManyPixelsError(ImageDecodeError):
+    """The header announces more pixels than the maximum (decompression-bomb guard)."""
+
+
+class NotAnImageError(ImageDecodeError):
+    """The bytes are not in any supported image format."""
+
+
+class TruncatedImageError(ImageDecodeError):
+    """The image starts correctly but its data ends early or is corrupt."""
+
+
+def read_header_size(data: bytes) -> tuple[str, int, int]:
+    """(format, width, height) from the header only; NotAnImageError when unrecognised."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                return str(img.format), int(img.width), int(img.height)
+    except Image.DecompressionBombError as exc:  # Pillow refuses > 2x its own limit
+        raise TooManyPixelsError(f"image dimensions refused: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if data.startswith(KNOWN_MAGIC):
+            raise TruncatedImageError(f"image header is cut short ({len(data)} bytes)") from exc
+        raise NotAnImageError(f"not a recognised image format ({len(data)} bytes)") from exc
+
+
+def check_complete(fmt: str, data: bytes) -> None:
+    """Raise TruncatedImageError when a JPEG lacks its end marker or a PNG its IEND chunk.
+
+    libjpeg only warns on a premature end and fills the rest with grey, which would feed a
+    half-grey frame to the detectors; checking the trailer is cheap and exact.
+    """
+    tail = data[-64:].rstrip(b"\x00\r\n ")
+    if fmt == "JPEG" and not tail.endswith(b"\xff\xd9"):
+        raise TruncatedImageError("JPEG data ends before its end-of-image marker")
+    if fmt == "PNG" and b"IEND" not in tail[-12:]:
+        raise TruncatedImageError("PNG data ends before its IEND chunk")
+
+
+def to_bgr8(img: np.ndarray) -> np.ndarray:
+    """Normalise gray / BGRA / 16-bit / float decodes to contiguous (H, W, 3) uint8 BGR."""
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        span = float(img.max() - img.min()) or 1.0
+        img = ((img - img.min()) * (255.0 / span)).astype(np.uint8)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    if img.shape[2] == 1:
+        return cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
+    return np.ascontiguousarray(img[:, :, :3])
+
+
+def decode_image(
+    data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode untrusted image bytes to a (H, W, 3) uint8 BGR array.
+
+    Raises (all ImageDecodeError, a ValueError): EmptyImageError, ImageTooLargeError,
+    NotAnImageError, TooManyPixelsError (checked on the header, before decoding),
+    TruncatedImageError. Never returns a partially decoded image.
+    """
+    if not data:
+        raise EmptyImageError("image is empty (0 bytes)")
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(f"image has {len(data)} bytes, the maximum is {max_bytes}")
+    fmt, width, height = read_header_size(data)
+    if width * height > max_pixels:
+        raise TooManyPixelsError(
+            f"image is {width}x{height} = {width * height} pixels, the maximum is {max_pixels}"
+        )
+    check_complete(fmt, data)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), DECODE_FLAGS)
+    if img is None or img.size == 0:
+        raise TruncatedImageError(f"{fmt} header is valid but the image data could not be decoded")
+    return to_bgr8(img)
