@@ -161,7 +161,7 @@ def destroy_templates(ctx: AuditContext, participant: Participant, *, reason: st
 
 
 def enroll_face(
-    ctx: AuditContext, participant: Participant, photos: Sequence[bytes], *, actor: object = None
+    ctx: AuditContext, participant: Participant, photos: Sequence[bytes]
 ) -> list[FaceTemplate]:
     """Compute one encrypted template per photo; the photos are discarded by the caller.
 
@@ -188,7 +188,7 @@ def enroll_face(
                 participant=participant,
                 ciphertext=encrypt_embedding(vector, cipher),
                 embedder=EMBEDDER_NAME,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
             )
             for vector in embeddings
         ]

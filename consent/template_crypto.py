@@ -40,7 +40,9 @@ def encrypt_embedding(embedding: np.ndarray, cipher: MultiFernet | None = None) 
     return (cipher or template_cipher()).encrypt(vector.tobytes())
 
 
-def decrypt_embedding(ciphertext: bytes, cipher: MultiFernet | None = None) -> np.ndarray:
+def decrypt_embedding(
+    ciphertext: bytes | memoryview, cipher: MultiFernet | None = None
+) -> np.ndarray:
     try:
         raw = (cipher or template_cipher()).decrypt(bytes(ciphertext))
     except InvalidToken as exc:
@@ -50,7 +52,7 @@ def decrypt_embedding(ciphertext: bytes, cipher: MultiFernet | None = None) -> n
     return np.frombuffer(raw, dtype=EMBEDDING_DTYPE).copy()
 
 
-def reencrypt(ciphertext: bytes, cipher: MultiFernet) -> bytes:
+def reencrypt(ciphertext: bytes | memoryview, cipher: MultiFernet) -> bytes:
     """Re-encrypt with the first (newest) key; raises TemplateKeyError if no key fits."""
     try:
         return cipher.rotate(bytes(ciphertext))

@@ -1,2 +1,21 @@
+from django.urls import path, re_path
+
+from consent import views
+
 app_name = "consent"
-urlpatterns: list = []
+urlpatterns = [
+    path("participants/", views.participant_list, name="participants"),
+    path("participants/new/", views.participant_create, name="participant_create"),
+    path("participants/<int:pk>/", views.participant_detail, name="participant"),
+    path("participants/<int:pk>/guardians/", views.guardian_add, name="guardian_add"),
+    path("participants/<int:pk>/consent/", views.consent_record, name="consent_record"),
+    path("participants/<int:pk>/enroll/", views.enroll_face, name="enroll"),
+    path("participants/<int:pk>/form/", views.consent_form_print, name="print_form"),
+    path("records/<int:record_pk>/withdraw/", views.consent_withdraw, name="withdraw"),
+    path("devices/", views.device_list, name="devices"),
+    re_path(
+        r"^devices/(?P<pk>\d+)/(?P<action>rotate|revoke)/$",
+        views.device_action,
+        name="device_action",
+    ),
+]

@@ -7,6 +7,7 @@ aggregates of their classrooms.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import zoneinfo
 from typing import TYPE_CHECKING
@@ -114,10 +115,11 @@ def staff_of(user: AnyUser) -> StaffMember | None:
     """The user's StaffMember, or None for anonymous users and users without a role."""
     if not user.is_authenticated:
         return None
-    try:
-        return user.staff  # type: ignore[union-attr]
-    except StaffMember.DoesNotExist:
-        return None
+    # Cached on the user object: templates, decorators and querysets ask several times a request.
+    if not hasattr(user, "_staff_member"):
+        found = StaffMember.objects.select_related("organization").filter(user_id=user.pk).first()
+        user._staff_member = found  # type: ignore[attr-defined]
+    return user._staff_member  # type: ignore[attr-defined]
 
 
 class ClassroomQuerySet(models.QuerySet["Classroom"]):
@@ -312,7 +314,7 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         return self.filter(organization=staff.organization)
 
     def older_than(self, days: int) -> AuditEventQuerySet:
-        return self.filter(created_at__lt=timezone.now() - timezone.timedelta(days=days))
+        return self.filter(created_at__lt=timezone.now() - dt.timedelta(days=days))
 
 
 class AuditEvent(models.Model):

@@ -152,7 +152,10 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 
 # Face templates are encrypted with Fernet. Comma-separated keys: the first encrypts, all decrypt
 # (so keys can be rotated with `manage.py rotate_template_key`).
-FACE_TEMPLATE_KEY = env_str("FACE_TEMPLATE_KEY", "")
+# The demo (DEBUG on) falls back to a fixed, public key: never use it for real data.
+FACE_TEMPLATE_KEY = env_str(
+    "FACE_TEMPLATE_KEY", "ZGVtby1vbmx5LWtleS1kZW1vLW9ubHkta2V5LWRlbW8=" if DEBUG else ""
+)
 
 REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:

@@ -42,7 +42,10 @@ def test_student_refusal_overrides_guardian_grant(
     grant_consent(student, guardian)
     # when the student refuses emotion analysis themself
     grant_consent(
-        student, scopes=(Scope.EMOTION_ANALYSIS,), decision=Decision.REFUSE, given_by=GivenBy.STUDENT
+        student,
+        scopes=(Scope.EMOTION_ANALYSIS,),
+        decision=Decision.REFUSE,
+        given_by=GivenBy.STUDENT,
     )
     # then emotion analysis stops while the unrefused scope stays
     state = consent_state(student, BOTH)

@@ -1,0 +1,44 @@
+# Two commands matter: `make demo` (set up and run the product) and `make test` (everything CI runs).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_ENV := DEBUG=true
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help venv demo test lint typecheck pytest models bench-inference bench-pipeline bench-alerts bench-dashboard clean
+
+help:
+	@echo "make demo   - install into $(VENV), migrate, seed the demo school, serve on http://127.0.0.1:8000"
+	@echo "make test   - lint, type-check and run every test against PostgreSQL and Redis"
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev,training]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	mkdir -p var
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: venv
+	$(VENV)/bin/mypy .
+
+pytest: venv
+	$(PY) -m pytest
+
+test: lint typecheck pytest
+
+bench-inference: venv
+	$(PY) -m inference bench --json
+
+clean:
+	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache .pytest_cache

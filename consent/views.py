@@ -1,0 +1,221 @@
+"""Admin pages for participants, consent, enrollment and devices. Thin: parse, check, act."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from consent.actions import (
+    ConsentError,
+    EnrollmentError,
+    record_consent,
+    withdraw_consent,
+)
+from consent.actions import enroll_face as enroll_face_action
+from consent.forms import (
+    ConsentRecordForm,
+    DeviceForm,
+    EnrollmentForm,
+    GuardianForm,
+    ParticipantForm,
+    WithdrawForm,
+)
+from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
+from consent.rules import consent_state, decide_consent
+from wellbeing.actions import (
+    add_guardian,
+    create_device,
+    create_participant,
+    record_audit,
+    revoke_device,
+    rotate_device_token,
+)
+from wellbeing.models import CaptureDevice, Participant, Role, StaffMember
+from wellbeing.web_access import audit_context, staff_required
+
+admin_only = staff_required(Role.ADMIN)
+
+
+def _participant(staff: StaffMember, pk: int) -> Participant:
+    # 404 (not 403) for other schools' ids, so their existence is not revealed.
+    return get_object_or_404(Participant.objects.visible_to(staff.user), pk=pk)
+
+
+@admin_only
+def participant_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    query = request.GET.get("q", "").strip()
+    participants = (
+        Participant.objects.visible_to(staff.user)
+        .annotate(templates=Count("face_templates"))
+        .prefetch_related(Prefetch("consent_records", ConsentRecord.objects.in_force()))
+        .order_by("full_name")
+    )
+    if query:
+        participants = participants.filter(Q(full_name__icontains=query) | Q(pseudonym=query))
+    page = Paginator(participants, 25).get_page(request.GET.get("page"))
+    notice = ConsentNotice.objects.current_for(staff.organization)
+    rows = [(p, decide_consent(p.consent_records.all(), notice, ALL_SCOPES)) for p in page]
+    record_audit(audit_context(request, staff), "participant.list", page=page.number, q=query)
+    context = {"page": page, "rows": rows, "q": query, "notice": notice, "scopes": ALL_SCOPES}
+    return render(request, "consent/participant_list.html", context)
+
+
+@admin_only
+def participant_create(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    form = ParticipantForm(request.POST or None, staff=staff)
+    if request.method == "POST" and form.is_valid():
+        participant = create_participant(
+            audit_context(request, staff),
+            form.cleaned_data["full_name"],
+            grade=form.cleaned_data["grade"],
+            classrooms=list(form.cleaned_data["classrooms"]),
+        )
+        messages.success(request, f"{participant.full_name} added as {participant.pseudonym}.")
+        return redirect("consent:participant", pk=participant.pk)
+    return render(request, "consent/participant_form.html", {"form": form})
+
+
+@admin_only
+def participant_detail(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    participant = _participant(staff, pk)
+    record_audit(
+        audit_context(request, staff),
+        "participant.view",
+        target=participant,
+        participant=participant,
+    )
+    context = {
+        "participant": participant,
+        "state": consent_state(participant, ALL_SCOPES),
+        "records": participant.consent_records.select_related("notice", "guardian"),
+        "templates": participant.face_templates.count(),
+        "guardians": participant.guardians.all(),
+        "consent_form": ConsentRecordForm(participant=participant),
+        "guardian_form": GuardianForm(),
+        "enroll_form": EnrollmentForm(),
+        "notice": ConsentNotice.objects.current_for(staff.organization),
+    }
+    return render(request, "consent/participant_detail.html", context)
+
+
+@admin_only
+@require_POST
+def guardian_add(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    participant = _participant(staff, pk)
+    form = GuardianForm(request.POST)
+    if form.is_valid():
+        add_guardian(audit_context(request, staff), participant, **form.cleaned_data)
+        messages.success(request, "Guardian added.")
+    else:
+        messages.error(request, f"Guardian not added: {form.errors.as_text()}")
+    return redirect("consent:participant", pk=pk)
+
+
+@admin_only
+@require_POST
+def consent_record(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    participant = _participant(staff, pk)
+    form = ConsentRecordForm(request.POST, participant=participant)
+    if not form.is_valid():
+        messages.error(request, f"Nothing recorded: {form.errors.as_text()}")
+        return redirect("consent:participant", pk=pk)
+    try:
+        record_consent(
+            audit_context(request, staff), participant, recorded_by=staff, **form.cleaned_data
+        )
+        messages.success(request, "Decision recorded; it applies from now on.")
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    return redirect("consent:participant", pk=pk)
+
+
+@admin_only
+@require_POST
+def consent_withdraw(request: HttpRequest, staff: StaffMember, record_pk: int) -> HttpResponse:
+    record = get_object_or_404(
+        ConsentRecord.objects.filter(participant__organization=staff.organization), pk=record_pk
+    )
+    form = WithdrawForm(request.POST)
+    note = form.cleaned_data["note"] if form.is_valid() else ""
+    try:
+        withdraw_consent(audit_context(request, staff), record, by=staff, note=note)
+        messages.success(request, "Withdrawn. Processing stopped; templates were destroyed.")
+    except ConsentError as exc:
+        messages.error(request, str(exc))
+    return redirect("consent:participant", pk=record.participant_id)
+
+
+@admin_only
+@require_POST
+def enroll_face(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    participant = _participant(staff, pk)
+    form = EnrollmentForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, f"Nothing enrolled: {form.errors.as_text()}")
+        return redirect("consent:participant", pk=pk)
+    try:
+        templates = enroll_face_action(
+            audit_context(request, staff),
+            participant,
+            form.cleaned_data["photos"],
+        )
+        messages.success(request, f"Enrolled {len(templates)} template(s); photos discarded.")
+    except EnrollmentError as exc:
+        messages.error(request, str(exc))
+    return redirect("consent:participant", pk=pk)
+
+
+@admin_only
+def consent_form_print(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    participant = _participant(staff, pk)
+    notice = ConsentNotice.objects.current_for(staff.organization)
+    record_audit(audit_context(request, staff), "consent.print_form", participant=participant)
+    context = {
+        "participant": participant,
+        "notice": notice,
+        "org": staff.organization,
+        "scopes": ALL_SCOPES,
+    }
+    return render(request, "consent/consent_form_print.html", context)
+
+
+@admin_only
+def device_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    form = DeviceForm(request.POST or None, staff=staff)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        device, new_token = create_device(
+            audit_context(request, staff),
+            form.cleaned_data["name"],
+            classroom=form.cleaned_data["classroom"],
+            participant=form.cleaned_data["participant"],
+        )
+        messages.success(request, f"Device {device.name} registered. Copy its token now.")
+        form = DeviceForm(staff=staff)
+    devices = CaptureDevice.objects.visible_to(staff.user).select_related(
+        "classroom", "participant"
+    )
+    page = Paginator(devices.order_by("-created_at"), 25).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "new_token": new_token}
+    return render(request, "consent/device_list.html", context)
+
+
+@admin_only
+@require_POST
+def device_action(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpResponse:
+    device = get_object_or_404(CaptureDevice.objects.visible_to(staff.user), pk=pk)
+    ctx = audit_context(request, staff)
+    try:
+        if action == "rotate":
+            token = rotate_device_token(ctx, device)
+            messages.success(request, f"New token for {device.name}: {token} (shown once).")
+        else:
+            revoke_device(ctx, device)
+            messages.success(request, f"{device.name} revoked; its token no longer works.")
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect("consent:devices")

@@ -1,0 +1,67 @@
+"""Capture devices authenticate with a token stored only as a hash; rotation and revocation."""
+
+from __future__ import annotations
+
+import pytest
+
+from wellbeing.actions import (
+    AuditContext,
+    DeviceAuthError,
+    authenticate_device,
+    create_device,
+    revoke_device,
+    rotate_device_token,
+)
+from wellbeing.models import AuditEvent, CaptureDevice, Classroom, Organization, Participant
+
+
+def test_token_is_stored_only_as_hash(school: Organization, classroom: Classroom) -> None:
+    # given a new classroom camera
+    device, token = create_device(AuditContext.system(school), "Camera", classroom=classroom)
+    # then the plaintext token is nowhere in the row, and it authenticates
+    row = CaptureDevice.objects.values().get(pk=device.pk)
+    assert token not in " ".join(str(v) for v in row.values())
+    assert authenticate_device(token) == device
+
+
+def test_rotation_invalidates_the_old_token(school: Organization, classroom: Classroom) -> None:
+    # given a device and its token
+    device, old = create_device(AuditContext.system(school), "Camera", classroom=classroom)
+    # when the token is rotated
+    new = rotate_device_token(AuditContext.system(school), device)
+    # then only the new one works
+    assert authenticate_device(new).pk == device.pk
+    with pytest.raises(DeviceAuthError, match="Unknown device token"):
+        authenticate_device(old)
+    assert AuditEvent.objects.filter(action="device.rotate", target_id=str(device.pk)).exists()
+
+
+def test_revoked_device_is_refused_with_a_clear_message(
+    school: Organization, student: Participant
+) -> None:
+    # given a student's own laptop
+    device, token = create_device(AuditContext.system(school), "Laptop", participant=student)
+    # when it is revoked
+    revoke_device(AuditContext.system(school), device)
+    # then its token is refused and it cannot get a new one
+    with pytest.raises(DeviceAuthError, match="revoked"):
+        authenticate_device(token)
+    with pytest.raises(ValueError, match="revoked"):
+        rotate_device_token(AuditContext.system(school), device)
+
+
+def test_device_needs_exactly_one_owner_of_the_same_school(
+    school: Organization, classroom: Classroom, student: Participant, other_school: Organization
+) -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        create_device(AuditContext.system(school), "Both", classroom=classroom, participant=student)
+    with pytest.raises(ValueError, match="another school"):
+        create_device(AuditContext.system(other_school), "Theirs", classroom=classroom)
+    assert CaptureDevice.objects.count() == 0
+
+
+def test_empty_or_garbage_tokens_are_refused(db: object) -> None:
+    with pytest.raises(DeviceAuthError, match="No device token"):
+        authenticate_device("")
+    with pytest.raises(DeviceAuthError, match="Unknown"):
+        authenticate_device("wbd_not-a-real-token")

@@ -1,0 +1,67 @@
+"""Visibility is enforced in QuerySets: admins see their school, counselors their caseload,
+teachers no individual students; nobody sees another school."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser, User
+
+from tests.factories import make_participant, make_staff
+from wellbeing.models import (
+    AuditEvent,
+    CaptureDevice,
+    Classroom,
+    Organization,
+    Participant,
+    Role,
+    StaffMember,
+)
+
+
+def test_participant_visibility_matrix(
+    school: Organization,
+    admin: StaffMember,
+    counselor: StaffMember,
+    teacher: StaffMember,
+    student: Participant,
+    other_admin: StaffMember,
+    other_student: Participant,
+) -> None:
+    # given a second counselor and a student outside the first counselor's caseload
+    other_counselor = make_staff(school, Role.COUNSELOR)
+    not_mine = make_participant(school, "Not Mine", counselor=other_counselor)
+    visible = lambda staff: set(Participant.objects.visible_to(staff.user))  # noqa: E731
+    # then each role sees exactly what it may
+    assert visible(admin) == {student, not_mine}
+    assert visible(counselor) == {student}
+    assert visible(other_counselor) == {not_mine}
+    assert visible(teacher) == set()
+    assert visible(other_admin) == {other_student}
+    assert set(Participant.objects.visible_to(AnonymousUser())) == set()
+
+
+def test_user_without_role_sees_nothing(student: Participant) -> None:
+    nobody = User.objects.create_user("norole", password="x-long-password")
+    assert not Participant.objects.visible_to(nobody).exists()
+    assert not Classroom.objects.visible_to(nobody).exists()
+
+
+def test_teacher_sees_only_own_classrooms(
+    school: Organization, teacher: StaffMember, classroom: Classroom, admin: StaffMember
+) -> None:
+    other_class = Classroom.objects.create(organization=school, name="8A")
+    assert set(Classroom.objects.visible_to(teacher.user)) == {classroom}
+    assert set(Classroom.objects.visible_to(admin.user)) == {classroom, other_class}
+
+
+def test_devices_and_audit_trail_are_admin_only(
+    admin: StaffMember, counselor: StaffMember, other_admin: StaffMember, student: Participant
+) -> None:
+    from wellbeing.actions import AuditContext, create_device
+
+    create_device(AuditContext.system(admin.organization), "Laptop", participant=student)
+    assert CaptureDevice.objects.visible_to(admin.user).count() == 1
+    assert CaptureDevice.objects.visible_to(counselor.user).count() == 0
+    assert CaptureDevice.objects.visible_to(other_admin.user).count() == 0
+    assert AuditEvent.objects.visible_to(admin.user).count() >= 1
+    assert AuditEvent.objects.visible_to(counselor.user).count() == 0
+    assert AuditEvent.objects.visible_to(other_admin.user).count() == 0

@@ -1,0 +1,42 @@
+"""Permission decorators for template views: the view receives the caller's StaffMember."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+
+from wellbeing.actions import AuditContext
+from wellbeing.models import StaffMember, staff_of
+
+StaffView = Callable[..., HttpResponse]
+
+
+def staff_required(*roles: str) -> Callable[[StaffView], Callable[..., HttpResponse]]:
+    """Require a signed-in staff member (of one of ``roles`` when given).
+
+    Anonymous users are sent to the login page; signed-in users without the role get 403.
+    The wrapped view is called as ``view(request, staff, *args, **kwargs)``.
+    """
+
+    def decorator(view: StaffView) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            staff = staff_of(request.user)
+            if staff is None or (roles and staff.role not in roles):
+                raise PermissionDenied("Your role does not allow this page.")
+            return view(request, staff, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def audit_context(request: HttpRequest, staff: StaffMember) -> AuditContext:
+    return AuditContext.from_request(request, staff)
