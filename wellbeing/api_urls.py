@@ -2,6 +2,15 @@
 
 from rest_framework.routers import DefaultRouter
 
+from wellbeing.api.consent_views import ConsentRecordViewSet, NoticeViewSet
+from wellbeing.api.device_views import DeviceViewSet
+from wellbeing.api.views import ClassroomViewSet, ParticipantViewSet
+
 router = DefaultRouter()
+router.register("participants", ParticipantViewSet, basename="participant")
+router.register("consents", ConsentRecordViewSet, basename="consent")
+router.register("notices", NoticeViewSet, basename="notice")
+router.register("classrooms", ClassroomViewSet, basename="classroom")
+router.register("devices", DeviceViewSet, basename="device")
 
 urlpatterns = router.urls
