@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "channels",
     "wellbeing",
     "consent",
+    "capture",
     "dashboard",
     "alerts",
 ]

@@ -1,0 +1,1 @@
+"""Capture: ingest of frames from devices, inference workers and the emotion time series."""

@@ -1,0 +1,159 @@
+"""Emotion and engagement time series of consented participants. Numbers only, never pictures.
+
+Three resolutions, each with its own retention period (Organization.*_days):
+
+* Observation: one row per recognised participant per processed frame (short retention).
+* MinuteAggregate: per participant, class session and minute; sums so that one upsert per
+  observation keeps it exact (means = sum / n).
+* DailyRollup: per participant and local day (organization time zone), for reports and alerts.
+
+ProcessedFrame makes frame processing idempotent: its frame_id (device id + sequence number) is
+inserted in the same transaction as the observations, so a redelivered or re-sent frame never
+produces a second set of rows.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
+from wellbeing.models import ClassSession, Organization, Participant
+
+SUM_FIELDS: tuple[str, ...] = tuple(f"s_{name}" for name in CANONICAL_CLASSES)
+
+
+class EmotionSums(models.Model):
+    """Sums of per-observation probabilities and engagement, shared by the aggregates."""
+
+    n = models.PositiveIntegerField(default=0, help_text="observations counted")
+    s_angry = models.FloatField(default=0.0)
+    s_disgust = models.FloatField(default=0.0)
+    s_fear = models.FloatField(default=0.0)
+    s_happy = models.FloatField(default=0.0)
+    s_neutral = models.FloatField(default=0.0)
+    s_sad = models.FloatField(default=0.0)
+    s_surprise = models.FloatField(default=0.0)
+    engaged_n = models.PositiveIntegerField(default=0, help_text="observations judged attending")
+    engagement_known_n = models.PositiveIntegerField(default=0)
+    quality_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        abstract = True
+
+    def mean_probs(self) -> dict[str, float]:
+        n = max(self.n, 1)
+        return {name: getattr(self, f"s_{name}") / n for name in CANONICAL_CLASSES}
+
+    @property
+    def negative_share(self) -> float:
+        """Mean probability mass of angry + disgust + fear + sad."""
+        return sum(getattr(self, f"s_{name}") for name in NEGATIVE_CLASSES) / max(self.n, 1)
+
+    @property
+    def dominant_emotion(self) -> str:
+        return max(CANONICAL_CLASSES, key=lambda name: getattr(self, f"s_{name}"))
+
+    @property
+    def engagement(self) -> float | None:
+        """Share of observations judged attending (a head-pose proxy), None if unknown."""
+        if not self.engagement_known_n:
+            return None
+        return self.engaged_n / self.engagement_known_n
+
+
+class ProcessedFrame(models.Model):
+    frame_id = models.CharField(max_length=80, unique=True, help_text="<device id>:<sequence>")
+    session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="frames")
+    captured_at = models.DateTimeField()
+    processed_at = models.DateTimeField(auto_now_add=True)
+    faces = models.PositiveSmallIntegerField(default=0)
+    recognised = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["session", "captured_at"])]
+
+    def __str__(self) -> str:
+        return self.frame_id
+
+
+class Observation(models.Model):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="observations"
+    )
+    session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="observations")
+    frame_id = models.CharField(max_length=80)
+    captured_at = models.DateTimeField()
+    p_angry = models.FloatField()
+    p_disgust = models.FloatField()
+    p_fear = models.FloatField()
+    p_happy = models.FloatField()
+    p_neutral = models.FloatField()
+    p_sad = models.FloatField()
+    p_surprise = models.FloatField()
+    emotion = models.CharField(max_length=16)
+    engaged = models.BooleanField(null=True)
+    yaw = models.FloatField(null=True)
+    pitch = models.FloatField(null=True)
+    quality = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["frame_id", "participant"], name="observation_once_per_frame"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["participant", "captured_at"]),
+            models.Index(fields=["organization", "captured_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.captured_at:%H:%M:%S} {self.emotion}"
+
+
+class MinuteAggregate(EmotionSums):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="minute_aggregates"
+    )
+    session = models.ForeignKey(
+        ClassSession, on_delete=models.CASCADE, related_name="minute_aggregates"
+    )
+    minute = models.DateTimeField(help_text="start of the minute (UTC)")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "session", "minute"], name="minute_aggregate_key"
+            )
+        ]
+        indexes = [
+            # A participant's last N days (dashboard, alerts).
+            models.Index(fields=["participant", "minute"]),
+            # A class session's minutes (live view, class median).
+            models.Index(fields=["session", "minute"]),
+            models.Index(fields=["organization", "minute"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.minute:%Y-%m-%d %H:%M}"
+
+
+class DailyRollup(EmotionSums):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="daily_rollups"
+    )
+    day = models.DateField(help_text="local date in the organization's time zone")
+    minutes_observed = models.PositiveIntegerField(default=0)
+    sessions = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "day"], name="daily_rollup_key")
+        ]
+        indexes = [models.Index(fields=["organization", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.day}"
