@@ -15,7 +15,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/", include("capture.urls")),
+    path("api/", include("alerts.api_urls")),
     path("api/", include("wellbeing.api_urls")),
+    path("alerts/", include("alerts.urls")),
     path("consent/", include("consent.urls")),
     path("", include("dashboard.urls")),
 ]
