@@ -108,6 +108,42 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from inference.analysis_cli import print_analysis, run_analyze
+    from inference.video_io import VIDEO_SUFFIXES
+
+    path = Path(args.path)
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    enroll = Path(args.enroll) if args.enroll else None
+    frames = run_analyze(path, enroll, args.detector, args.sample_fps, args.max_frames)
+    print_analysis(frames, args.json, path.suffix.lower() in VIDEO_SUFFIXES)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from inference.benchmark import run_bench
+
+    faces = Path(args.faces)
+    if not (faces / "enroll").is_dir():
+        raise ValueError(f"benchmark photos not found in {faces} (need enroll/ and probe/)")
+    result = run_bench(faces, args.detector)
+    if not args.json:
+        for key, value in sorted(result.items()):
+            print(f"{key:>36}: {value}")
+    _print_json(result)
+    return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from inference.calibration import embed_labelled, measure_distances
+    from inference.engine import FaceEngine
+
+    result = measure_distances(embed_labelled(FaceEngine(), Path(args.faces)))
+    _print_json(result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inference")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true")
     ev.add_argument("--out", help="write the confusion matrix as PNG here")
     ev.set_defaults(func=cmd_evaluate)
+    an = sub.add_parser("analyze", help="faces, identities and emotions in an image or video")
+    an.add_argument("path")
+    an.add_argument("--enroll", help="folder with one sub-folder of photos per identity")
+    an.add_argument("--detector", default="hog", help="hog (default), hog2x or cnn")
+    an.add_argument("--sample-fps", type=float, default=5.0, help="video frames per second")
+    an.add_argument("--max-frames", type=int, default=None)
+    an.add_argument("--json", action="store_true")
+    an.set_defaults(func=cmd_analyze)
+    default_faces = str(SHARED / "testdata" / "faces")
+    be = sub.add_parser("bench", help="per-stage timings and peak memory (JSON last line)")
+    be.add_argument("--faces", default=default_faces)
+    be.add_argument("--detector", default="hog")
+    be.add_argument("--json", action="store_true")
+    be.set_defaults(func=cmd_bench)
+    ca = sub.add_parser("calibrate", help="genuine/impostor embedding distances")
+    ca.add_argument("--faces", default=default_faces)
+    ca.set_defaults(func=cmd_calibrate)
     return parser
 
 

@@ -1,0 +1,91 @@
+"""``python -m inference bench``: per-stage timings and peak memory on this machine's CPU.
+
+Synthetic classroom: 30 head crops from the real photos in ../shared/testdata/faces pasted on a
+1280x720 canvas (inference.classroom_scene). Figures are medians of a few runs; the JSON
+object is the last line printed.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from inference.analysis_cli import build_gallery
+from inference.classroom_scene import compose_classroom, crop_faces
+from inference.engine import EngineConfig, FaceEngine
+from inference.image_io import decode_image
+from inference.tracking import TrackerState
+
+
+def median_ms(fn: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of ``fn`` in milliseconds after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
+
+
+def load_scene(faces_dir: Path) -> tuple[bytes, np.ndarray]:
+    """(JPEG bytes, decoded BGR) of the synthetic 30-face 1280x720 classroom frame."""
+    photos = sorted(faces_dir.glob("enroll/*/*")) + sorted(faces_dir.glob("probe/*"))
+    heads = crop_faces([decode_image(p.read_bytes()) for p in photos])
+    frame, _ = compose_classroom(heads)
+    _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return jpeg.tobytes(), decode_image(jpeg.tobytes())
+
+
+def bench_engine(engine: FaceEngine, faces_dir: Path, jpeg: bytes, frame: np.ndarray) -> dict:
+    """Timings of one engine configuration (see module doc)."""
+    gallery = build_gallery(engine, faces_dir / "enroll")
+    untracked = engine.analyze_frame(frame, gallery)
+    chips = [f.emotion_chip for f in engine._find_faces(np.ascontiguousarray(frame[:, :, ::-1]))]
+    batch = (chips * 2)[:32]
+    tracker = TrackerState()
+    engine.analyze_frame(frame, gallery, tracker, timestamp=0.0)
+    clock = iter(float(i) * 0.1 for i in range(1, 1000))  # never reaches recheck_seconds
+    stages = {f"untracked_{k}_ms": round(v, 2) for k, v in untracked.timings_ms.items()}
+    tracked = engine.analyze_frame(frame, gallery, tracker, timestamp=next(clock))
+    stages |= {f"tracked_{k}_ms": round(v, 2) for k, v in tracked.timings_ms.items()}
+    return stages | {
+        "faces_detected": len(untracked.faces),
+        "decode_ms": round(median_ms(lambda: decode_image(jpeg), 5), 2),
+        "classify_ms_per_face": round(
+            median_ms(lambda: engine.classifier.classify(batch), 20) / 32, 3
+        ),
+        "frame30_untracked_ms": round(
+            median_ms(lambda: engine.analyze_frame(frame, gallery), 3), 1
+        ),
+        "frame30_tracked_ms": round(
+            median_ms(lambda: engine.analyze_frame(frame, gallery, tracker, next(clock)), 5), 1
+        ),
+        "embed_ms_per_face": round(untracked.timings_ms["embed"] / max(len(untracked.faces), 1), 2),
+    }
+
+
+def run_bench(faces_dir: Path, detector: str = "hog") -> dict[str, Any]:
+    """One-thread figures (the targets) plus all-thread figures and peak RSS."""
+    jpeg, frame = load_scene(faces_dir)
+    engine = FaceEngine(EngineConfig(detector=detector, threads=1))
+    result: dict[str, Any] = {"detector": detector, "frame": "1280x720, 30 faces"}
+    result |= bench_engine(engine, faces_dir, jpeg, frame)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)  # one engine, all models loaded
+    del engine
+    all_threads = FaceEngine(EngineConfig(detector=detector, threads=0))
+    multi = bench_engine(all_threads, faces_dir, jpeg, frame)
+    keys = ("classify_ms_per_face", "frame30_tracked_ms", "frame30_untracked_ms")
+    result |= {f"all_threads_{k}": multi[k] for k in keys}
+    return result
