@@ -18,7 +18,7 @@ EMBEDDING_DIM = 128
 CHIP_SIZE = 150  # the ResNet's fixed input size
 CHIP_PADDING = 0.25  # dlib's default, the setting its LFW figures were measured with
 # Euclidean distance above which a face is "unknown". Calibrated on ../shared/testdata/faces
-# with `python -m inference calibrate` (docs/inference.md): genuine pairs 0.24-0.53, impostor
+# with `python -m inference calibrate` (docs/inference.md): genuine pairs 0.23-0.52, impostor
 # pairs from 0.70 (unknown probe 0.705, the child in obama+biden.jpg 0.73); 0.6 sits in the
 # gap and is also dlib's published operating point for this model.
 DEFAULT_MATCH_THRESHOLD = 0.6
