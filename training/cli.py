@@ -1,12 +1,27 @@
-"""Command-line interface; every TrainingError becomes a one-line message and exit code 2."""
+"""Command-line interface: ``python -m training {train,evaluate,explain,export}``.
+
+Heavy imports (torch) happen inside the commands so that ``--help`` is instant. Every
+TrainingError (and a ManifestError from the shared registry) becomes a one-line message and
+exit code 2; results are printed as JSON on the last line for scripts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
+from inference.model_manifest import ManifestError, Preprocessing, models_dir
 from training.errors import TrainingError
+
+DEFAULT_VAL = ".data/fer2013/val"
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, default=str))
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -14,8 +29,71 @@ def command_train(args: argparse.Namespace) -> int:
     from training.training_run import train_model
 
     config = load_config(Path(args.config))
-    train_model(config, Path(args.config), resume=args.resume)
+    print_json(train_model(config, Path(args.config), resume=args.resume))
     return 0
+
+
+def load_eval_data(args: argparse.Namespace, spec: Preprocessing) -> Any:
+    from training.dataset_loaders import load_dataset
+
+    return load_dataset(args.format, Path(args.data), args.split, spec)
+
+
+def command_evaluate(args: argparse.Namespace) -> int:
+    from training.model_evaluation import evaluate_model, summarise
+    from training.model_predictors import load_any_model
+
+    loaded = load_any_model(args.model, Path(args.models_dir), threads=args.threads)
+    data = load_eval_data(args, loaded.preprocessing)
+    out = Path(args.out) if args.out else None
+    report = evaluate_model(loaded.predict, data.inputs, data.labels, args.tta, out, loaded.name)
+    for mode, metrics in report.items():
+        print(f"== {loaded.name} on {data.source}, {mode.replace('_', ' ')} ==")
+        print(summarise(metrics))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    print_json(
+        {
+            mode: {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "macro_roc_auc")}
+            for mode, m in report.items()
+        }
+    )
+    return 0
+
+
+def command_explain(args: argparse.Namespace) -> int:
+    from training.explanation_maps import explain_image
+    from training.model_predictors import load_any_model
+
+    loaded = load_any_model(args.model, Path(args.models_dir))
+    print_json(explain_image(loaded, Path(args.image), Path(args.out)))
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from training.export_pipeline import export_checkpoint
+
+    command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = export_checkpoint(
+        Path(args.checkpoint),
+        args.name,
+        Path(args.models_dir),
+        quantize=args.quantize or args.ship_int8,
+        ship_int8=args.ship_int8,
+        export_command=command,
+    )
+    print_json(report)
+    return 0
+
+
+def add_model_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="a checkpoint (.pt), a run name under .runs/ (uses best.pt) or a registered model",
+    )
+    parser.add_argument("--models-dir", default=str(models_dir()), help="registered models")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +103,38 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", required=True, help="e.g. training/configs/resnet.toml")
     train.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
     train.set_defaults(handler=command_train)
+
+    ev = sub.add_parser("evaluate", help="metrics and confusion PNG on a labelled split")
+    add_model_source(ev)
+    ev.add_argument(
+        "--data", default=DEFAULT_VAL, help=f"split folder or csv (default {DEFAULT_VAL})"
+    )
+    ev.add_argument(
+        "--format",
+        default="fer-folder",
+        help="fer-folder, fer-csv, rafdb, ckplus, affectnet, folder",
+    )
+    ev.add_argument(
+        "--split", default="PublicTest", help="Usage for fer-csv, prefix for RAF-DB lists"
+    )
+    ev.add_argument("--tta", action="store_true", help="also report test-time augmentation")
+    ev.add_argument("--out", help="folder for confusion PNGs and evaluation.json")
+    ev.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
+    ev.set_defaults(handler=command_evaluate)
+
+    ex = sub.add_parser("explain", help="Grad-CAM and occlusion maps for one face image")
+    add_model_source(ex)
+    ex.add_argument("image", help="a face crop image")
+    ex.add_argument("--out", required=True, help="PNG to write")
+    ex.set_defaults(handler=command_explain)
+
+    exp = sub.add_parser("export", help="checkpoint -> ONNX + manifest + model card")
+    exp.add_argument("checkpoint", help="e.g. .runs/resnet-w075-fer/best.pt")
+    exp.add_argument("--name", required=True, help="model folder name under --models-dir")
+    exp.add_argument("--models-dir", default=str(models_dir()))
+    exp.add_argument("--quantize", action="store_true", help="also build and compare INT8")
+    exp.add_argument("--ship-int8", action="store_true", help="ship the INT8 file as model.onnx")
+    exp.set_defaults(handler=command_export)
     return parser
 
 
@@ -32,6 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except TrainingError as exc:
+    except (TrainingError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

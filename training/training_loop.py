@@ -23,6 +23,7 @@ from inference.classification_metrics import compute_metrics
 from inference.model_manifest import CANONICAL_CLASSES
 from training.augmentation import augment_batch
 from training.dataset_loaders import FaceDataset, load_dataset
+from training.lr_schedules import PlannedOneCycle
 from training.training_config import TrainingConfig
 
 LOG_FIELDS = [
@@ -90,12 +91,9 @@ def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opti
 def make_scheduler(opt: torch.optim.Optimizer, config: TrainingConfig, steps: int) -> Any:
     """Per-step OneCycle/cosine schedule, or per-epoch ReduceLROnPlateau on val loss."""
     t = config.train
-    if t.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            opt, t.lr, total_steps=t.epochs * steps, pct_start=0.15
-        )
-    if t.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, t.epochs * steps)
+    if t.schedule in ("onecycle", "cosine"):
+        warmup = 0.15 if t.schedule == "onecycle" else 0.0
+        return PlannedOneCycle(opt, t.lr, t.epochs * steps, pct_start=warmup)
     return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
 
 

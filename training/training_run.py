@@ -14,6 +14,7 @@ from torch import nn
 from training.checkpoints import read_checkpoint, save_checkpoint
 from training.dataset_loaders import describe_counts
 from training.errors import CheckpointError
+from training.lr_schedules import plan_epochs
 from training.model_zoo import build_model, count_macs, count_params
 from training.training_config import TrainingConfig
 from training.training_curves import render_curves
@@ -54,6 +55,10 @@ def log_message(run_dir: Path, text: str) -> None:
     print(text, flush=True)
     with (run_dir / "run.log").open("a") as handle:
         handle.write(text + "\n")
+
+
+def train_command(config_path: Path | None) -> str:
+    return f"python -m training train --config {config_path}" if config_path else ""
 
 
 def train_model(
@@ -106,6 +111,7 @@ def train_model(
     }
     if resume:
         restore_state(run_dir / "last.pt", model, state)
+    state["command"] = train_command(config_path)
     return run_epochs(config, model, (train, val), state, {"macs": macs, "params": params})
 
 
@@ -129,8 +135,10 @@ def run_epochs(
     """Epoch loop with early stopping on val loss and an optional wall-clock budget."""
     run_dir, t = config.run_dir, config.train
     stop_reason = "epoch cap"
+    state["steps"] = (len(data[0][1]) + t.batch_size - 1) // t.batch_size
     epoch_times: list[float] = []
-    while state["epoch"] <= t.epochs:
+    planned = t.epochs
+    while state["epoch"] <= planned:
         tic = time.time()
         result = train_epoch(model, data[0], config, state)
         row = {
@@ -150,9 +158,14 @@ def run_epochs(
             stop_reason = f"early stopping: val loss not lower for {state['stale']} epochs"
             break
         elapsed = state["elapsed_before"] + time.time() - state["started"]
-        if t.max_minutes and elapsed + max(epoch_times) > t.max_minutes * 60:
-            stop_reason = f"time budget of {t.max_minutes} minutes"
-            break
+        # Plan with the slowest recent epoch: the CPU is shared and epochs vary in length.
+        recent = max(epoch_times[-3:])
+        done = state["epoch"] - 1
+        planned = plan_epochs(t.epochs, done, elapsed, recent, t.max_minutes * 60)
+        if t.max_minutes and hasattr(state["sched"], "replan"):
+            state["sched"].replan(planned * state["steps"])
+        if planned < t.epochs:
+            stop_reason = f"time budget of {t.max_minutes} minutes ({planned} epochs fit)"
     return finish_run(config, state, stop_reason, epoch_times, size)
 
 
@@ -196,6 +209,7 @@ def finish_run(
 ) -> dict[str, Any]:
     summary = {
         "run": config.run.name,
+        "command": state.get("command", ""),
         "seed": config.run.seed,
         "stop_reason": reason,
         "epochs_run": state["epoch"] - 1,

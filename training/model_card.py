@@ -1,0 +1,125 @@
+"""Write manifest.json (ModelManifest) and MODEL_CARD.md for an exported model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from inference.model_manifest import CANONICAL_CLASSES, ModelManifest
+
+LICENCE = (
+    "Weights: wellbeing project (internal). Trained on FER-2013, which is distributed for "
+    "research and non-commercial use only; check that licence before any commercial use."
+)
+
+
+def headline(metrics: dict[str, Any]) -> str:
+    auc = metrics.get("macro_roc_auc")
+    return (
+        f"accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}, "
+        f"balanced accuracy {metrics['balanced_accuracy']:.4f}, macro ROC AUC "
+        f"{auc if auc is not None else float('nan'):.4f} (n={metrics['n']})"
+    )
+
+
+def per_class_table(metrics: dict[str, Any]) -> list[str]:
+    rows = ["| class | precision | recall | F1 | ROC AUC | support |", "|---|---|---|---|---|---|"]
+    for name in CANONICAL_CLASSES:
+        r = metrics["per_class"][name]
+        auc = r.get("roc_auc")
+        rows.append(
+            f"| {name} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+            f"{auc if auc is not None else float('nan'):.3f} | {r['support']} |"
+        )
+    return rows
+
+
+def confusion_table(metrics: dict[str, Any]) -> list[str]:
+    header = "| true \\ predicted | " + " | ".join(CANONICAL_CLASSES) + " |"
+    rows = [header, "|---" * (len(CANONICAL_CLASSES) + 1) + "|"]
+    for name, counts in zip(CANONICAL_CLASSES, metrics["confusion_matrix"], strict=True):
+        rows.append(f"| {name} | " + " | ".join(str(c) for c in counts) + " |")
+    return rows
+
+
+def quantization_lines(quant: dict[str, Any] | None) -> list[str]:
+    if not quant:
+        return ["INT8 quantization was not run for this export."]
+    return [
+        f"Static INT8 (QDQ, per-channel) with onnxruntime.quantization: val accuracy "
+        f"{quant['accuracy']:.4f} ({quant['accuracy_change']:+.4f} vs FP32), "
+        f"{quant['ms_per_face']:.3f} ms/face ({quant['speedup']:.2f}x the FP32 speed). "
+        f"Shipped file: {'INT8' if quant['shipped'] else 'FP32'}."
+    ]
+
+
+def render_model_card(manifest: ModelManifest) -> str:
+    """Markdown model card: data, metrics, reproduction, intended use and limitations."""
+    ev, tr = manifest.evaluation, manifest.training
+    pre = manifest.preprocessing
+    weighting = tr["config"].get("train", {}).get("class_weighting", "sqrt-inverse")
+    lines = [
+        f"# Model card: {manifest.name}",
+        "",
+        f"- Version: {manifest.version}; file `{manifest.file}` sha256 `{manifest.sha256}`",
+        f"- Architecture: {tr['model']['family']} (width {tr['model']['width']}), "
+        f"{tr['macs'] / 1e6:.1f} M multiply-accumulates per face, "
+        f"{tr['params'] / 1e6:.2f} M parameters",
+        f"- Input: {pre.color} {pre.size}x{pre.size} {pre.layout}, x*{pre.scale:.6g} then "
+        f"(x-{list(pre.mean)})/{list(pre.std)} "
+        "(inference.emotion_preprocessing.preprocess_faces)",
+        f"- Output: probabilities over {', '.join(manifest.classes)}",
+        f"- Licence: {manifest.licence}",
+        "",
+        "## Data",
+        "",
+        "Trained on the FER-2013 train split (28,709 48x48 gray web images; Goodfellow et al.",
+        "2013, 'Challenges in Representation Learning'); the epoch kept was selected on val",
+        "(PublicTest, 3,589 images) only. The PrivateTest split was not used. FER-2013 is",
+        "distributed for research and non-commercial use. Class balance is skewed (disgust is 1.5%",
+        f"of train); the loss used {weighting} class weights.",
+        "",
+        "## Evaluation (FER-2013 val, PublicTest)",
+        "",
+        f"- Run-time behaviour (ONNX, no test-time augmentation): {headline(ev)}",
+        f"- With test-time augmentation (mirror + two shifts, PyTorch): {headline(ev['tta_on'])}",
+        f"- ONNX vs PyTorch parity: max abs difference {tr['parity_max_abs_diff']:.2e} over "
+        f"{tr['parity_images']} real val images",
+        f"- Latency: {ev['latency']['ms_per_face']:.3f} ms per face, onnxruntime, 1 thread, "
+        f"batch {ev['latency']['batch']} ({tr.get('latency_cpu', 'CPU')})",
+        *quantization_lines(tr.get("quantization")),
+        "",
+        *per_class_table(ev),
+        "",
+        "Confusion matrix (counts, rows = true class):",
+        "",
+        *confusion_table(ev),
+        "",
+        "## Reproduce",
+        "",
+        f"- Command: `{tr['command']}` (seed {tr['seed']}, torch {tr['torch']}, {tr['device']})",
+        f"- Export: `{tr['export_command']}`",
+        f"- {tr['epochs_run']} epochs ({tr['stop_reason']}), best epoch {tr['best_epoch']}, "
+        f"{tr['train_seconds'] / 60:.1f} min training, {tr['mean_epoch_seconds']:.0f} s per epoch",
+        "- The full config is stored in manifest.json under training.config.",
+        "",
+        "## Intended use and limitations",
+        "",
+        "- Estimates which facial *expression* a face shows. Expressions are not feelings: a",
+        "  smile or a frown says little about a person's inner state. Use only aggregated over",
+        "  time, for consented participants, as a prompt for a human counselor, never as a",
+        "  verdict.",
+        "- Trained on adult web faces (posed and spontaneous, mostly frontal, skewed towards",
+        "  lighter skin tones). Not validated on children or adolescents, nor on classroom",
+        "  cameras, masks, strong head pose or poor lighting; expect lower accuracy there.",
+        "- Weakest classes on val: see the per-class table (fear and sad are often confused",
+        "  with each other and with neutral; disgust is rare).",
+        "- Not for use on anyone who has not consented, and not for any automated decision.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_files(manifest: ModelManifest, folder: Path) -> None:
+    """Write manifest.json and MODEL_CARD.md into ``folder`` (the model file is already there)."""
+    (folder / "manifest.json").write_text(manifest.to_json())
+    (folder / "MODEL_CARD.md").write_text(render_model_card(manifest))
