@@ -8,24 +8,24 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from wellbeing.actions import AuditContext
 from wellbeing.models import StaffMember, staff_of
 
-StaffView = Callable[..., HttpResponse]
+StaffView = Callable[..., HttpResponseBase]
 
 
-def staff_required(*roles: str) -> Callable[[StaffView], Callable[..., HttpResponse]]:
+def staff_required(*roles: str) -> Callable[[StaffView], Callable[..., HttpResponseBase]]:
     """Require a signed-in staff member (of one of ``roles`` when given).
 
     Anonymous users are sent to the login page; signed-in users without the role get 403.
     The wrapped view is called as ``view(request, staff, *args, **kwargs)``.
     """
 
-    def decorator(view: StaffView) -> Callable[..., HttpResponse]:
+    def decorator(view: StaffView) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             staff = staff_of(request.user)

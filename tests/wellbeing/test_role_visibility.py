@@ -65,3 +65,31 @@ def test_devices_and_audit_trail_are_admin_only(
     assert AuditEvent.objects.visible_to(admin.user).count() >= 1
     assert AuditEvent.objects.visible_to(counselor.user).count() == 0
     assert AuditEvent.objects.visible_to(other_admin.user).count() == 0
+
+
+def test_audit_viewer_is_admin_only_and_export_is_audited(
+    admin: StaffMember, counselor: StaffMember, other_admin: StaffMember, student: Participant
+) -> None:
+    from django.urls import reverse
+
+    from tests.conftest import login
+
+    # given an audited view of a student by the admin
+    login(admin).get(reverse("consent:participant", args=[student.pk]))
+    # then the admin sees it in the viewer and the CSV, other roles and schools do not
+    assert student.pseudonym in login(admin).get(reverse("audit")).content.decode()
+    assert login(counselor).get(reverse("audit")).status_code == 403
+    assert student.pseudonym not in login(other_admin).get(reverse("audit")).content.decode()
+    response = login(admin).get(reverse("audit_csv") + f"?pseudonym={student.pseudonym}")
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    assert body.splitlines()[0].startswith("created_at,actor_label,action")
+    assert "participant.view" in body
+    assert AuditEvent.objects.filter(action="audit.export").exists()
+
+
+def test_public_retention_page_needs_no_login(school: Organization) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    page = Client().get(reverse("retention", args=[school.slug])).content.decode()
+    assert f"{school.raw_observation_days} days" in page and "never stored" in page
