@@ -17,7 +17,7 @@ from consent.models import ConsentNotice, ConsentRecord
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
 from wellbeing.api.error_docs import error_responses
-from wellbeing.api.refusals import refusals_as_http
+from wellbeing.api.refusals import SchoolObjectMixin, refusals_as_http
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.api.serializers import (
     ConsentRecordSerializer,
@@ -28,7 +28,9 @@ from wellbeing.models import Participant, staff_of
 from wellbeing.permissions import IsOrgAdmin, IsStaffMember
 
 
-class ConsentRecordViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[ConsentRecord]):
+class ConsentRecordViewSet(
+    SchoolObjectMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ConsentRecord]
+):
     """One consent record (admins; counselors for their caseload) and its withdrawal (admin).
 
     Lists live under /api/participants/{id}/consents/.
@@ -72,7 +74,10 @@ class ConsentRecordViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Co
 
 
 class NoticeViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ConsentNotice]
+    SchoolObjectMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[ConsentNotice],
 ):
     """The school's consent notices, newest version first; creating one publishes a new version.
 

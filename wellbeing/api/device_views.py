@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from wellbeing.actions import create_device, revoke_device, rotate_device_token
 from wellbeing.api.error_docs import error_responses
-from wellbeing.api.refusals import refusals_as_http
+from wellbeing.api.refusals import SchoolObjectMixin, refusals_as_http
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.api.serializers import (
     DeviceCreateSerializer,
@@ -27,7 +27,10 @@ from wellbeing.permissions import IsOrgAdmin
 
 
 class DeviceViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[CaptureDevice]
+    SchoolObjectMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[CaptureDevice],
 ):
     serializer_class = DeviceSerializer
     queryset = CaptureDevice.objects.none()

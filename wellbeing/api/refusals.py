@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 
@@ -58,3 +60,14 @@ def refusals_as_http(*plain_refusals: type[Exception]) -> Iterator[None]:
         raise NotConfigured(str(exc)) from exc
     except plain_refusals as exc:
         raise ActionRefused(str(exc)) from exc
+
+
+class SchoolObjectMixin:
+    """For viewsets: a missing object (unknown id, malformed id, another school's id) is one
+    ``{"error": "not_found", "detail": "Not found."}``, whichever the cause."""
+
+    def get_object(self) -> Any:
+        try:
+            return super().get_object()  # type: ignore[misc]
+        except Http404 as exc:
+            raise NotFound() from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import TooManyFilesSent
 from django.db.models import Count, Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -20,13 +21,18 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.actions import enroll_face, record_consent
+from consent.actions import MAX_ENROLLMENT_PHOTOS, enroll_face, record_consent
 from consent.models import ConsentNotice, ConsentRecord
 from wellbeing.actions import add_guardian, assign_caseload, create_participant, update_participant
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_list, record_participant_view
 from wellbeing.api.error_docs import error_responses
-from wellbeing.api.refusals import NotConfigured, refusals_as_http
+from wellbeing.api.refusals import (
+    EnrollmentRefused,
+    NotConfigured,
+    SchoolObjectMixin,
+    refusals_as_http,
+)
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.api.serializers import (
     CaseloadAssignmentSerializer,
@@ -48,7 +54,10 @@ _READ_ACTIONS = {("list", "GET"), ("retrieve", "GET"), ("consents", "GET")}
 
 
 class ParticipantViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Participant]
+    SchoolObjectMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet[Participant],
 ):
     """Students of the caller's school (counselors: their caseload only)."""
 
@@ -198,7 +207,13 @@ class ParticipantViewSet(
         Refused (400) without active face_template consent or when a photo is unusable.
         """
         participant = self.get_object()
-        payload = EnrollmentSerializer(data=request.data)
+        try:
+            form = request.data
+        except TooManyFilesSent as exc:  # Django stops parsing past DATA_UPLOAD_MAX_NUMBER_FILES
+            raise EnrollmentRefused(
+                f"Upload between 1 and {MAX_ENROLLMENT_PHOTOS} photos."
+            ) from exc
+        payload = EnrollmentSerializer(data=form)
         payload.is_valid(raise_exception=True)
         photos = [upload.read() for upload in payload.validated_data["photos"]]
         with refusals_as_http():
@@ -238,7 +253,7 @@ class ParticipantViewSet(
         return Response(CaseloadAssignmentSerializer(assignment).data, status=code)
 
 
-class ClassroomViewSet(viewsets.ReadOnlyModelViewSet[Classroom]):
+class ClassroomViewSet(SchoolObjectMixin, viewsets.ReadOnlyModelViewSet[Classroom]):
     """Classrooms the caller may see: the school's (admins, counselors) or their own (teachers)."""
 
     serializer_class = ClassroomSerializer
