@@ -161,7 +161,22 @@ class SessionStatus(models.TextChoices):
 class ClassSession(models.Model):
     """A lesson during which capture may run."""
 
-    classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="sessions")
+    # A classroom camera's session has a classroom; a personal device's session (a participant's
+    # own laptop) has the participant instead (exactly one of the two, see the constraint).
+    classroom = models.ForeignKey(
+        Classroom, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
+    )
+    participant = models.ForeignKey(
+        "Participant", null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
+    )
+    device = models.ForeignKey(
+        "CaptureDevice",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        help_text="the device that started the session",
+    )
     title = models.CharField(max_length=200, blank=True)
     status = models.CharField(
         max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
@@ -173,12 +188,22 @@ class ClassSession(models.Model):
     unknown_faces = models.PositiveIntegerField(default=0)
     not_assessable_faces = models.PositiveIntegerField(default=0)
     frames_processed = models.PositiveIntegerField(default=0)
+    # Frames accepted by ingest that could not be analysed (expired in Redis, undecodable).
+    frames_dropped = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [models.Index(fields=["classroom", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(classroom__isnull=False, participant__isnull=True)
+                | models.Q(classroom__isnull=True, participant__isnull=False),
+                name="session_classroom_or_participant",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.classroom} {self.started_at or self.scheduled_start or ''}".strip()
+        where = self.classroom or self.participant
+        return f"{where} {self.started_at or self.scheduled_start or ''}".strip()
 
 
 class ParticipantQuerySet(models.QuerySet["Participant"]):
