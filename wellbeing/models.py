@@ -69,6 +69,15 @@ class Organization(models.Model):
         default=list, blank=True, help_text="E-mail addresses for escalations, in order."
     )
     min_group_size = models.PositiveIntegerField(default=5)
+    withdrawal_policy = models.CharField(
+        max_length=16,
+        choices=[
+            ("delete", "Delete the person's observations and aggregates"),
+            ("deidentify", "Keep day totals, irreversibly de-identified"),
+        ],
+        default="delete",
+        help_text="What happens to a person's stored numbers when consent is withdrawn.",
+    )
     email_includes_student_name = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
