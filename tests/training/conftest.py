@@ -68,3 +68,39 @@ def fer_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
             (root / label / parts[-1]).write_bytes(handle.read())
             counts[label] = counts.get(label, 0) + 1
     return root
+
+
+def tiny_config(
+    train: Path, val: Path, out: Path, family: str = "baseline", epochs: int = 2
+) -> dict:
+    """A TOML-equivalent config dict for a seconds-long run on 24x24 synthetic faces."""
+    return {
+        "run": {"name": f"tiny-{family}", "seed": 7, "output_dir": str(out)},
+        "data": {"format": "folder", "train": str(train), "val": str(val)},
+        "preprocessing": {"size": 24, "mean": [0.5], "std": [0.3]},
+        "model": {"family": family, "width": 0.25, "dropout": 0.0},
+        "train": {
+            "epochs": epochs,
+            "batch_size": 16,
+            "lr": 0.003,
+            "weight_decay": 0.0,
+            "label_smoothing": 0.0,
+            "early_stopping_patience": 5,
+            "threads": 1,
+        },
+        "augmentation": {"enabled": False},
+    }
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run folder of a two-epoch baseline run on synthetic data (best.pt, log.csv, ...)."""
+    pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
+    from training.training_config import parse_config
+    from training.training_run import train_model
+
+    base = tmp_path_factory.mktemp("run")
+    data = write_class_folders(base / "train", list(CANONICAL_CLASSES), per_class=12)
+    config = parse_config(tiny_config(data, data, base / "runs", epochs=3))
+    train_model(config)
+    return config.run_dir

@@ -101,7 +101,7 @@ def test_unreadable_file_is_an_error(synthetic_split: Path) -> None:
     bad = synthetic_split / "fear" / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
     # when loaded, then the file is named
-    with pytest.raises(DatasetError, match="unreadable image file: .*broken.jpg"):
+    with pytest.raises(DatasetError, match=r"unreadable image file: .*broken\.jpg"):
         load_dataset("fer-folder", synthetic_split, "train", SPEC)
 
 
@@ -148,7 +148,8 @@ def test_rafdb_original_list_layout(tmp_path: Path) -> None:
     entries = [("train_00001.jpg", 4), ("train_00002.jpg", 7), ("test_0001.jpg", 1)]
     for name, _ in entries:
         stem = Path(name).stem
-        cv2.imwrite(str(tmp_path / "Image" / "aligned" / f"{stem}_aligned.jpg"), synthetic_face(0, rng))
+        target = tmp_path / "Image" / "aligned" / f"{stem}_aligned.jpg"
+        cv2.imwrite(str(target), synthetic_face(0, rng))
     lines = "\n".join(f"{name} {code}" for name, code in entries)
     (tmp_path / "EmoLabel" / "list_patition_label.txt").write_text(lines + "\n")
     # when the train split is loaded
@@ -163,4 +164,4 @@ def test_real_fer_sample_loads(fer_sample: Path) -> None:
     ds = load_dataset("fer-folder", fer_sample, "PublicTest", Preprocessing(size=48))
     # then all seven classes are present and pixel values are within [0, 1]
     assert all(count > 0 for count in ds.class_counts().values())
-    assert 0.0 <= float(ds.inputs.min()) and float(ds.inputs.max()) <= 1.0
+    assert float(ds.inputs.min()) >= 0.0 and float(ds.inputs.max()) <= 1.0

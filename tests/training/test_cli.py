@@ -1,0 +1,47 @@
+"""The command line: errors are one clear line and exit code 2, evaluate prints JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
+
+from tests.training.conftest import write_class_folders
+from training.cli import main
+
+
+def test_missing_config_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a config path that does not exist
+    # when training is started
+    code = main(["train", "--config", str(tmp_path / "nope.toml")])
+    # then the exit code is 2 and stderr says why, without a traceback
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: cannot read config")
+
+
+def test_unknown_model_is_a_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # given an empty models directory
+    # when a model that does not exist is evaluated
+    code = main(["evaluate", "--model", "nope", "--models-dir", str(tmp_path)])
+    # then the error comes from the registry, as one line
+    assert code == 2 and "error:" in capsys.readouterr().err
+
+
+def test_evaluate_checkpoint_with_tta(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a trained checkpoint and a labelled folder of 24x24 faces
+    data = write_class_folders(tmp_path / "val", ["angry", "happy"], per_class=3)
+    # when evaluated with TTA and an output folder
+    args = ["evaluate", "--model", str(trained_run / "best.pt"), "--data", str(data)]
+    code = main([*args, "--format", "folder", "--tta", "--out", str(tmp_path / "out")])
+    # then the last line is JSON with both TTA modes and the PNGs exist
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0 and set(last) == {"tta_off", "tta_on"}
+    assert (tmp_path / "out" / "confusion_tta_on.png").is_file()
+    assert (tmp_path / "out" / "evaluation.json").is_file()
