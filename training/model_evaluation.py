@@ -9,6 +9,7 @@ that predicts run-time behaviour.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,12 @@ import numpy as np
 
 from inference.classification_metrics import compute_metrics, render_confusion_png
 from inference.model_manifest import CANONICAL_CLASSES
-from training.model_predictors import Predict
 
 TTA_SHIFT = 2  # pixels
+
+# Preprocessed batch (N, C, H, W) -> probabilities (N, 7) in CANONICAL_CLASSES order.
+# Defined here, without torch, so evaluation also serves ONNX-only installs.
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 def tta_views(inputs: np.ndarray) -> list[np.ndarray]:

@@ -6,7 +6,6 @@ model; both are wrapped here so that the rest of the pipeline does not care whic
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from torch import nn
 from inference.model_manifest import CANONICAL_CLASSES, ModelManifest, Preprocessing, resolve_model
 from training.checkpoints import load_model
 from training.errors import CheckpointError
-
-Predict = Callable[[np.ndarray], np.ndarray]
+from training.model_evaluation import Predict
 
 
 @dataclass

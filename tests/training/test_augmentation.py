@@ -8,6 +8,8 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
 
+from torch import Tensor  # noqa: E402
+
 from training.augmentation import AugmentationConfig, augment_batch, erase_masks  # noqa: E402
 
 NO_OP = AugmentationConfig(
@@ -22,7 +24,7 @@ NO_OP = AugmentationConfig(
 )
 
 
-def batch(n: int = 16, size: int = 24) -> torch.Tensor:
+def batch(n: int = 16, size: int = 24) -> Tensor:
     return torch.randn(n, 1, size, size, generator=torch.Generator().manual_seed(0))
 
 

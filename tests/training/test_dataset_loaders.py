@@ -43,7 +43,9 @@ def test_loader_output_equals_the_engines_preprocessing(synthetic_split: Path) -
     # when it is loaded by the loader and, separately, preprocessed like the engine does
     ds = load_dataset("folder", synthetic_split, "train", SPEC)
     index = CANONICAL_CLASSES.index("happy") * 12  # folders load in sorted (canonical) order
-    engine = preprocess_faces([cv2.imread(str(path), cv2.IMREAD_UNCHANGED)], SPEC)
+    crop = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert crop is not None
+    engine = preprocess_faces([crop], SPEC)
     # then both are identical
     np.testing.assert_array_equal(ds.inputs[index], engine[0])
 

@@ -43,5 +43,5 @@ def test_grad_cam_and_explain_png(trained_run: Path, tmp_path: Path) -> None:
     # then the map is in [0, 1] at input size and the PNG has three panels
     assert cam.shape == (24, 24) and cam.min() >= 0.0 and cam.max() <= 1.0
     png = cv2.imread(str(tmp_path / "out.png"))
-    assert png.shape[1] == 3 * PANEL
+    assert png is not None and png.shape[1] == 3 * PANEL
     assert result["predicted"] in CANONICAL_CLASSES and result["grad_cam"] is True

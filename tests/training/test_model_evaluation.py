@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from inference.model_manifest import CANONICAL_CLASSES
-from training.model_evaluation import evaluate_model, predict_probs, summarise, tta_views
-from training.model_predictors import Predict
+from training.model_evaluation import Predict, evaluate_model, predict_probs, summarise, tta_views
 
 ANGRY, HAPPY, SAD = (CANONICAL_CLASSES.index(c) for c in ("angry", "happy", "sad"))
 
