@@ -149,7 +149,9 @@ def _apply_loss(ctx: AuditContext, participant: Participant, lost: set[str], rea
         return
     if Scope.FACE_TEMPLATE in lost:
         destroy_templates(ctx, participant, reason=reason)
-    consent_revoked.send(sender=Participant, participant=participant, scopes=frozenset(lost))
+    consent_revoked.send(
+        sender=Participant, participant=participant, scopes=frozenset(lost), ctx=ctx
+    )
 
 
 def destroy_templates(ctx: AuditContext, participant: Participant, *, reason: str) -> int:

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "wellbeing",
     "consent",
     "capture",
+    "privacy",
     "dashboard",
     "alerts",
 ]
@@ -199,6 +200,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "purge-expired-templates": {
         "task": "consent.tasks.purge_expired_templates_task",
         "schedule": crontab(hour=2, minute=30),
+    },
+    "purge-expired-data": {
+        "task": "privacy.tasks.purge_expired_data_task",
+        "schedule": crontab(hour=3, minute=0),
     },
 }
 

@@ -25,5 +25,6 @@ urlpatterns = [
     path("api/", include("wellbeing.api_urls")),
     path("alerts/", include("alerts.urls")),
     path("consent/", include("consent.urls")),
+    path("privacy/", include("privacy.urls")),
     path("", include("dashboard.urls")),
 ]

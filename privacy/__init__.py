@@ -1,0 +1,1 @@
+"""Privacy controls: withdrawal effects, retention purges, data-subject export and erasure."""

@@ -1,0 +1,155 @@
+"""Data-subject rights: export everything held about a participant; erase it on request.
+
+"Everything" is found, not listed by hand: every model with a foreign key to Participant is
+exported, so data added by a new app is covered without touching this module.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+from typing import Any
+
+from django.apps import apps
+from django.db import models, transaction
+from django.utils import timezone
+
+from privacy.models import ErasureRequest, ErasureStatus
+from wellbeing.actions import AuditContext, record_audit
+from wellbeing.models import AuditEvent, Participant, StaffMember
+
+# Secrets and biometric identifiers are described, never exported (see docs/privacy.md).
+WITHHELD_FIELDS = {"ciphertext", "token_hash"}
+
+
+class ErasureError(ValueError):
+    pass
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | memoryview):
+        return "(withheld)"
+    return value
+
+
+def _row(obj: models.Model) -> dict[str, Any]:
+    return {
+        field.attname: _plain(getattr(obj, field.attname))
+        if field.name not in WITHHELD_FIELDS
+        else "(withheld)"
+        for field in obj._meta.concrete_fields
+    }
+
+
+def _related_models() -> list[tuple[str, type[models.Model], str]]:
+    """(section name, model, field name) for every FK to Participant in the project."""
+    found = []
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, models.ForeignKey) and field.related_model is Participant:
+                found.append((model._meta.label_lower, model, field.name))
+    return sorted(found, key=lambda item: item[0])
+
+
+def collect_participant_data(ctx: AuditContext, participant: Participant) -> dict[str, Any]:
+    """Everything held about the participant as JSON-ready sections; the export is audited."""
+    if participant.organization_id != ctx.organization.pk:
+        raise PermissionError("That participant belongs to another school.")
+    data: dict[str, Any] = {
+        "exported_at": timezone.now().isoformat(),
+        "organization": ctx.organization.name,
+        "participant": {
+            **_row(participant),
+            "classrooms": [c.name for c in participant.classrooms.all()],
+        },
+    }
+    for section, model, field in _related_models():
+        rows = model._default_manager.filter(**{field: participant}).order_by("pk")
+        data[section] = [_row(obj) for obj in rows.iterator(chunk_size=2000)]
+    audit = AuditEvent.objects.filter(
+        organization=ctx.organization, participant_pseudonym=participant.pseudonym
+    )
+    data["access_log"] = [_row(event) for event in audit.order_by("created_at")]
+    record_audit(ctx, "participant.export", participant=participant)
+    return data
+
+
+def export_csv_zip(data: dict[str, Any]) -> bytes:
+    """One CSV per section in a zip archive (built in memory: it holds numbers, not pictures)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for section, rows in data.items():
+            rows = [rows] if isinstance(rows, dict) else rows
+            if not isinstance(rows, list):
+                continue
+            text = io.StringIO()
+            columns = sorted({key for row in rows for key in row})
+            writer = csv.DictWriter(text, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+            archive.writestr(f"{section}.csv", text.getvalue())
+    return buffer.getvalue()
+
+
+def open_erasure_request(
+    ctx: AuditContext, participant: Participant, requested_by: str, note: str = ""
+) -> ErasureRequest:
+    if participant.organization_id != ctx.organization.pk:
+        raise PermissionError("That participant belongs to another school.")
+    request = ErasureRequest.objects.create(
+        organization=ctx.organization,
+        participant=participant,
+        participant_pseudonym=participant.pseudonym,
+        requested_by=requested_by,
+        note=note,
+    )
+    record_audit(ctx, "erasure.request", target=request, participant=participant)
+    return request
+
+
+def carry_out_erasure(
+    ctx: AuditContext, request: ErasureRequest, handled_by: StaffMember | None = None
+) -> dict[str, int]:
+    """Delete the participant and everything linked to them; the audit trail keeps the pseudonym.
+
+    Returns the number of rows deleted per model. Raises ErasureError if already handled.
+    """
+    if request.organization_id != ctx.organization.pk:
+        raise PermissionError("That request belongs to another school.")
+    if request.status != ErasureStatus.OPEN or request.participant is None:
+        raise ErasureError("This request has already been handled.")
+    with transaction.atomic():
+        participant = request.participant
+        _, per_model = participant.delete()
+        request.participant = None  # the database already set it NULL (on_delete=SET_NULL)
+        request.status = ErasureStatus.COMPLETED
+        request.completed_at = timezone.now()
+        request.handled_by = handled_by
+        request.save(update_fields=["participant", "status", "completed_at", "handled_by"])
+        record_audit(
+            ctx,
+            "erasure.complete",
+            target=request,
+            deleted=dict(per_model),
+            pseudonym=request.participant_pseudonym,
+        )
+    return dict(per_model)
+
+
+def reject_erasure(
+    ctx: AuditContext, request: ErasureRequest, reason: str, handled_by: StaffMember | None
+) -> None:
+    if request.status != ErasureStatus.OPEN:
+        raise ErasureError("This request has already been handled.")
+    if not reason.strip():
+        raise ErasureError("Give the reason for rejecting the request.")
+    request.status = ErasureStatus.REJECTED
+    request.completed_at = timezone.now()
+    request.handled_by = handled_by
+    request.note = f"{request.note}\nRejected: {reason}".strip()
+    request.save(update_fields=["status", "completed_at", "handled_by", "note"])
+    record_audit(ctx, "erasure.reject", target=request, reason=reason)
