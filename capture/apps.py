@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CaptureConfig(AppConfig):
     name = "capture"
     verbose_name = "Capture and time series"
+
+    def ready(self) -> None:
+        from capture.receivers import connect_receivers
+
+        connect_receivers()

@@ -4,5 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-# Apps append their consumers' routes here (the live class view adds its route).
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from capture.consumers import LiveSessionConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/sessions/<int:session_id>/live/", LiveSessionConsumer.as_asgi()),
+]

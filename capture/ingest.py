@@ -1,0 +1,150 @@
+"""Frame admission: check a frame cheaply, park its bytes in Redis and queue it for inference.
+
+Everything here must stay fast (the ingest budget is well under 50 ms): the image is never
+decoded, only its header is read (format, width x height) and its trailer checked. Bytes go to
+the frame store (Redis, short expiry), never to PostgreSQL, the disk or the log.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from django.conf import settings
+from kombu.exceptions import OperationalError as KombuOperationalError
+
+from capture.errors import (
+    BadFrameError,
+    BadFrameHeadersError,
+    DeviceTokenError,
+    FrameTooLargeError,
+    QueueFullError,
+    ServiceUnavailableError,
+    UnsupportedFrameTypeError,
+)
+from capture.frame_store import FrameStoreUnavailable, get_frame_store
+from capture.sessions import check_capture_allowed, running_session
+from inference.image_io import ImageDecodeError, check_complete, read_header_size
+from wellbeing.actions import DeviceAuthError, authenticate_device
+from wellbeing.models import CaptureDevice
+
+ACCEPTED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG"}
+DEFAULT_MAX_QUEUE = 200
+# Frames older than this are refused: the client buffers for seconds, not hours.
+MAX_FRAME_AGE_S = 3600
+MAX_CLOCK_SKEW_S = 300
+
+
+@dataclass(frozen=True)
+class FrameHeaders:
+    session_id: int
+    sequence: int
+    captured_at: float  # epoch seconds
+
+
+@dataclass(frozen=True)
+class Admission:
+    frame_id: str
+    status: Literal["queued", "duplicate"]
+
+
+def device_from_authorization(header: str) -> CaptureDevice:
+    """The device of an ``Authorization: Bearer <token>`` header; DeviceTokenError otherwise."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DeviceTokenError("Send the device token as 'Authorization: Bearer <token>'.")
+    try:
+        return authenticate_device(token.strip())
+    except DeviceAuthError as exc:
+        raise DeviceTokenError(str(exc)) from exc
+
+
+def parse_frame_headers(session_id: str, sequence: str, captured_at: str) -> FrameHeaders:
+    """Validate X-Session-Id, X-Sequence and X-Captured-At; BadFrameHeadersError says which."""
+    try:
+        sid, seq = int(session_id), int(sequence)
+    except ValueError as exc:
+        raise BadFrameHeadersError("X-Session-Id and X-Sequence must be integers.") from exc
+    try:
+        at = float(captured_at)
+    except ValueError as exc:
+        raise BadFrameHeadersError("X-Captured-At must be epoch seconds.") from exc
+    now = time.time()
+    if not math.isfinite(at) or not now - MAX_FRAME_AGE_S <= at <= now + MAX_CLOCK_SKEW_S:
+        raise BadFrameHeadersError("X-Captured-At is not a recent time (check the device clock).")
+    if sid <= 0 or not 0 <= seq < 2**62:
+        raise BadFrameHeadersError("X-Session-Id must be positive and X-Sequence >= 0.")
+    return FrameHeaders(sid, seq, at)
+
+
+def check_content_length(content_type: str, content_length: str | None) -> None:
+    """Refuse a wrong type or an oversized body before reading it."""
+    if content_type.split(";")[0].strip().lower() not in ACCEPTED_TYPES:
+        raise UnsupportedFrameTypeError("Send the frame as image/jpeg or image/png.")
+    try:
+        length = int(content_length or 0)
+    except ValueError as exc:
+        raise BadFrameHeadersError("Content-Length is not a number.") from exc
+    if length > settings.MAX_UPLOAD_BYTES:
+        raise FrameTooLargeError(
+            f"Frame has {length} bytes; the limit is {settings.MAX_UPLOAD_BYTES}."
+        )
+
+
+def check_frame_bytes(content_type: str, data: bytes) -> None:
+    """Header-only checks: declared type, byte and pixel limits, complete trailer."""
+    if not data:
+        raise BadFrameError("The frame is empty.")
+    if len(data) > settings.MAX_UPLOAD_BYTES:
+        raise FrameTooLargeError(
+            f"Frame has {len(data)} bytes; the limit is {settings.MAX_UPLOAD_BYTES}."
+        )
+    try:
+        fmt, width, height = read_header_size(data)
+        if fmt != ACCEPTED_TYPES[content_type.split(";")[0].strip().lower()]:
+            raise BadFrameError(f"The body is {fmt}, not {content_type}.")
+        check_complete(fmt, data)
+    except ImageDecodeError as exc:
+        raise BadFrameError(str(exc)) from exc
+    if width * height > settings.MAX_IMAGE_PIXELS:
+        raise BadFrameError(
+            f"Frame is {width}x{height} pixels; the limit is {settings.MAX_IMAGE_PIXELS} pixels."
+        )
+
+
+def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Admission:
+    """Queue a checked frame once. Raises QueueFullError (429) or ServiceUnavailableError (503).
+
+    Side effects: bytes in the frame store under the frame id, one process_frame_task on the
+    ``inference`` queue. A frame already queued answers "duplicate" and queues nothing.
+    """
+    check_capture_allowed(device)
+    session = running_session(device, headers.session_id)
+    frame_id = f"{device.pk}:{headers.sequence}"
+    store = get_frame_store()
+    try:
+        if store.was_queued(frame_id):
+            return Admission(frame_id, "duplicate")
+        limit = getattr(settings, "INGEST_MAX_QUEUE", DEFAULT_MAX_QUEUE)
+        if store.queue_length() >= limit:
+            raise QueueFullError(f"The inference queue is full ({limit} frames); retry shortly.")
+        store.put_frame(frame_id, data)
+        enqueue_frame(frame_id, session.pk, device.pk, headers.captured_at)
+        # Marked after queueing: a crash in between only costs a second (idempotent) run.
+        store.mark_queued(frame_id)
+    except FrameStoreUnavailable as exc:
+        raise ServiceUnavailableError("The frame queue is unavailable; retry shortly.") from exc
+    return Admission(frame_id, "queued")
+
+
+def enqueue_frame(frame_id: str, session_id: int, device_id: int, captured_at: float) -> None:
+    from capture.tasks import process_frame_task
+
+    try:
+        process_frame_task.apply_async(
+            args=(frame_id, session_id, device_id, captured_at), retry=False
+        )
+    except (KombuOperationalError, OSError) as exc:
+        raise FrameStoreUnavailable(f"broker unavailable: {type(exc).__name__}") from exc

@@ -1,0 +1,210 @@
+"""Writing one analysed frame into the time series, exactly once.
+
+``store_frame_outcome`` runs ONE transaction: the ProcessedFrame row (the idempotency key:
+a conflict means the frame was already stored, so nothing else is written), the observations,
+one multi-row ``INSERT ... ON CONFLICT DO UPDATE`` adding this frame's sums to each
+participant's minute aggregate, the same for the daily rollup (organization's local day), the
+participants' last_seen_at and the session counters. The SQL is portable between PostgreSQL and
+the demo's SQLite (both support ON CONFLICT ... RETURNING).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from capture.models import DailyRollup, MinuteAggregate, Observation, ProcessedFrame
+from inference.model_manifest import CANONICAL_CLASSES
+from wellbeing.models import CaptureDevice, ClassSession, Participant
+
+SUM_COLUMNS = [f"s_{name}" for name in CANONICAL_CLASSES]
+ADDED_COLUMNS = ["n", *SUM_COLUMNS, "engaged_n", "engagement_known_n", "quality_sum"]
+
+
+@dataclass(frozen=True)
+class FaceObservation:
+    """What is kept of one recognised, assessable face: numbers only."""
+
+    participant_id: int
+    probs: dict[str, float]
+    emotion: str
+    engaged: bool | None
+    yaw: float | None
+    pitch: float | None
+    quality: float
+
+
+@dataclass
+class FrameOutcome:
+    frame_id: str
+    session_id: int
+    device_id: int | None
+    captured_at: dt.datetime
+    faces: int
+    unknown: int
+    not_assessable: int
+    observations: list[FaceObservation] = field(default_factory=list)
+
+
+def aggregate_values(obs: FaceObservation) -> list[float | int]:
+    """This observation's contribution to each ADDED_COLUMNS column."""
+    return [
+        1,
+        *(obs.probs[name] for name in CANONICAL_CLASSES),
+        1 if obs.engaged else 0,
+        0 if obs.engaged is None else 1,
+        obs.quality,
+    ]
+
+
+def store_frame_outcome(organization_id: int, tz_name: str, outcome: FrameOutcome) -> bool:
+    """Store the frame once; False (and nothing written) when it was already stored.
+
+    Raises django.db.OperationalError when the database is unreachable (callers retry).
+    """
+    with transaction.atomic():
+        if not insert_processed_frame(outcome):
+            return False
+        Observation.objects.bulk_create(
+            [observation_row(organization_id, outcome, obs) for obs in outcome.observations]
+        )
+        if outcome.observations:
+            minute = outcome.captured_at.replace(second=0, microsecond=0)
+            new_minutes = upsert_minute_aggregates(organization_id, outcome, minute)
+            local_day = timezone.localtime(outcome.captured_at, zoneinfo.ZoneInfo(tz_name)).date()
+            first_of_day = first_session_minutes(outcome, new_minutes, local_day, tz_name)
+            upsert_daily_rollups(organization_id, outcome, local_day, new_minutes, first_of_day)
+            seen = [o.participant_id for o in outcome.observations]
+            Participant.objects.filter(pk__in=seen).update(last_seen_at=outcome.captured_at)
+        update_session_counters(outcome)
+    return True
+
+
+def insert_processed_frame(outcome: FrameOutcome) -> bool:
+    table = ProcessedFrame._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (frame_id, session_id, captured_at, processed_at, faces, "  # noqa: S608
+            "recognised) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (frame_id) DO NOTHING "
+            "RETURNING id",
+            [
+                outcome.frame_id,
+                outcome.session_id,
+                outcome.captured_at,
+                timezone.now(),
+                min(outcome.faces, 32767),
+                len(outcome.observations),
+            ],
+        )
+        return cursor.fetchone() is not None
+
+
+def observation_row(
+    organization_id: int, outcome: FrameOutcome, obs: FaceObservation
+) -> Observation:
+    return Observation(
+        organization_id=organization_id,
+        participant_id=obs.participant_id,
+        session_id=outcome.session_id,
+        frame_id=outcome.frame_id,
+        captured_at=outcome.captured_at,
+        emotion=obs.emotion,
+        engaged=obs.engaged,
+        yaw=obs.yaw,
+        pitch=obs.pitch,
+        quality=obs.quality,
+        **{f"p_{name}": obs.probs[name] for name in CANONICAL_CLASSES},
+    )
+
+
+def upsert_sql(table: str, key_columns: Sequence[str], extra: Sequence[str], rows: int) -> str:
+    """INSERT of ``rows`` rows that adds every ADDED_COLUMNS value to an existing row."""
+    columns = [*key_columns, *ADDED_COLUMNS, *extra]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in [*ADDED_COLUMNS, *extra])
+    conflict = ", ".join(key_columns[1:])  # organization_id is not part of the key
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates} RETURNING participant_id, n"
+    )
+
+
+def upsert_minute_aggregates(
+    organization_id: int, outcome: FrameOutcome, minute: dt.datetime
+) -> set[int]:
+    """Add the frame to each participant's minute; returns participants whose minute is new.
+
+    Each frame adds n=1 per participant, so a returned n of 1 means the row was just created
+    (exact even under concurrency: the upsert locks the row).
+    """
+    params: list[Any] = []
+    for obs in outcome.observations:
+        params += [organization_id, obs.participant_id, outcome.session_id, minute]
+        params += aggregate_values(obs)
+    keys = ["organization_id", "participant_id", "session_id", "minute"]
+    sql = upsert_sql(MinuteAggregate._meta.db_table, keys, [], len(outcome.observations))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {pid for pid, n in cursor.fetchall() if n == 1}
+
+
+def first_session_minutes(
+    outcome: FrameOutcome, new_minutes: set[int], day: dt.date, tz_name: str
+) -> set[int]:
+    """Participants for whom this is their first minute of this session on this local day."""
+    if not new_minutes:
+        return set()
+    tz = zoneinfo.ZoneInfo(tz_name)
+    day_start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    minute = outcome.captured_at.replace(second=0, microsecond=0)
+    earlier = MinuteAggregate.objects.filter(
+        session_id=outcome.session_id,
+        participant_id__in=new_minutes,
+        minute__gte=day_start,
+        minute__lt=minute,
+    ).values_list("participant_id", flat=True)
+    return new_minutes - set(earlier)
+
+
+def upsert_daily_rollups(
+    organization_id: int,
+    outcome: FrameOutcome,
+    day: dt.date,
+    new_minutes: set[int],
+    first_of_day: set[int],
+) -> None:
+    params: list[Any] = []
+    for obs in outcome.observations:
+        params += [organization_id, obs.participant_id, day, *aggregate_values(obs)]
+        params += [int(obs.participant_id in new_minutes), int(obs.participant_id in first_of_day)]
+    keys = ["organization_id", "participant_id", "day"]
+    sql = upsert_sql(
+        DailyRollup._meta.db_table,
+        keys,
+        ["minutes_observed", "sessions"],
+        len(outcome.observations),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def update_session_counters(outcome: FrameOutcome) -> None:
+    ClassSession.objects.filter(pk=outcome.session_id).update(
+        frames_processed=F("frames_processed") + 1,
+        unknown_faces=F("unknown_faces") + outcome.unknown,
+        not_assessable_faces=F("not_assessable_faces") + outcome.not_assessable,
+    )
+    if outcome.device_id is not None:
+        CaptureDevice.objects.filter(pk=outcome.device_id).update(last_seen_at=timezone.now())
+
+
+def count_dropped_frame(session_id: int) -> None:
+    """A queued frame that could not be analysed (expired or undecodable): count only."""
+    ClassSession.objects.filter(pk=session_id).update(frames_dropped=F("frames_dropped") + 1)
