@@ -1,1 +1,1 @@
-"""Alert rule engine and counselor alert workflow (issue 6: not built yet)."""
+"""Alert rule engine and counselor alert workflow (see docs/alerts.md)."""

@@ -1,3 +1,11 @@
-from django.urls import URLPattern, URLResolver
+"""Alert API routes under /api/ (a SimpleRouter: the API root belongs to wellbeing.api_urls)."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from rest_framework.routers import SimpleRouter
+
+from alerts.api import AlertViewSet, RuleViewSet
+
+router = SimpleRouter()
+router.register("alerts", AlertViewSet, basename="alert")
+router.register("alert-rules", RuleViewSet, basename="alert-rule")
+
+urlpatterns = router.urls

@@ -1,0 +1,150 @@
+"""Loading what the rule engine needs, in a handful of queries (no per-participant queries).
+
+* Day windows come from capture.DailyRollup (one row per participant and local day).
+* Session windows come from capture.MinuteAggregate, summed per participant and class session
+  in the database (GROUP BY), so per-minute rows never travel to Python.
+* School days are the days on which the organization has any rollup at all.
+* Only participants with active ``emotion_analysis`` consent are loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Min, Sum
+
+from alerts.rules import EMOTIONS, Window
+from capture.models import DailyRollup, MinuteAggregate
+from consent.models import ConsentNotice, ConsentRecord, Scope
+from consent.rules import decide_consent
+from wellbeing.models import Organization, Participant
+
+SUM_COLUMNS: tuple[str, ...] = ("n", *(f"s_{name}" for name in EMOTIONS), "engaged_n")
+SUM_COLUMNS_WITH_KNOWN: tuple[str, ...] = (*SUM_COLUMNS, "engagement_known_n")
+
+
+@dataclass
+class SeriesBundle:
+    """Windows per participant (sorted by day) and the organization's school days."""
+
+    school_days: list[dt.date]
+    windows: dict[int, list[Window]] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(ws) for ws in self.windows.values())
+
+
+def consented_participant_ids(
+    org: Organization, among: Collection[int] | None = None
+) -> set[int]:
+    """Ids of the organization's participants with active emotion_analysis consent (2 queries).
+
+    Uses consent.rules.decide_consent, so the precedence rules are exactly those of the
+    consent app (current notice, objections override, withdrawals count for nothing).
+    """
+    notice = ConsentNotice.objects.current_for(org)
+    if notice is None:
+        return set()
+    records = ConsentRecord.objects.in_force().filter(participant__organization=org)
+    if among is not None:
+        records = records.filter(participant_id__in=list(among))
+    by_participant: dict[int, list[ConsentRecord]] = defaultdict(list)
+    for record in records.only("participant_id", "notice_id", "scopes", "decision", "given_by"):
+        by_participant[record.participant_id].append(record)
+    scope = [Scope.EMOTION_ANALYSIS.value]
+    return {
+        pid
+        for pid, recs in by_participant.items()
+        if decide_consent(recs, notice, scope).allows(*scope)
+    }
+
+
+def classroom_groups(participant_ids: Iterable[int] | None, org: Organization) -> dict[int, list[int]]:
+    """participant id -> classroom ids (one query on the membership table)."""
+    through = Participant.classrooms.through
+    rows = through.objects.filter(participant__organization=org)
+    if participant_ids is not None:
+        rows = rows.filter(participant_id__in=list(participant_ids))
+    groups: dict[int, list[int]] = defaultdict(list)
+    for pid, cid in rows.values_list("participant_id", "classroom_id"):
+        groups[pid].append(cid)
+    return groups
+
+
+def classmates_of(org: Organization, participant_ids: Collection[int]) -> set[int]:
+    """The participants sharing a classroom with any of ``participant_ids`` (and those ids)."""
+    through = Participant.classrooms.through
+    classrooms = through.objects.filter(participant_id__in=list(participant_ids)).values(
+        "classroom_id"
+    )
+    mates = through.objects.filter(classroom_id__in=classrooms).values_list(
+        "participant_id", flat=True
+    )
+    return set(mates) | set(participant_ids)
+
+
+def load_school_days(org: Organization, start: dt.date, end: dt.date) -> list[dt.date]:
+    days = DailyRollup.objects.filter(organization=org, day__range=(start, end))
+    return sorted(set(days.values_list("day", flat=True).distinct()))
+
+
+def load_daily_series(
+    org: Organization, start: dt.date, end: dt.date, participant_ids: Collection[int]
+) -> SeriesBundle:
+    """Day windows of ``participant_ids`` from DailyRollup in [start, end] (3 queries).
+
+    Each window's peer groups are ("classroom", classroom id, day) for every classroom of the
+    participant, for the class-median comparison.
+    """
+    wanted = set(participant_ids)
+    groups = classroom_groups(None, org)
+    query = DailyRollup.objects.filter(organization=org, day__range=(start, end))
+    columns = ("participant_id", "day", *SUM_COLUMNS_WITH_KNOWN, "minutes_observed")
+    windows: dict[int, list[Window]] = defaultdict(list)
+    for row in query.order_by("participant_id", "day").values_list(*columns):
+        pid, day = row[0], row[1]
+        if pid not in wanted:
+            continue
+        group_keys = tuple(("classroom", cid, day) for cid in groups.get(pid, ()))
+        windows[pid].append(Window(day, day.isoformat(), tuple(map(float, row[2:])), group_keys))
+    return SeriesBundle(load_school_days(org, start, end), dict(windows))
+
+
+def load_session_series(
+    org: Organization, start: dt.date, end: dt.date, participant_ids: Collection[int]
+) -> SeriesBundle:
+    """Session windows summed from MinuteAggregate in the database (2 queries).
+
+    ``minutes`` is the number of minute rows; the day is the local day the session started.
+    """
+    tz = zoneinfo.ZoneInfo(org.timezone)
+    lo = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
+    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    query = (
+        MinuteAggregate.objects.filter(organization=org, minute__gte=lo, minute__lt=hi)
+        .values("participant_id", "session_id")
+        .annotate(
+            **{f"t_{c}": Sum(c) for c in SUM_COLUMNS_WITH_KNOWN},
+            minutes=Count("id"),
+            first=Min("minute"),
+        )
+        .order_by("first")
+    )
+    wanted = set(participant_ids)
+    windows: dict[int, list[Window]] = defaultdict(list)
+    for row in query:
+        if row["participant_id"] not in wanted:
+            continue
+        totals = tuple(float(row[f"t_{c}"] or 0) for c in SUM_COLUMNS_WITH_KNOWN)
+        day = row["first"].astimezone(tz).date()
+        label = f"session {row['session_id']}"
+        group = (("session", row["session_id"]),)
+        windows[row["participant_id"]].append(
+            Window(day, label, (*totals, float(row["minutes"])), group)
+        )
+    return SeriesBundle(load_school_days(org, start, end), dict(windows))

@@ -1,0 +1,101 @@
+"""Counselor alert pages: inbox, detail with evidence, and the state-change POSTs. Thin."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from alerts.forms import AlertActionForm
+from alerts.models import ACTIVE_STATES, CLOSED_STATES, SEVERITY_RANK, Alert, AlertState
+from alerts.workflow import (
+    AlertWorkflowError,
+    acknowledge_alert,
+    close_alert,
+    rate_alert,
+    reopen_alert,
+)
+from wellbeing.actions import record_audit
+from wellbeing.models import Role, StaffMember
+from wellbeing.web_access import audit_context, staff_required
+
+can_see_alerts = staff_required(Role.ADMIN, Role.COUNSELOR)
+ACTIONS = ("acknowledge", "resolve", "dismiss", "reopen", "rate")
+STATE_FILTERS = {"active": ACTIVE_STATES, "closed": CLOSED_STATES, "all": tuple(AlertState.values)}
+
+
+def by_severity_then_age(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
+    """Urgent first, then notify, then watch; oldest first within a severity."""
+    rank = Case(
+        *(When(severity=s, then=Value(r)) for s, r in SEVERITY_RANK.items()),
+        output_field=IntegerField(),
+    )
+    return alerts.annotate(rank=rank).order_by("-rank", "raised_at", "pk")
+
+
+@can_see_alerts
+def inbox(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    state = request.GET.get("state", "active")
+    states = STATE_FILTERS.get(state, ACTIVE_STATES)
+    alerts = Alert.objects.visible_to_staff(staff).filter(state__in=states)
+    alerts = by_severity_then_age(alerts.select_related("participant", "rule"))
+    page = Paginator(alerts, 25).get_page(request.GET.get("page"))
+    if page.object_list:
+        record_audit(
+            audit_context(request, staff),
+            "alert.list",
+            pseudonyms=[a.participant.pseudonym for a in page],
+        )
+    return render(request, "alerts/inbox.html", {"page": page, "state": state})
+
+
+@can_see_alerts
+def detail(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    # Another school's or another caseload's alert is a 404, revealing nothing.
+    alert = get_object_or_404(
+        Alert.objects.visible_to_staff(staff).select_related("participant", "rule"), pk=pk
+    )
+    record_audit(
+        audit_context(request, staff), "alert.view", target=alert, participant=alert.participant
+    )
+    context = {
+        "alert": alert,
+        "events": alert.events.select_related("actor__user"),
+        "form": AlertActionForm(),
+        "evidence": alert.evidence,
+    }
+    return render(request, "alerts/detail.html", context)
+
+
+@require_POST
+@can_see_alerts
+def act(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpResponse:
+    if action not in ACTIONS:
+        raise Http404("Unknown alert action.")
+    alert = get_object_or_404(Alert.objects.visible_to_staff(staff), pk=pk)
+    form = AlertActionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Please check the note and the feedback.")
+        return redirect("alerts:detail", pk=pk)
+    note, useful = form.cleaned_data["note"], form.useful_value()
+    ctx = audit_context(request, staff)
+    try:
+        if action == "acknowledge":
+            acknowledge_alert(ctx, staff, alert, note)
+        elif action in ("resolve", "dismiss"):
+            state = AlertState.RESOLVED if action == "resolve" else AlertState.DISMISSED
+            close_alert(ctx, staff, alert, state, note, useful)
+        elif action == "reopen":
+            reopen_alert(ctx, staff, alert, note)
+        elif useful is None:
+            raise AlertWorkflowError("Choose whether the alert was useful.")
+        else:
+            rate_alert(ctx, staff, alert, useful, note)
+    except AlertWorkflowError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Alert {action} recorded.")
+    return redirect("alerts:detail", pk=pk)
