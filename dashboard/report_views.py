@@ -1,0 +1,109 @@
+"""Admin reporting pages: the on-screen reports, a printable version and CSV downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from dashboard.palette import EMOTION_COLOURS
+from dashboard.report_exports import REPORT_KINDS, export_report_csv
+from dashboard.reports import (
+    MAX_WEEKS,
+    BadReportError,
+    consent_coverage,
+    report_window,
+    rule_outcomes,
+    weekly_trends,
+)
+from inference.model_manifest import CANONICAL_CLASSES
+from wellbeing.models import Role, StaffMember
+from wellbeing.web_access import audit_context, staff_required
+
+DEFAULT_WEEKS = 12
+
+
+def school_today(staff: StaffMember) -> dt.date:
+    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(staff.organization.timezone)).date()
+
+
+def requested_weeks(request: HttpRequest) -> int:
+    """?weeks= as an int in 1..MAX_WEEKS; raises BadReportError otherwise."""
+    text = request.GET.get("weeks", str(DEFAULT_WEEKS))
+    try:
+        weeks = int(text)
+    except ValueError as exc:
+        raise BadReportError(f"Weeks must be a whole number, got {text!r}.") from exc
+    report_window(dt.date.today(), weeks)
+    return weeks
+
+
+def report_context(staff: StaffMember, weeks: int) -> dict[str, Any]:
+    org = staff.organization
+    today = school_today(staff)
+    school = weekly_trends(org, today, weeks, "school")
+    return {
+        "weeks": weeks,
+        "max_weeks": MAX_WEEKS,
+        "first_day": report_window(today, weeks)[0],
+        "today": today,
+        "min_group_size": org.min_group_size,
+        "by_classroom": weekly_trends(org, today, weeks, "classroom"),
+        "by_grade": weekly_trends(org, today, weeks, "grade"),
+        "by_week": school,
+        "coverage": consent_coverage(org),
+        "rules": rule_outcomes(org, today, weeks),
+        "emotions": CANONICAL_CLASSES,
+        "chart_data": {
+            "labels": [row.week.isoformat() for row in school],
+            "negative": [pct(row.negative_share) for row in school],
+            "engagement": [pct(row.engagement) for row in school],
+            "colours": EMOTION_COLOURS,
+        },
+        "kinds": REPORT_KINDS,
+    }
+
+
+def pct(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 1)
+
+
+def render_reports(request: HttpRequest, staff: StaffMember, template: str) -> HttpResponse:
+    try:
+        weeks = requested_weeks(request)
+        error = ""
+    except BadReportError as exc:
+        weeks, error = DEFAULT_WEEKS, str(exc)
+    context = report_context(staff, weeks) | {"weeks_error": error}
+    return render(request, template, context, status=400 if error else 200)
+
+
+@staff_required(Role.ADMIN)
+def reports(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    """Trends, consent coverage and alert outcomes of the admin's own school."""
+    return render_reports(request, staff, "dashboard/reports.html")
+
+
+@staff_required(Role.ADMIN)
+def reports_print(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    """The same reports as plain tables laid out for paper."""
+    return render_reports(request, staff, "dashboard/reports_print.html")
+
+
+@staff_required(Role.ADMIN)
+def report_csv(request: HttpRequest, staff: StaffMember, kind: str) -> HttpResponse:
+    if kind not in REPORT_KINDS:
+        raise Http404("No such report.")
+    try:
+        weeks = requested_weeks(request)
+    except BadReportError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    ctx = audit_context(request, staff)
+    filename, text = export_report_csv(ctx, kind, school_today(staff), weeks)
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

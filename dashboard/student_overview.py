@@ -1,0 +1,137 @@
+"""The student page's data: one audited action that loads everything from aggregates.
+
+Callers must already have checked that the actor may see the participant
+(``Participant.objects.visible_to``); this module records the view in the audit trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from consent.models import ALL_SCOPES
+from consent.rules import ConsentState, consent_state
+from dashboard.alert_feed import AlertSummary, alert_history
+from dashboard.palette import EMOTION_COLOURS
+from dashboard.series import (
+    Attendance,
+    DateRange,
+    SeriesPoint,
+    daily_series,
+    hourly_series,
+    organization_zone,
+    range_totals,
+    sessions_attended,
+    weekly_distribution,
+)
+from inference.model_manifest import CANONICAL_CLASSES
+from wellbeing.actions import AuditContext, record_audit
+from wellbeing.models import Participant
+
+
+@dataclass
+class StudentOverview:
+    participant: Participant
+    rng: DateRange
+    resolution: str
+    timeline: list[SeriesPoint]
+    daily: list[SeriesPoint]
+    weekly: list[SeriesPoint]
+    whole_range: SeriesPoint
+    sessions_count: int
+    sessions: list[Attendance]
+    consent: ConsentState
+    alerts: list[AlertSummary] = field(default_factory=list)
+
+    @property
+    def observed_days(self) -> list[SeriesPoint]:
+        return [point for point in self.daily if point.n]
+
+    def chart_payload(self) -> dict[str, Any]:
+        """JSON for dashboard/student.js (percentages rounded to 0.1)."""
+        return {
+            "emotions": list(CANONICAL_CLASSES),
+            "colours": EMOTION_COLOURS,
+            "timeline": series_payload(self.timeline),
+            "markers": alert_markers(self.timeline, self.alerts),
+            "weekly": series_payload(self.weekly),
+            "pie": {name: percent(self.whole_range.means.get(name)) for name in CANONICAL_CLASSES},
+            "engagement": {
+                "labels": [point.label for point in self.daily],
+                "values": [percent(point.engagement) for point in self.daily],
+            },
+        }
+
+
+def percent(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 1)
+
+
+def series_payload(points: list[SeriesPoint]) -> dict[str, Any]:
+    return {
+        "labels": [point.label for point in points],
+        "series": {
+            name: [percent(point.means.get(name)) for point in points] for name in CANONICAL_CLASSES
+        },
+    }
+
+
+def alert_markers(points: list[SeriesPoint], alerts: list[AlertSummary]) -> list[dict[str, Any]]:
+    """Runs of timeline points that fall on an alert's evidence days (local dates).
+
+    Each marker is {"from": first index, "to": last index, "label": ...}; consecutive points on
+    evidence days form one run, so a day-resolution chart gets one band per streak of days.
+    """
+    markers = []
+    for alert in alerts:
+        days = set(alert.days)
+        hits = [i for i, p in enumerate(points) if p.at is not None and p.at.date() in days]
+        for first, last in consecutive_runs(hits):
+            markers.append(
+                {"from": first, "to": last, "label": f"{alert.rule} ({alert.severity.lower()})"}
+            )
+    return markers
+
+
+def consecutive_runs(indexes: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for i in indexes:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
+def load_student_overview(
+    ctx: AuditContext, participant: Participant, rng: DateRange, resolution: str
+) -> StudentOverview:
+    """Everything the student page shows; records a 'participant.dashboard_view' audit event."""
+    tz = organization_zone(participant)
+    daily = daily_series(participant, rng, tz)
+    timeline = hourly_series(participant, rng, tz) if resolution == "hour" else daily
+    weekly = weekly_distribution(participant, rng)
+    sessions_count, sessions = sessions_attended(participant, rng, tz)
+    overview = StudentOverview(
+        participant=participant,
+        rng=rng,
+        resolution=resolution,
+        timeline=timeline,
+        daily=daily,
+        weekly=weekly,
+        whole_range=range_totals(weekly),
+        sessions_count=sessions_count,
+        sessions=sessions,
+        consent=consent_state(participant, ALL_SCOPES),
+        alerts=alert_history(participant),
+    )
+    record_audit(
+        ctx,
+        "participant.dashboard_view",
+        target=participant,
+        participant=participant,
+        start=rng.start.isoformat(),
+        end=rng.end.isoformat(),
+        resolution=resolution,
+    )
+    return overview
