@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from wellbeing import views
+from wellbeing.two_factor import OptionalOTPAuthenticationForm
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -17,7 +18,12 @@ urlpatterns = [
     path("schools/<slug:slug>/retention/", views.retention_schedule, name="retention"),
     path("audit/", views.audit_log, name="audit"),
     path("audit/export.csv", views.audit_log_csv, name="audit_csv"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(authentication_form=OptionalOTPAuthenticationForm),
+        name="login",
+    ),
+    path("accounts/two-factor/", views.two_factor_setup, name="two_factor"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("capture.urls")),

@@ -1,15 +1,22 @@
-"""Core pages: the public retention schedule of a school and the admin audit-trail viewer."""
+"""Core pages: public retention schedule, admin audit-trail viewer, two-factor setup."""
 
 from __future__ import annotations
 
 import csv
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from wellbeing.actions import record_audit
 from wellbeing.models import AuditEvent, AuditEventQuerySet, Organization, Role, StaffMember
+from wellbeing.two_factor import (
+    confirm_totp,
+    has_confirmed_device,
+    secret_base32,
+    start_totp_setup,
+)
 from wellbeing.web_access import audit_context, staff_required
 
 AUDIT_CSV_COLUMNS = (
@@ -70,3 +77,20 @@ def audit_log_csv(request: HttpRequest, staff: StaffMember) -> StreamingHttpResp
     response = StreamingHttpResponse(stream, content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
     return response
+
+
+@staff_required()
+def two_factor_setup(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    """Set up (or see the state of) TOTP two-factor sign-in for the signed-in staff member."""
+    user = staff.user
+    if has_confirmed_device(user):
+        return render(request, "wellbeing/two_factor.html", {"enabled": True})
+    device = start_totp_setup(user)
+    if request.method == "POST":
+        if confirm_totp(device, request.POST.get("token", "")):
+            record_audit(audit_context(request, staff), "account.two_factor_enabled")
+            messages.success(request, "Two-factor sign-in is on: you will need a code next time.")
+            return redirect("two_factor")
+        messages.error(request, "That code is not valid; check your device's clock and retry.")
+    context = {"enabled": False, "secret": secret_base32(device), "otpauth_url": device.config_url}
+    return render(request, "wellbeing/two_factor.html", context)
