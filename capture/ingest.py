@@ -80,7 +80,9 @@ def parse_frame_headers(session_id: str, sequence: str, captured_at: str) -> Fra
 
 
 def check_content_length(content_type: str, content_length: str | None) -> None:
-    """Refuse a wrong type or an oversized body before reading it."""
+    """Refuse an empty body, a wrong type or an oversized body before reading it."""
+    if content_length in (None, "", "0"):
+        raise BadFrameError("The frame is empty.")
     if content_type.split(";")[0].strip().lower() not in ACCEPTED_TYPES:
         raise UnsupportedFrameTypeError("Send the frame as image/jpeg or image/png.")
     try:

@@ -87,14 +87,13 @@ def post_frame(
     captured_at: float | None = None,
     **extra: Any,
 ) -> Any:
-    return Client().generic(
-        "POST",
-        "/api/ingest/frames",
-        data=data,
-        content_type=content_type,
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-        HTTP_X_SESSION_ID=str(session_id),
-        HTTP_X_SEQUENCE=str(sequence),
-        HTTP_X_CAPTURED_AT=str(time.time() if captured_at is None else captured_at),
+    headers = {
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "HTTP_X_SESSION_ID": str(session_id),
+        "HTTP_X_SEQUENCE": str(sequence),
+        "HTTP_X_CAPTURED_AT": str(time.time() if captured_at is None else captured_at),
         **extra,
+    }
+    return Client().generic(
+        "POST", "/api/ingest/frames", data=data, content_type=content_type, **headers
     )
