@@ -36,7 +36,7 @@ def test_sorting_by_negative_share_puts_students_without_data_last(
     # then the order follows the 14-day share and the unobserved student is always last
     assert down == [sad, happy, unseen]
     assert up == [happy, sad, unseen]
-    assert down[0].negative_14d > 0.8
+    assert getattr(down[0], "negative_14d") > 0.8  # noqa: B009
 
 
 def test_old_data_does_not_count_towards_the_14_day_share(
@@ -46,7 +46,7 @@ def test_old_data_does_not_count_towards_the_14_day_share(
     student = make_participant(school, "Old Data", counselor=counselor)
     add_rollup(student, today - dt.timedelta(days=14), probs(sad=1.0))
     (row,) = caseload_queryset(counselor, today)
-    assert row.negative_14d is None
+    assert getattr(row, "negative_14d") is None  # noqa: B009
 
 
 def test_search_matches_name_or_pseudonym(school: Organization, counselor: StaffMember) -> None:
@@ -84,11 +84,8 @@ def test_pagination_keeps_search_and_sort(school: Organization, counselor: Staff
     assert "sort=-name&amp;q=Student" in body
 
 
+@pytest.mark.skipif(not alerts_installed(), reason="alerts app (issue 6) has no Alert model yet")
 def test_open_alerts_are_counted_per_student(school: Organization, counselor: StaffMember) -> None:
-    if not alerts_installed():
-        import pytest
-
-        pytest.skip("alerts app (issue 6) has no Alert model yet")
     # given a student with one open and one resolved alert and a student without alerts
     today = today_in(school)
     flagged = make_participant(school, "Flagged", counselor=counselor)
@@ -98,4 +95,4 @@ def test_open_alerts_are_counted_per_student(school: Organization, counselor: St
     # when sorted by open alerts, most first
     rows = list(caseload_queryset(counselor, today, sort="-alerts"))
     # then only the open alert counts
-    assert [(r, r.open_alerts) for r in rows] == [(flagged, 1), (calm, 0)]
+    assert [(r, getattr(r, "open_alerts")) for r in rows] == [(flagged, 1), (calm, 0)]  # noqa: B009
