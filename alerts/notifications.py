@@ -113,8 +113,8 @@ def plan_raise_deliveries(
                     not_before=not_before,
                 )
             )
-    created = EmailDelivery.objects.bulk_create(rows, ignore_conflicts=True)
-    return [d.pk for d in created if d.pk is not None]
+    # Keys embed the new event's id, so they cannot collide; a collision would be a bug.
+    return [d.pk for d in EmailDelivery.objects.bulk_create(rows)]
 
 
 def queue_deliveries(delivery_ids: Sequence[int]) -> None:
@@ -204,8 +204,8 @@ def send_delivery(delivery_id: int, now: dt.datetime | None = None) -> str:
     try:
         with transaction.atomic():
             delivery = (
-                EmailDelivery.objects.select_for_update()
-                .select_related("organization", "alert__participant", "event")
+                EmailDelivery.objects.select_for_update(of=("self",))
+                .select_related("organization", "alert__participant", "recipient")
                 .get(pk=delivery_id)
             )
             reason = skip_reason(delivery, now)
