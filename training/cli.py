@@ -83,7 +83,31 @@ def command_export(args: argparse.Namespace) -> int:
         ship_int8=args.ship_int8,
         export_command=command,
     )
-    print_json(report)
+    ev = report["evaluation"]
+    print(f"exported to {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
+    compact = {
+        "model_dir": report["model_dir"],
+        "parity_max_abs_diff": report["parity"],
+        "accuracy": ev["accuracy"],
+        "macro_f1": ev["macro_f1"],
+        "balanced_accuracy": ev["balanced_accuracy"],
+        "macro_roc_auc": ev["macro_roc_auc"],
+        "tta_on_accuracy": ev["tta_on"]["accuracy"],
+        "ms_per_face": ev["latency"]["ms_per_face"],
+        "quantization": report["quantization"],
+    }
+    print_json(compact)
+    return 0
+
+
+def command_bench(args: argparse.Namespace) -> int:
+    from inference.model_manifest import resolve_model
+    from training.onnx_export import measure_latency
+
+    manifest, path = resolve_model(args.model, Path(args.models_dir))
+    pre = manifest.preprocessing
+    result = measure_latency(path, (pre.channels, pre.size, pre.size), args.batch, args.repeats)
+    print_json({"model": args.model, **result})
     return 0
 
 
@@ -135,6 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--quantize", action="store_true", help="also build and compare INT8")
     exp.add_argument("--ship-int8", action="store_true", help="ship the INT8 file as model.onnx")
     exp.set_defaults(handler=command_export)
+
+    bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")
+    bench.add_argument("--model", required=True, help="registered model name")
+    bench.add_argument("--models-dir", default=str(models_dir()))
+    bench.add_argument("--batch", type=int, default=32)
+    bench.add_argument("--repeats", type=int, default=50)
+    bench.set_defaults(handler=command_bench)
     return parser
 
 

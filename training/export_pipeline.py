@@ -42,6 +42,17 @@ def pick_rows(ds: FaceDataset, count: int, seed: int) -> np.ndarray:
     return np.ascontiguousarray(ds.inputs[idx])
 
 
+def cpu_name() -> str:
+    """The CPU model (for latency figures), from /proc/cpuinfo where available."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def git_commit() -> str:
     try:
         out = subprocess.run(
@@ -53,10 +64,13 @@ def git_commit() -> str:
 
 
 def quantize_and_compare(
-    onnx_path: Path, val: FaceDataset, calibration: np.ndarray, fp32: dict[str, Any]
+    onnx_path: Path,
+    int8_path: Path,
+    val: FaceDataset,
+    calibration: np.ndarray,
+    fp32: dict[str, Any],
 ) -> dict[str, Any]:
-    """Quantize next to ``onnx_path`` and report INT8 accuracy change and speed-up."""
-    int8_path = onnx_path.with_name("model.int8.onnx")
+    """Quantize ``onnx_path`` to ``int8_path`` and report INT8 accuracy change and speed-up."""
     quantize_int8(onnx_path, int8_path, calibration)
     shape = (val.inputs.shape[1], val.inputs.shape[2], val.inputs.shape[3])
     metrics = evaluate_model(onnx_predictor(int8_path, CANONICAL_CLASSES), val.inputs, val.labels)
@@ -112,7 +126,10 @@ def export_checkpoint(
     if quantize:
         train = load_split(config, "train")
         calibration = pick_rows(train, CALIBRATION_IMAGES, config.run.seed)
-        quant = quantize_and_compare(onnx_path, val, calibration, evaluation)
+        # The INT8 file stays in the run folder unless shipped: the models folder holds only
+        # what the engine loads.
+        int8_path = checkpoint.parent / f"{name}.int8.onnx"
+        quant = quantize_and_compare(onnx_path, int8_path, val, calibration, evaluation)
         if ship_int8:
             Path(quant["path"]).replace(onnx_path)
             quant["shipped"], quant["path"] = True, str(onnx_path)
@@ -168,7 +185,7 @@ def build_manifest(
         "device": summary.get("device", "unknown"),
         "torch": torch.__version__,
         "git_commit": git_commit(),
-        "latency_cpu": platform.processor() or platform.machine(),
+        "latency_cpu": cpu_name(),
         "data": "FER-2013 (research / non-commercial distribution)",
     }
     return ModelManifest(

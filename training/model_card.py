@@ -44,9 +44,9 @@ def confusion_table(metrics: dict[str, Any]) -> list[str]:
 
 def quantization_lines(quant: dict[str, Any] | None) -> list[str]:
     if not quant:
-        return ["INT8 quantization was not run for this export."]
+        return ["- INT8 quantization was not run for this export."]
     return [
-        f"Static INT8 (QDQ, per-channel) with onnxruntime.quantization: val accuracy "
+        f"- Static INT8 (QDQ, per-channel) with onnxruntime.quantization: val accuracy "
         f"{quant['accuracy']:.4f} ({quant['accuracy_change']:+.4f} vs FP32), "
         f"{quant['ms_per_face']:.3f} ms/face ({quant['speedup']:.2f}x the FP32 speed). "
         f"Shipped file: {'INT8' if quant['shipped'] else 'FP32'}."

@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not
 
 from inference.emotion import EmotionClassifier  # noqa: E402
 from inference.model_manifest import CANONICAL_CLASSES, Preprocessing, resolve_model  # noqa: E402
+from training.cli import main  # noqa: E402
 from training.dataset_loaders import load_dataset  # noqa: E402
 from training.errors import ExportError  # noqa: E402
 from training.export_pipeline import export_checkpoint  # noqa: E402
@@ -67,7 +68,9 @@ def test_int8_quantization_runs_and_stays_close(fer_sample: Path, tmp_path: Path
     assert float(np.abs(p32 - p8).mean()) < 0.05
 
 
-def test_export_writes_a_model_the_engine_loads(trained_run: Path, tmp_path: Path) -> None:
+def test_export_writes_a_model_the_engine_loads(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # given a trained checkpoint
     models = tmp_path / "models"
     # when exported with quantization
@@ -86,3 +89,12 @@ def test_export_writes_a_model_the_engine_loads(trained_run: Path, tmp_path: Pat
     card = (models / "tiny" / "MODEL_CARD.md").read_text()
     assert "not feelings" in card and "children" in card and "non-commercial" in card
     assert path.stat().st_size <= 10 * 1024 * 1024
+    assert sorted(p.name for p in (models / "tiny").iterdir()) == [
+        "MODEL_CARD.md",
+        "manifest.json",
+        "model.onnx",
+    ]
+    # and the bench command reports its latency as JSON on the last line
+    assert main(["bench", "--model", "tiny", "--models-dir", str(models), "--repeats", "2"]) == 0
+    bench = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert bench["ms_per_face"] > 0 and bench["threads"] == 1
