@@ -33,9 +33,14 @@ class AugmentationConfig:
     erase_area: tuple[float, float] = (0.02, 0.15)
 
 
+def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
+    """n samples from U(0, 1), drawn on the CPU generator (so one seed serves CPU and CUDA)."""
+    return torch.rand(n, generator=gen).to(device)
+
+
 def uniform(n: int, spread: float, gen: torch.Generator, device: torch.device) -> torch.Tensor:
     """n samples from U(-spread, spread)."""
-    return (torch.rand(n, generator=gen, device=device) * 2.0 - 1.0) * spread
+    return (draw(n, gen, device) * 2.0 - 1.0) * spread
 
 
 def affine_matrices(
@@ -47,7 +52,7 @@ def affine_matrices(
     scale = 1.0 + uniform(n, cfg.zoom, gen, device)
     flip = torch.ones(n, device=device)
     if cfg.hflip:
-        flip = torch.where(torch.rand(n, generator=gen, device=device) < 0.5, -flip, flip)
+        flip = torch.where(draw(n, gen, device) < 0.5, -flip, flip)
     cos, sin = torch.cos(angle), torch.sin(angle)
     # Rotation @ shear-x @ flip, divided by zoom: a zoom > 1 samples a smaller input window.
     a = cos * flip / scale
@@ -63,19 +68,17 @@ def erase_masks(batch: torch.Tensor, cfg: AugmentationConfig, gen: torch.Generat
     """Boolean (N,1,H,W) masks, one random rectangle for a share ``erase_prob`` of images."""
     n, _, h, w = batch.shape
     dev = batch.device
-    area = cfg.erase_area[0] + torch.rand(n, generator=gen, device=dev) * (
-        cfg.erase_area[1] - cfg.erase_area[0]
-    )
+    area = cfg.erase_area[0] + draw(n, gen, dev) * (cfg.erase_area[1] - cfg.erase_area[0])
     aspect = torch.exp(uniform(n, math.log(3.0), gen, dev))
     eh = (torch.sqrt(area * aspect) * h).clamp(1, h)
     ew = (torch.sqrt(area / aspect) * w).clamp(1, w)
-    y0 = torch.rand(n, generator=gen, device=dev) * (h - eh)
-    x0 = torch.rand(n, generator=gen, device=dev) * (w - ew)
+    y0 = draw(n, gen, dev) * (h - eh)
+    x0 = draw(n, gen, dev) * (w - ew)
     ys = torch.arange(h, device=dev).view(1, h, 1)
     xs = torch.arange(w, device=dev).view(1, 1, w)
     inside_y = (ys >= y0.view(n, 1, 1)) & (ys < (y0 + eh).view(n, 1, 1))
     inside_x = (xs >= x0.view(n, 1, 1)) & (xs < (x0 + ew).view(n, 1, 1))
-    chosen = (torch.rand(n, generator=gen, device=dev) < cfg.erase_prob).view(n, 1, 1)
+    chosen = (draw(n, gen, dev) < cfg.erase_prob).view(n, 1, 1)
     return (inside_y & inside_x & chosen).unsqueeze(1)
 
 
@@ -94,6 +97,6 @@ def augment_batch(
     brightness = uniform(n, cfg.brightness, gen, batch.device).view(n, 1, 1, 1)
     out = (out - mean) * contrast + mean + brightness
     if cfg.erase_prob > 0:
-        noise = torch.randn(out.shape, generator=gen, device=out.device)
+        noise = torch.randn(out.shape, generator=gen).to(out.device)
         out = torch.where(erase_masks(out, cfg, gen), noise, out)
     return out
