@@ -14,12 +14,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, FloatField, Max, Min, QuerySet, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FloatField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+)
 from django.db.models.functions import Cast, TruncHour, TruncWeek
 
 from capture.models import SUM_FIELDS, DailyRollup, MinuteAggregate
 from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
-from wellbeing.models import Participant
+from wellbeing.models import ClassSession, Participant
 
 MAX_RANGE_DAYS = 366
 MAX_HOURLY_DAYS = 31
@@ -192,15 +203,32 @@ class Attendance:
 def sessions_attended(
     participant: Participant, rng: DateRange, tz: dt.tzinfo, limit: int = 20
 ) -> tuple[int, list[Attendance]]:
-    """(number of class sessions with observations in the range, the most recent ``limit``)."""
+    """(class sessions attended in the range, the most recent ``limit`` with their minutes).
+
+    The count is the sum of DailyRollup.sessions (a session running past midnight counts once
+    per day). The list probes the (participant, session, minute) index once per candidate
+    session, newest first, instead of grouping a year of minute rows.
+    """
     start, end = rng.utc_bounds(tz)
+    count = daily_rows(participant, rng).aggregate(total=Sum("sessions"))["total"] or 0
+    minutes = MinuteAggregate.objects.filter(
+        participant=participant, minute__gte=start, minute__lt=end
+    )
+    recent_ids = list(
+        ClassSession.objects.filter(
+            Q(classroom__organization_id=participant.organization_id) | Q(participant=participant),
+            started_at__lt=end,
+        )
+        .filter(Exists(minutes.filter(session=OuterRef("pk"))))
+        .order_by("-started_at")
+        .values_list("pk", flat=True)[:limit]
+    )
     grouped = (
-        MinuteAggregate.objects.filter(participant=participant, minute__gte=start, minute__lt=end)
+        minutes.filter(session_id__in=recent_ids)
         .values("session_id", "session__title", "session__classroom__name")
         .annotate(first=Min("minute"), last=Max("minute"), minutes=Count("id"))
         .order_by("-first")
     )
-    rows = list(grouped)
     recent = [
         Attendance(
             row["session_id"],
@@ -210,9 +238,9 @@ def sessions_attended(
             row["last"].astimezone(tz),
             row["minutes"],
         )
-        for row in rows[:limit]
+        for row in grouped
     ]
-    return len(rows), recent
+    return count, recent
 
 
 def negative_sparklines(

@@ -124,9 +124,9 @@ def test_sessions_attended_counts_sessions_in_range(
     # given three sessions, one outside the range
     for day, minutes in ((2, 40), (3, 25), (20, 10)):
         start = dt.datetime(2026, 3, day, 9, tzinfo=UTC)
-        add_minutes(
-            student, make_session(classroom, start, title=f"Maths {day}"), start, minutes, probs()
-        )
+        session = make_session(classroom, start, title=f"Maths {day}")
+        add_minutes(student, session, start, minutes, probs())
+        add_rollup(student, start.date(), probs(), n=minutes * 6)
     # when sessions attended in 1..10 March are read
     count, recent = sessions_attended(
         student, DateRange(dt.date(2026, 3, 1), dt.date(2026, 3, 10)), LONDON
