@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -78,29 +79,46 @@ def train_model(
     train_ds, val_ds = load_split(config, "train"), load_split(config, "val")
     log_message(run_dir, f"train {len(train_ds)}: {describe_counts(train_ds.labels)}")
     log_message(run_dir, f"val {len(val_ds)}: {describe_counts(val_ds.labels)}")
-    train, val = as_tensors(train_ds), as_tensors(val_ds)
     model = prepare_model(config, device)
     shape = (config.preprocessing.channels, config.preprocessing.size, config.preprocessing.size)
-    macs, params = count_macs(model, shape), count_params(model)
+    size = {"macs": count_macs(model, shape), "params": count_params(model)}
     log_message(
         run_dir,
         f"model {config.model.family} w={config.model.width}: "
-        f"{macs / 1e6:.1f} MMACs, {params / 1e6:.2f} M params",
+        f"{size['macs'] / 1e6:.1f} MMACs, {size['params'] / 1e6:.2f} M params",
     )
-    steps = (len(train_ds) + config.train.batch_size - 1) // config.train.batch_size
-    weights = class_weights(train_ds.labels, config.train.class_weighting).to(device)
+    state = initial_state(config, model, train_ds.labels, gen, device)
+    if resume:
+        restore_state(run_dir / "last.pt", model, state)
+        if hasattr(state["sched"], "replan"):  # the epoch cap may have been raised
+            state["sched"].replan(config.train.epochs * state["steps"])
+    state["command"] = train_command(config_path)
+    data = (as_tensors(train_ds), as_tensors(val_ds))
+    return run_epochs(config, model, data, state, size)
+
+
+def initial_state(
+    config: TrainingConfig,
+    model: nn.Module,
+    labels: np.ndarray,
+    gen: torch.Generator,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Optimiser, schedule, loss weights, sampler and loop counters of a fresh run."""
+    t = config.train
+    steps = (len(labels) + t.batch_size - 1) // t.batch_size
     sampler = None
-    if config.train.balanced_sampler:
-        per_class = class_weights(train_ds.labels, "inverse")
-        sampler = per_class[train[1]]
+    if t.balanced_sampler:
+        sampler = class_weights(labels, "inverse")[torch.from_numpy(labels)]
     opt = make_optimizer(model, config)
-    state: dict[str, Any] = {
+    return {
         "gen": gen,
         "device": device,
-        "weights": weights,
+        "weights": class_weights(labels, t.class_weighting).to(device),
         "sampler": sampler,
         "opt": opt,
         "sched": make_scheduler(opt, config, steps),
+        "steps": steps,
         "epoch": 1,
         "best": None,
         "best_epoch": 0,
@@ -109,10 +127,6 @@ def train_model(
         "started": time.time(),
         "elapsed_before": 0.0,
     }
-    if resume:
-        restore_state(run_dir / "last.pt", model, state)
-    state["command"] = train_command(config_path)
-    return run_epochs(config, model, (train, val), state, {"macs": macs, "params": params})
 
 
 def restore_state(path: Path, model: nn.Module, state: dict[str, Any]) -> None:
@@ -135,7 +149,6 @@ def run_epochs(
     """Epoch loop with early stopping on val loss and an optional wall-clock budget."""
     run_dir, t = config.run_dir, config.train
     stop_reason = "epoch cap"
-    state["steps"] = (len(data[0][1]) + t.batch_size - 1) // t.batch_size
     epoch_times: list[float] = []
     planned = t.epochs
     while state["epoch"] <= planned:
