@@ -35,6 +35,8 @@ DEFAULT_MAX_QUEUE = 200
 # Frames older than this are refused: the client buffers for seconds, not hours.
 MAX_FRAME_AGE_S = 3600
 MAX_CLOCK_SKEW_S = 300
+# One quick reconnect (e.g. after a Redis restart) and then a 503: ingest must stay fast.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,9 @@ def enqueue_frame(frame_id: str, session_id: int, device_id: int, captured_at: f
 
     try:
         process_frame_task.apply_async(
-            args=(frame_id, session_id, device_id, captured_at), retry=False
+            args=(frame_id, session_id, device_id, captured_at),
+            retry=True,
+            retry_policy=PUBLISH_RETRY,
         )
     except (KombuOperationalError, OSError) as exc:
         raise FrameStoreUnavailable(f"broker unavailable: {type(exc).__name__}") from exc
