@@ -155,9 +155,9 @@ def test_redis_restart_gives_503_then_resent_frames_count_once(
         send(client, session_id, 2)
     # when it comes back and the client re-sends frame 2 and sends the rest (1 again too)
     stack.redis.start()
-    statuses = {}
+    statuses: dict[int, int] = {}
     for sequence in (2, 1, 3):
-        wait_until(lambda: _try_send(client, session_id, sequence, statuses), 30, "ingest")
+        wait_until(lambda s=sequence: _try_send(client, session_id, s, statuses), 30, "ingest")
     # then frame 1 is "already received", 2 and 3 are queued, and each is counted once
     assert statuses == {2: 202, 1: 200, 3: 202}
     wait_until(lambda: ProcessedFrame.objects.count() == 3, 90, "all frames stored")
@@ -165,7 +165,9 @@ def test_redis_restart_gives_503_then_resent_frames_count_once(
     assert_counted_once(session_id, 3)
 
 
-def _try_send(client: ServerClient, session_id: int, sequence: int, statuses: dict) -> bool:
+def _try_send(
+    client: ServerClient, session_id: int, sequence: int, statuses: dict[int, int]
+) -> bool:
     try:
         statuses[sequence] = send(client, session_id, sequence)
     except ServerUnavailableError:
