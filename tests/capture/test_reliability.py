@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,7 @@ def test_redis_restart_gives_503_then_resent_frames_count_once(
     stack.redis.start()
     statuses: dict[int, int] = {}
     for sequence in (2, 1, 3):
-        wait_until(lambda s=sequence: _try_send(client, session_id, s, statuses), 30, "ingest")
+        wait_until(partial(_try_send, client, session_id, sequence, statuses), 30, "ingest")
     # then frame 1 is "already received", 2 and 3 are queued, and each is counted once
     assert statuses == {2: 202, 1: 200, 3: 202}
     wait_until(lambda: ProcessedFrame.objects.count() == 3, 90, "all frames stored")
