@@ -1,0 +1,289 @@
+"""``python -m capture.benchmark``: the whole pipeline under load, on the real stack.
+
+A private redis-server, daphne (ASGI) and a Celery worker (concurrency 2) run as subprocesses
+against PostgreSQL database ``wellbeing_bench`` (created if missing, never any other). N
+simulated classrooms each send a synthetic 30-face 1280x720 frame per second (enrolled demo
+identities among the faces) through the real capture client, then one device replays
+short_hamilton_clip.mp4. The last line printed is one JSON object.
+
+e2e latency is capture-to-stored: ProcessedFrame.processed_at - captured_at (one clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DB = "wellbeing_bench"
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+
+def prepare_database(base_url: str) -> str:
+    """Create wellbeing_bench (only it) if missing; returns its URL."""
+    import psycopg2
+    from psycopg2 import sql
+
+    url = base_url.rsplit("/", 1)[0]
+    conn = psycopg2.connect(url + "/postgres")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
+        if cur.fetchone() is None:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+    conn.close()
+    return f"{url}/{BENCH_DB}"
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User+system CPU of every live process in the group (and its reaped children)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 (pgrp) after the comm
+            total += sum(int(v) for v in fields[11:15]) / tick
+    return total
+
+
+def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
+    """Demo school: consented, enrolled identities in every classroom; one token per camera."""
+    from consent.actions import enroll_face, publish_notice, record_consent
+    from wellbeing.actions import AuditContext, create_device, create_participant
+    from wellbeing.models import Classroom, Jurisdiction, Organization
+
+    stamp = str(int(time.time()))
+    org = Organization.objects.create(
+        name=f"Bench {stamp}", slug=f"bench-{stamp}", jurisdiction=Jurisdiction.UK
+    )
+    ctx = AuditContext.system(org, "benchmark")
+    rooms = [Classroom.objects.create(organization=org, name=f"R{i}") for i in range(classrooms)]
+    notice = publish_notice(ctx, "Bench", "Benchmark notice")
+    manifest = json.loads((faces_dir / "manifest.json").read_text())
+    for name, photos in manifest["enroll"].items():
+        person = create_participant(ctx, name, classrooms=rooms)
+        record_consent(
+            ctx,
+            person,
+            scopes=["emotion_analysis", "face_template"],
+            decision="grant",
+            given_by="student",
+            evidence_reference="bench",
+            evidence_date=notice.published_at.date(),
+        )
+        enroll_face(ctx, person, [(faces_dir / p).read_bytes() for p in photos])
+    tokens = [create_device(ctx, r.name, classroom=r)[1] for r in rooms]
+    return tokens, create_device(ctx, "video", classroom=rooms[0])[1]
+
+
+def classroom_jpegs(faces_dir: Path, count: int) -> list[bytes]:
+    import cv2
+
+    from inference.classroom_scene import compose_classroom, crop_faces
+    from inference.image_io import decode_image
+
+    photos = sorted(faces_dir.glob("enroll/*/*")) + sorted(faces_dir.glob("probe/*"))
+    heads = crop_faces([decode_image(p.read_bytes()) for p in photos])
+    frames = [compose_classroom(heads, seed=i)[0] for i in range(count)]
+    return [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes() for f in frames]
+
+
+def stream(server: str, token: str, frames: list[bytes], fps: float, out: dict[str, Any]) -> None:
+    """One capture device: paced frames through the real client's buffer and sender."""
+    from capture.client import (
+        CaptureStats,
+        Frame,
+        FrameBuffer,
+        SequenceClock,
+        ServerClient,
+        send_buffered,
+    )
+
+    client = ServerClient(server, token)
+    session_id = int(client.start_session()["session_id"])
+    buffer, stats, clock = FrameBuffer(int(30 * fps)), CaptureStats(), SequenceClock()
+
+    def produce() -> None:
+        for jpeg in frames:
+            buffer.put(Frame(clock.next(), time.time(), jpeg))
+            time.sleep(1.0 / fps)
+        buffer.close()
+
+    threading.Thread(target=produce, daemon=True).start()
+    send_buffered(client, session_id, buffer, stats)
+    client.end_session(session_id)
+    stats.dropped = buffer.dropped
+    out[token] = {"session": session_id, "stats": stats}
+
+
+def run_streams(server: str, jobs: list[tuple[str, list[bytes], float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    threads = [threading.Thread(target=stream, args=(server, *job, out)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+def wait_drained(session_ids: list[int], expected: int, timeout: float) -> None:
+    from capture.models import ProcessedFrame
+    from wellbeing.models import ClassSession
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stored = ProcessedFrame.objects.filter(session_id__in=session_ids).count()
+        dropped = sum(
+            ClassSession.objects.filter(pk__in=session_ids).values_list("frames_dropped", flat=True)
+        )
+        if stored + dropped >= expected:
+            return
+        time.sleep(0.5)
+
+
+def measure(session_ids: list[int], acked: int) -> dict[str, Any]:
+    from django.db.models import Count, Sum
+
+    from capture.models import MinuteAggregate, Observation, ProcessedFrame
+    from wellbeing.models import ClassSession
+
+    frames = list(
+        ProcessedFrame.objects.filter(session_id__in=session_ids).values_list(
+            "captured_at", "processed_at"
+        )
+    )
+    e2e = [(p - c).total_seconds() * 1000 for c, p in frames]
+    span = (max(p for _, p in frames) - min(c for c, _ in frames)).total_seconds() if frames else 0
+    observations = Observation.objects.filter(session_id__in=session_ids)
+    minute_n = MinuteAggregate.objects.filter(session_id__in=session_ids).aggregate(s=Sum("n"))["s"]
+    per_frame_dupes = observations.values("frame_id", "participant").annotate(c=Count("id"))
+    dropped = ClassSession.objects.filter(pk__in=session_ids).aggregate(s=Sum("frames_dropped"))
+    return {
+        "stored_frames": len(frames),
+        "frames_per_s": round(len(frames) / span, 2) if span else 0.0,
+        "e2e_p50_ms": percentile(e2e, 0.5),
+        "e2e_p95_ms": percentile(e2e, 0.95),
+        "observations": observations.count(),
+        "duplicated": sum(r["c"] - 1 for r in per_frame_dupes if r["c"] > 1)
+        + abs((minute_n or 0) - observations.count()),
+        "server_dropped": dropped["s"] or 0,
+        "lost": max(0, acked - len(frames) - (dropped["s"] or 0)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--classrooms", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=20, help="classroom streaming time")
+    parser.add_argument("--video-seconds", type=int, default=10)
+    parser.add_argument("--video-fps", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    faces_dir = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "faces"
+    if not (faces_dir / "manifest.json").is_file():
+        print(json.dumps({"error": f"test faces not found at {faces_dir}"}))
+        return 2
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wellbeing")
+    if not base.startswith("postgres"):
+        base = "postgres://postgres@127.0.0.1:5432/wellbeing"
+    return run_benchmark(args, faces_dir, prepare_database(base))
+
+
+def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int:
+    from capture import localstack
+
+    redis = localstack.ThrowawayRedis(persistent=False)
+    redis.start()
+    env = localstack.service_env(db_url, redis.url(0))
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")})
+    os.environ.update(
+        FACE_TEMPLATE_KEY=env["FACE_TEMPLATE_KEY"], DJANGO_SETTINGS_MODULE="wellbeing.settings"
+    )
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    tokens, video_token = seed(args.classrooms, faces_dir)
+    logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    port = localstack.free_port()
+    server = localstack.start_server(env, port, (logs / "server.log").open("ab"))
+    worker = localstack.start_worker(env, (logs / "worker.log").open("ab"), concurrency=2)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        time.sleep(5)  # worker boot; models load on the first task (counted in the figures)
+        results = bench_phases(args, faces_dir, url, tokens, video_token, worker.pid)
+    finally:
+        localstack.stop_process(server)
+        localstack.stop_process(worker)
+        redis.close()
+    results["logs"] = str(logs)
+    print(json.dumps(results))
+    return 0
+
+
+def bench_phases(
+    args: argparse.Namespace, faces_dir: Path, url: str, tokens: list[str], video: str, pgid: int
+) -> dict[str, Any]:
+    from inference.video_io import iter_frames
+
+    jpegs = classroom_jpegs(faces_dir, len(tokens))
+    cpu0 = group_cpu_seconds(pgid)
+    jobs = [(t, [jpegs[i]] * args.seconds, 1.0) for i, t in enumerate(tokens)]
+    out = run_streams(url, jobs)
+    sessions = [o["session"] for o in out.values()]
+    acked = sum(o["stats"].acked for o in out.values())
+    wait_drained(sessions, acked, 180)
+    classroom = measure(sessions, acked)
+    cpu1 = group_cpu_seconds(pgid)
+    import cv2
+
+    clip = faces_dir / "video" / "short_hamilton_clip.mp4"
+    n = int(args.video_seconds * args.video_fps)
+    frames = [
+        cv2.imencode(".jpg", f)[1].tobytes() for _, f in iter_frames(str(clip), args.video_fps, n)
+    ]
+    video_out = run_streams(url, [(video, frames, args.video_fps)])
+    video_session = [o["session"] for o in video_out.values()]
+    video_acked = sum(o["stats"].acked for o in video_out.values())
+    wait_drained(video_session, video_acked, 120)
+    video_m = measure(video_session, video_acked)
+    stats = [o["stats"] for o in [*out.values(), *video_out.values()]]
+    ingest = [ms for s in stats for ms in s.latencies_ms]
+    return {
+        "frames_per_s": classroom["frames_per_s"],
+        "ingest_p50_ms": percentile(ingest, 0.5),
+        "ingest_p95_ms": percentile(ingest, 0.95),
+        "e2e_p50_ms": classroom["e2e_p50_ms"],
+        "e2e_p95_ms": classroom["e2e_p95_ms"],
+        "worker_cpu_ms_per_frame": round(
+            (cpu1 - cpu0) * 1000 / max(classroom["stored_frames"], 1), 1
+        ),
+        "dropped": sum(s.dropped for s in stats)
+        + classroom["server_dropped"]
+        + video_m["server_dropped"],
+        "lost": classroom["lost"] + video_m["lost"],
+        "duplicated": classroom["duplicated"] + video_m["duplicated"],
+        "classroom": {"classrooms": len(tokens), "offered_fps": len(tokens), **classroom},
+        "video": {"frames": len(frames), **video_m},
+        "retries": sum(s.retries for s in stats),
+        "rejected": sum(s.rejected for s in stats),
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
