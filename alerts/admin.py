@@ -33,8 +33,7 @@ class RuleAdmin(admin.ModelAdmin[models.Rule]):
         obj.is_current = True
         obj.save()
 
-    def get_fields(self, request: HttpRequest, obj: models.Rule | None = None) -> list[str]:
-        return ["organization", "slug", *EDITABLE_RULE_FIELDS, *self.readonly_fields]
+    fields = ("organization", "slug", *EDITABLE_RULE_FIELDS, *readonly_fields)
 
 
 @admin.register(models.AlertPolicy)

@@ -106,7 +106,9 @@ class AlertViewSet(
             alerts = alerts.filter(state=params["state"])
         if params.get("severity"):
             alerts = alerts.filter(severity=params["severity"])
-        alerts = alerts.select_related("participant", "rule").prefetch_related("events__actor__user")
+        alerts = alerts.select_related("participant", "rule").prefetch_related(
+            "events__actor__user"
+        )
         return by_severity_then_age(alerts)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -137,27 +139,42 @@ class AlertViewSet(
             raise _refused(exc) from exc
         return Response(self.get_serializer(self.get_queryset().get(pk=alert.pk)).data)
 
-    @extend_schema(request=AlertActionSerializer, responses={200: AlertSerializer, **error_responses(400, 403, 404)})
+    @extend_schema(
+        request=AlertActionSerializer,
+        responses={200: AlertSerializer, **error_responses(400, 403, 404)},
+    )
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, "acknowledge")
 
-    @extend_schema(request=AlertActionSerializer, responses={200: AlertSerializer, **error_responses(400, 403, 404)})
+    @extend_schema(
+        request=AlertActionSerializer,
+        responses={200: AlertSerializer, **error_responses(400, 403, 404)},
+    )
     @action(detail=True, methods=["post"])
     def resolve(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, "resolve")
 
-    @extend_schema(request=AlertActionSerializer, responses={200: AlertSerializer, **error_responses(400, 403, 404)})
+    @extend_schema(
+        request=AlertActionSerializer,
+        responses={200: AlertSerializer, **error_responses(400, 403, 404)},
+    )
     @action(detail=True, methods=["post"])
     def dismiss(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, "dismiss")
 
-    @extend_schema(request=AlertActionSerializer, responses={200: AlertSerializer, **error_responses(400, 403, 404)})
+    @extend_schema(
+        request=AlertActionSerializer,
+        responses={200: AlertSerializer, **error_responses(400, 403, 404)},
+    )
     @action(detail=True, methods=["post"])
     def reopen(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, "reopen")
 
-    @extend_schema(request=AlertActionSerializer, responses={200: AlertSerializer, **error_responses(400, 403, 404)})
+    @extend_schema(
+        request=AlertActionSerializer,
+        responses={200: AlertSerializer, **error_responses(400, 403, 404)},
+    )
     @action(detail=True, methods=["post"])
     def feedback(self, request: Request, pk: str | None = None) -> Response:
         return self._act(request, "rate")

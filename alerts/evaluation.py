@@ -18,7 +18,14 @@ from django.utils import timezone
 
 from alerts.models import ACTIVE_STATES, Alert, AlertEvent, Rule, RuleMode, WindowKind
 from alerts.notifications import plan_raise_deliveries, queue_deliveries
-from alerts.rules import Decision, PriorAlert, RuleSpec, compute_group_medians, evaluate_series
+from alerts.rules import (
+    Decision,
+    PriorAlert,
+    RuleSpec,
+    compute_group_medians,
+    evaluate_series,
+    observed_values,
+)
 from alerts.series import (
     SeriesBundle,
     classmates_of,
@@ -127,11 +134,14 @@ def decide_all(
     out = []
     for spec in specs:
         bundle = bundles[spec.window]
-        medians = compute_group_medians(spec, bundle.windows)
+        values = {pid: observed_values(spec, ws) for pid, ws in bundle.windows.items()}
+        medians = compute_group_medians(spec, bundle.windows, values)
         for pid in sorted(targets):
             windows = bundle.windows.get(pid, [])
             prior = priors.get((pid, spec.slug))
-            decision = evaluate_series(spec, windows, bundle.school_days, as_of, medians, prior)
+            decision = evaluate_series(
+                spec, windows, bundle.school_days, as_of, medians, prior, values.get(pid, [])
+            )
             if decision.kind != "none":
                 out.append((spec, pid, decision))
     return out
@@ -212,7 +222,7 @@ def apply_decisions(
         AlertEvent(alert=a, kind="raised", note=a.evidence["summary"], created_at=now) for a in new
     )
     cleared = [(priors[(pid, s.slug)].alert_id, d) for s, pid, d in decisions if d.kind == "clear"]
-    for alert_id, decision in cleared:
+    for alert_id, _ in cleared:
         Alert.objects.filter(pk=alert_id, cleared_at=None).update(cleared_at=now)
     AlertEvent.objects.bulk_create(
         AlertEvent(

@@ -15,6 +15,7 @@ import logging
 import smtplib
 import zoneinfo
 from collections.abc import Sequence
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -135,7 +136,7 @@ def build_message(delivery: EmailDelivery) -> EmailMultiAlternatives:
     """The e-mail of a delivery: HTML and plain text, no emotion data, a link to the alert."""
     org = delivery.organization
     alert = delivery.alert
-    context = {
+    context: dict[str, Any] = {
         "organization": org.name,
         "kind": delivery.kind,
         "severity": alert.get_severity_display() if alert else "",

@@ -16,7 +16,15 @@ import numpy as np
 
 from alerts.evaluation import lookback_start, spec_of
 from alerts.models import Rule
-from alerts.rules import PriorAlert, RuleSpec, Window, compute_group_medians, evaluate_series
+from alerts.rules import (
+    EMOTIONS,
+    PriorAlert,
+    RuleSpec,
+    Window,
+    compute_group_medians,
+    evaluate_series,
+    observed_values,
+)
 from alerts.series import SeriesBundle, consented_participant_ids, load_daily_series
 from wellbeing.models import Organization, Participant
 
@@ -66,8 +74,9 @@ def replay_participant(
     """The days on which one participant would get a new alert from one rule."""
     prior: PriorAlert | None = None
     raised = []
+    values = observed_values(spec, windows)
     for day in days:
-        decision = evaluate_series(spec, windows, school_days, day, medians, prior)
+        decision = evaluate_series(spec, windows, school_days, day, medians, prior, values)
         if decision.kind == "raise":
             end = dt.date.fromisoformat(decision.evidence["school_days"][-1])
             prior = PriorAlert(0, active=True, window_end=end)
@@ -94,7 +103,8 @@ def replay_organization(
 
 
 def weekdays(start: dt.date, count: int) -> list[dt.date]:
-    days, day = [], start
+    days: list[dt.date] = []
+    day = start
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)
@@ -145,9 +155,7 @@ def generate_daily_arrays(
     return {name: values[keep] for name, values in columns.items()}
 
 
-def generate_series(
-    participants: int, days: int, start: dt.date, seed: int = 7
-) -> GeneratedSeries:
+def generate_series(participants: int, days: int, start: dt.date, seed: int = 7) -> GeneratedSeries:
     """The synthetic school of generate_daily_arrays as an in-memory SeriesBundle."""
     cols = generate_daily_arrays(participants, days, seed)
     calendar = weekdays(start, days)
@@ -155,8 +163,7 @@ def generate_series(
     episodes: dict[int, list[dt.date]] = {}
     for i in range(cols["participant"].size):
         pid, day = int(cols["participant"][i]), calendar[int(cols["day"][i])]
-        sums = [float(cols.get(f"s_{e}", np.zeros(1))[i]) if f"s_{e}" in cols else 0.0
-                for e in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")]  # fmt: skip
+        sums = [float(cols[f"s_{e}"][i]) if f"s_{e}" in cols else 0.0 for e in EMOTIONS]
         totals = (float(cols["n"][i]), *sums, float(cols["engaged_n"][i]),
                   float(cols["engagement_known_n"][i]), float(cols["minutes"][i]))  # fmt: skip
         group = (("classroom", int(cols["classroom"][i]), day),)

@@ -133,8 +133,15 @@ def observed_value(spec: RuleSpec, window: Window) -> float | None:
     return signal_value(spec, window.totals)
 
 
+def observed_values(spec: RuleSpec, windows: Sequence[Window]) -> list[float | None]:
+    """observed_value of every window, computed once per rule and participant."""
+    return [observed_value(spec, w) for w in windows]
+
+
 def compute_group_medians(
-    spec: RuleSpec, windows_by_participant: Mapping[int, Sequence[Window]]
+    spec: RuleSpec,
+    windows_by_participant: Mapping[int, Sequence[Window]],
+    values_by_participant: Mapping[int, Sequence[float | None]] | None = None,
 ) -> dict[Hashable, float]:
     """Median observed value per peer group (classroom-day or class session).
 
@@ -142,9 +149,10 @@ def compute_group_medians(
     one never suppresses its own alert.
     """
     values: dict[Hashable, list[float]] = defaultdict(list)
-    for windows in windows_by_participant.values():
-        for window in windows:
-            value = observed_value(spec, window)
+    for pid, windows in windows_by_participant.items():
+        known = values_by_participant[pid] if values_by_participant else None
+        for i, window in enumerate(windows):
+            value = known[i] if known is not None else observed_value(spec, window)
             if value is not None:
                 for group in window.groups:
                     values[group].append(value)
@@ -156,7 +164,10 @@ def compute_group_medians(
 
 
 def compute_baseline(
-    spec: RuleSpec, windows: Sequence[Window], before: dt.date
+    spec: RuleSpec,
+    windows: Sequence[Window],
+    values: Sequence[float | None],
+    before: dt.date,
 ) -> tuple[float | None, int]:
     """Median of the participant's observed values in the baseline weeks before ``before``.
 
@@ -166,9 +177,7 @@ def compute_baseline(
         return None, 0
     start = before - dt.timedelta(weeks=spec.baseline_weeks)
     vals = [
-        v
-        for w in windows
-        if start <= w.day < before and (v := observed_value(spec, w)) is not None
+        v for w, v in zip(windows, values, strict=True) if v is not None and start <= w.day < before
     ]
     if len(vals) < MIN_BASELINE_WINDOWS:
         return None, len(vals)
@@ -178,11 +187,11 @@ def compute_baseline(
 def judge_window(
     spec: RuleSpec,
     window: Window,
+    value: float | None,
     baseline: float | None,
     medians: Mapping[Hashable, float],
 ) -> dict[str, Any]:
     """Evidence row for one window: its value, the comparisons made and whether it is abnormal."""
-    value = observed_value(spec, window)
     peer = [medians[g] for g in window.groups if g in medians]
     # With several classrooms the highest median wins: if any of the student's classes dipped
     # as a whole, the dip is not the student's own.
@@ -202,9 +211,9 @@ def judge_window(
         failed.append("below threshold")
     if baseline is not None and value < baseline + spec.baseline_margin:
         failed.append("within own baseline")
-    if spec.class_margin is not None and class_median is not None:
-        if value < class_median + spec.class_margin:
-            failed.append("in line with the class")
+    margin = spec.class_margin
+    if margin is not None and class_median is not None and value < class_median + margin:
+        failed.append("in line with the class")
     row.update(abnormal=not failed, why="; ".join(failed) or "abnormal")
     return row
 
@@ -222,16 +231,20 @@ def evaluate_series(
     as_of: dt.date,
     medians: Mapping[Hashable, float],
     prior: PriorAlert | None = None,
+    values: Sequence[float | None] | None = None,
 ) -> Decision:
     """Decide for one participant and one rule at ``as_of`` (windows sorted by day).
 
-    Returns "raise" with the evidence, "clear" when an active alert's signal recovered, or
-    "none" with the reason. Deterministic: the same inputs give the same decision.
+    ``values`` are the windows' observed values when the caller has them already. Returns
+    "raise" with the evidence, "clear" when an active alert's signal recovered, or "none" with
+    the reason. Deterministic: the same inputs give the same decision.
     """
+    if values is None:
+        values = observed_values(spec, windows)
     if prior is not None and prior.active:
         if prior.cleared:
             return Decision("none", "an alert is active (signal already recovered)")
-        return decide_clear(spec, windows, as_of, prior)
+        return decide_clear(spec, windows, values, as_of, prior)
     fresh_after = prior.window_end if prior else dt.date.min
     if prior is not None and prior.closed_on is not None:
         until = prior.closed_on + dt.timedelta(days=spec.cooldown_days)
@@ -242,9 +255,14 @@ def evaluate_series(
     days = [d for d in days if d > fresh_after]
     if not days:
         return Decision("none", "no school days to judge")
-    baseline, baseline_n = compute_baseline(spec, windows, days[0])
     judged = set(days)
-    rows = [judge_window(spec, w, baseline, medians) for w in windows if w.day in judged]
+    recent = [(w, v) for w, v in zip(windows, values, strict=True) if w.day in judged]
+    # Cheap necessary condition first: most students never reach the absolute threshold.
+    above = {w.day for w, v in recent if v is not None and v >= spec.threshold}
+    if len(above) < spec.persistence_m:
+        return Decision("none", f"above the threshold on {len(above)} of {len(days)} days")
+    baseline, baseline_n = compute_baseline(spec, windows, values, days[0])
+    rows = [judge_window(spec, w, v, baseline, medians) for w, v in recent]
     abnormal_days = sorted({r["day"] for r in rows if r["abnormal"]})
     if len(abnormal_days) < spec.persistence_m:
         return Decision("none", f"abnormal on {len(abnormal_days)} of {len(days)} school days")
@@ -253,13 +271,16 @@ def evaluate_series(
 
 
 def decide_clear(
-    spec: RuleSpec, windows: Sequence[Window], as_of: dt.date, prior: PriorAlert
+    spec: RuleSpec,
+    windows: Sequence[Window],
+    values: Sequence[float | None],
+    as_of: dt.date,
+    prior: PriorAlert,
 ) -> Decision:
     """Clear when the last ``clear_after_days`` observed days after the alert are all below
     the clear threshold; days in between the two thresholds keep the alert standing."""
     daily: dict[dt.date, float] = {}
-    for w in windows:
-        value = observed_value(spec, w)
+    for w, value in zip(windows, values, strict=True):
         if prior.window_end < w.day <= as_of and value is not None:
             daily[w.day] = max(value, daily.get(w.day, 0.0))
     last = sorted(daily)[-spec.clear_after_days :]
@@ -267,11 +288,11 @@ def decide_clear(
         return Decision("none", "alert active; not enough observed days since to clear")
     if any(daily[d] >= spec.clear_threshold for d in last):
         return Decision("none", "alert active; signal not below the clear threshold")
-    values = [{"day": d.isoformat(), "value": round(daily[d], 4)} for d in last]
+    values_shown = [{"day": d.isoformat(), "value": round(daily[d], 4)} for d in last]
     return Decision(
         "clear",
         f"below the clear threshold {spec.clear_threshold} on the last {len(last)} observed days",
-        {"clear_threshold": spec.clear_threshold, "days": values},
+        {"clear_threshold": spec.clear_threshold, "days": values_shown},
     )
 
 

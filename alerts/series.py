@@ -14,7 +14,9 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Min, Sum
 
 from alerts.rules import EMOTIONS, Window
@@ -24,6 +26,9 @@ from consent.rules import decide_consent
 from wellbeing.models import Organization, Participant
 
 SUM_COLUMNS: tuple[str, ...] = ("n", *(f"s_{name}" for name in EMOTIONS), "engaged_n")
+# Below this many participants the SQL filters by id; above it, reading the whole school's
+# rows and skipping in Python is cheaper than a huge IN list.
+SMALL_SELECTION = 2000
 SUM_COLUMNS_WITH_KNOWN: tuple[str, ...] = (*SUM_COLUMNS, "engagement_known_n")
 
 
@@ -39,9 +44,7 @@ class SeriesBundle:
         return sum(len(ws) for ws in self.windows.values())
 
 
-def consented_participant_ids(
-    org: Organization, among: Collection[int] | None = None
-) -> set[int]:
+def consented_participant_ids(org: Organization, among: Collection[int] | None = None) -> set[int]:
     """Ids of the organization's participants with active emotion_analysis consent (2 queries).
 
     Uses consent.rules.decide_consent, so the precedence rules are exactly those of the
@@ -54,7 +57,9 @@ def consented_participant_ids(
     if among is not None:
         records = records.filter(participant_id__in=list(among))
     by_participant: dict[int, list[ConsentRecord]] = defaultdict(list)
-    for record in records.only("participant_id", "notice_id", "scopes", "decision", "given_by"):
+    for record in records.only(
+        "participant_id", "notice_id", "scopes", "decision", "given_by", "withdrawn_at"
+    ):
         by_participant[record.participant_id].append(record)
     scope = [Scope.EMOTION_ANALYSIS.value]
     return {
@@ -64,7 +69,9 @@ def consented_participant_ids(
     }
 
 
-def classroom_groups(participant_ids: Iterable[int] | None, org: Organization) -> dict[int, list[int]]:
+def classroom_groups(
+    participant_ids: Iterable[int] | None, org: Organization
+) -> dict[int, list[int]]:
     """participant id -> classroom ids (one query on the membership table)."""
     through = Participant.classrooms.through
     rows = through.objects.filter(participant__organization=org)
@@ -104,14 +111,23 @@ def load_daily_series(
     wanted = set(participant_ids)
     groups = classroom_groups(None, org)
     query = DailyRollup.objects.filter(organization=org, day__range=(start, end))
+    if len(wanted) <= SMALL_SELECTION:
+        query = query.filter(participant_id__in=wanted)
     columns = ("participant_id", "day", *SUM_COLUMNS_WITH_KNOWN, "minutes_observed")
     windows: dict[int, list[Window]] = defaultdict(list)
-    for row in query.order_by("participant_id", "day").values_list(*columns):
-        pid, day = row[0], row[1]
-        if pid not in wanted:
-            continue
-        group_keys = tuple(("classroom", cid, day) for cid in groups.get(pid, ()))
-        windows[pid].append(Window(day, day.isoformat(), tuple(map(float, row[2:])), group_keys))
+    # The ORM builds the SQL; rows are read from the cursor directly because Django's per-row
+    # conversion dominated the run time at 10,000 participants.
+    sql, params = (
+        query.order_by("participant_id", "day").values_list(*columns).query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for row in cursor.fetchall():
+            pid, day = row[0], row[1]
+            if pid not in wanted:
+                continue
+            keys = tuple(("classroom", cid, day) for cid in groups.get(pid, ()))
+            windows[pid].append(Window(day, day.isoformat(), row[2:], keys))
     return SeriesBundle(load_school_days(org, start, end), dict(windows))
 
 
@@ -137,7 +153,8 @@ def load_session_series(
     )
     wanted = set(participant_ids)
     windows: dict[int, list[Window]] = defaultdict(list)
-    for row in query:
+    for values in query:
+        row: dict[str, Any] = dict(values)
         if row["participant_id"] not in wanted:
             continue
         totals = tuple(float(row[f"t_{c}"] or 0) for c in SUM_COLUMNS_WITH_KNOWN)

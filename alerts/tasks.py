@@ -73,8 +73,13 @@ def evaluate_session_task(session_id: int) -> dict[str, int]:
     The pipeline calls ``evaluate_session_task.delay(session.pk)``. Only participants with
     minute aggregates in the session are judged; their classmates are loaded for the median.
     """
-    session = ClassSession.objects.select_related("classroom__organization").get(pk=session_id)
-    org = session.classroom.organization
+    session = ClassSession.objects.select_related(
+        "classroom__organization", "participant__organization"
+    ).get(pk=session_id)
+    owner = session.classroom or session.participant
+    if owner is None:
+        return {"raised": 0, "cleared": 0}
+    org = owner.organization
     ids = set(session.minute_aggregates.values_list("participant_id", flat=True).distinct())
     if not ids:
         return {"raised": 0, "cleared": 0}

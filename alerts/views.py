@@ -40,9 +40,9 @@ def by_severity_then_age(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
 def inbox(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     state = request.GET.get("state", "active")
     states = STATE_FILTERS.get(state, ACTIVE_STATES)
-    alerts = Alert.objects.visible_to_staff(staff).filter(state__in=states)
-    alerts = by_severity_then_age(alerts.select_related("participant", "rule"))
-    page = Paginator(alerts, 25).get_page(request.GET.get("page"))
+    mine = Alert.objects.visible_to_staff(staff).filter(state__in=states)
+    ordered = by_severity_then_age(mine.select_related("participant", "rule"))
+    page = Paginator(ordered, 25).get_page(request.GET.get("page"))
     if page.object_list:
         record_audit(
             audit_context(request, staff),

@@ -132,9 +132,7 @@ def rate_alert(
 ) -> Alert:
     """Record whether the alert was useful (any state; the latest answer counts)."""
     states = tuple(AlertState.values)
-    return _transition(
-        ctx, staff, alert, "rated", states, note, useful=useful, useful_by=staff
-    )
+    return _transition(ctx, staff, alert, "rated", states, note, useful=useful, useful_by=staff)
 
 
 def close_alerts_for_withdrawn_consent(participant: Participant) -> int:
@@ -197,7 +195,9 @@ def update_rule(ctx: AuditContext, rule: Rule, **changes: Any) -> Rule:
     """
     unknown = set(changes) - set(EDITABLE_RULE_FIELDS)
     if unknown:
-        raise AlertWorkflowError(f"These rule fields cannot be changed: {', '.join(sorted(unknown))}.")
+        raise AlertWorkflowError(
+            f"These rule fields cannot be changed: {', '.join(sorted(unknown))}."
+        )
     if rule.organization_id != ctx.organization.pk:
         raise PermissionError("That rule belongs to another school.")
     with transaction.atomic():

@@ -13,7 +13,8 @@ START = dt.date(2026, 1, 5)  # a Monday
 
 def school_days(count: int, start: dt.date = START) -> list[dt.date]:
     """``count`` weekdays from ``start``."""
-    days, day = [], start
+    days: list[dt.date] = []
+    day = start
     while len(days) < count:
         if day.weekday() < 5:
             days.append(day)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 
 from alerts.escalation import escalate_unacknowledged, send_daily_digests
 from alerts.evaluation import evaluate_organization
@@ -41,9 +42,10 @@ def test_alert_email_links_to_alert_without_name_or_emotion_data(
     # then: one e-mail, plain and HTML, with the link and nothing about the student
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
-    html = message.alternatives[0][0]  # type: ignore[attr-defined]
+    assert isinstance(message, EmailMultiAlternatives)
+    html = str(message.alternatives[0][0])
     assert message.to == ["counselor@example.org"]
-    for body in (message.subject, message.body, html):
+    for body in (str(message.subject), str(message.body), html):
         assert f"/alerts/{alert.pk}/" in body or body == message.subject
         assert pupils[0].full_name not in body and pupils[0].pseudonym not in body
         assert not any(word in body.lower() for word in EMOTION_WORDS)

@@ -29,7 +29,8 @@ class FlakyHandler:
         if self.refused < self.failures:
             self.refused += 1
             return "451 4.3.0 Temporary failure, try again"
-        self.accepted.append(bytes(envelope.content or b""))
+        content = envelope.content or b""
+        self.accepted.append(content.encode() if isinstance(content, str) else content)
         return "250 OK"
 
 

@@ -74,5 +74,7 @@ class Command(BaseCommand):
 
 
 def default_spec(slug: str) -> RuleSpec:
-    fields = {k: v for k, v in DEFAULT_RULES[slug].items() if k not in ("name", "description", "mode")}
+    fields = {
+        k: v for k, v in DEFAULT_RULES[slug].items() if k not in ("name", "description", "mode")
+    }
     return RuleSpec(rule_id=0, slug=slug, version=0, **fields)
