@@ -19,12 +19,13 @@ from inference.model_manifest import NEGATIVE_CLASSES
 from wellbeing.models import Participant, StaffMember
 
 SPARK_DAYS = 14
+# In the order of the table columns.
 SORTS: dict[str, tuple[str, ...]] = {
     "name": ("full_name",),
     "pseudonym": ("pseudonym",),
+    "alerts": ("open_alerts", "full_name"),
     "last_seen": ("last_seen_at",),
     "negative": ("negative_14d",),
-    "alerts": ("open_alerts", "full_name"),
 }
 
 

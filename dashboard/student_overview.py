@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from consent.models import ALL_SCOPES
+from consent.models import ALL_SCOPES, Scope
 from consent.rules import ConsentState, consent_state
 from dashboard.alert_feed import AlertSummary, alert_history
 from dashboard.palette import EMOTION_COLOURS
@@ -42,6 +42,18 @@ class StudentOverview:
     sessions: list[Attendance]
     consent: ConsentState
     alerts: list[AlertSummary] = field(default_factory=list)
+
+    @property
+    def consent_rows(self) -> list[tuple[str, bool, str]]:
+        """(scope label, active, why not) for every consent scope."""
+        return [
+            (
+                str(Scope(scope).label),
+                self.consent.allows(scope),
+                self.consent.reasons.get(scope, ""),
+            )
+            for scope in ALL_SCOPES
+        ]
 
     @property
     def observed_days(self) -> list[SeriesPoint]:

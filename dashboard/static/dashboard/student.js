@@ -19,10 +19,10 @@
     return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
   }
 
-  // Draws each alert's evidence span as a hatched band behind the stacked areas.
+  // Draws each alert's evidence span as a translucent, outlined band over the stacked areas.
   const alertBands = {
     id: "alertBands",
-    beforeDatasetsDraw(chart) {
+    afterDatasetsDraw(chart) {
       const markers = data.markers || [];
       if (!markers.length) return;
       const x = chart.scales.x;
@@ -33,14 +33,18 @@
       for (const m of markers) {
         const left = Math.max(area.left, x.getPixelForValue(m.from) - half / 2);
         const right = Math.min(area.right, x.getPixelForValue(m.to) + half / 2);
-        ctx.fillStyle = "rgba(0, 0, 0, 0.12)";
+        ctx.fillStyle = "rgba(255, 255, 255, 0.35)";
         ctx.fillRect(left, area.top, Math.max(right - left, 2), area.bottom - area.top);
         ctx.strokeStyle = "#000";
         ctx.setLineDash([4, 3]);
         ctx.strokeRect(left, area.top, Math.max(right - left, 2), area.bottom - area.top);
-        ctx.fillStyle = "#000";
+        ctx.setLineDash([]);
         ctx.font = "12px system-ui, sans-serif";
-        ctx.fillText(m.label, left + 3, area.top + 12);
+        const width = ctx.measureText(m.label).width + 8;
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(left + 2, area.top + 2, width, 17);
+        ctx.fillStyle = "#000";
+        ctx.fillText(m.label, left + 6, area.top + 15);
       }
       ctx.restore();
     },

@@ -1,0 +1,114 @@
+"""Headless Chromium (Debian's /usr/bin/chromium) driven by Playwright, with our CSP enforced.
+
+Browsers are never downloaded: without /usr/bin/chromium (``apt-get install chromium``) or the
+playwright package every browser test is skipped with the reason. Each page is served with a
+Content-Security-Policy without 'unsafe-inline' added on the way to the browser, and any CSP
+violation, console error or uncaught exception fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+# Playwright's sync API runs an event loop in this thread; the Django ORM calls made by the
+# test body between browser steps are synchronous and safe here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    reason = None
+    if not CHROMIUM.exists():
+        reason = "no /usr/bin/chromium (apt-get install chromium) for the browser tests"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "the playwright Python package is not installed"
+    for item in items:
+        if reason and "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class PageProblems:
+    """Console errors, uncaught exceptions and CSP violations seen by a page."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def console(self, message: Any) -> None:
+        if message.type == "error" or "Content Security Policy" in message.text:
+            self.messages.append(f"console {message.type}: {message.text}")
+
+    def error(self, error: Any) -> None:
+        self.messages.append(f"page error: {error}")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context whose responses carry our CSP; fails on any page problem."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+    def add_csp(route: Any) -> None:
+        # Redirects must reach the browser (so its URL follows them), not be followed here.
+        response = route.fetch(max_redirects=0)
+        headers = {**response.headers, "content-security-policy": CSP}
+        route.fulfill(response=response, headers=headers)
+
+    context.route("**/*", add_csp)
+    page = context.new_page()
+    problems = PageProblems()
+    page.on("console", problems.console)
+    page.on("pageerror", problems.error)
+    yield page
+    context.close()
+    assert problems.messages == []
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form button, form input[type=submit]")
+    page.wait_for_load_state("load")
+
+
+def clean_artifacts() -> None:
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)

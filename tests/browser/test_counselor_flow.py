@@ -1,0 +1,126 @@
+"""A counselor in a real browser: caseload, a student's charts, acknowledging an alert."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from tests.browser.conftest import screenshot, sign_in
+from tests.dashboard.series_data import (
+    add_minutes,
+    add_rollup,
+    alerts_installed,
+    make_alert,
+    make_session,
+    probs,
+)
+from tests.factories import make_classroom, make_participant, make_staff
+from wellbeing.models import Organization, Participant, Role, StaffMember
+
+pytestmark = pytest.mark.browser
+PASSWORD = "pw-correct-horse"  # tests.factories.make_staff's password
+
+
+def build_caseload(school: Organization, counselor: StaffMember) -> list[Participant]:
+    """Three students with 14 days of rollups and two hours of minutes today."""
+    tz = zoneinfo.ZoneInfo(school.timezone)
+    today = timezone.localtime(timezone.now(), tz).date()
+    room = make_classroom(school, "7B")
+    kids = [
+        make_participant(school, name, classroom=room, counselor=counselor)
+        for name in ("Ada Lovelace", "Ben Okafor", "Chloe Martin")
+    ]
+    for k, kid in enumerate(kids):
+        for back in range(14):
+            sad = 0.05 + 0.25 * k * (14 - back) / 14 + 0.05 * (back % 3)
+            mix = probs(sad=sad, neutral=0.5 - sad / 2, happy=0.3 - sad / 2, angry=0.02, fear=0.02)
+            add_rollup(kid, today - dt.timedelta(days=back), mix)
+    start = dt.datetime.combine(today, dt.time(8, 30), tzinfo=tz)
+    session = make_session(room, start, title="Maths")
+    for i in range(4):
+        add_minutes(
+            kids[2], session, start + dt.timedelta(minutes=30 * i), 30, probs(sad=0.2 + 0.1 * i)
+        )
+    return kids
+
+
+def test_counselor_sees_caseload_and_student_charts(
+    live_server: Any, page: Any, settings: Any, school: Organization
+) -> None:
+    # given a counselor with three observed students (plain http: cookies without Secure)
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    counselor = make_staff(school, Role.COUNSELOR, "dana")
+    kids = build_caseload(school, counselor)
+    # when the counselor signs in
+    sign_in(page, live_server.url, "dana", PASSWORD)
+    # then the caseload lists the three students, each with a 14-day sparkline
+    rows = page.locator("#caseload tbody tr")
+    assert rows.count() == 3
+    assert page.locator("#caseload svg.spark polyline").count() >= 3
+    screenshot(page, "01-caseload")
+    # when sorted by negative affect, most first
+    for direction in ("negative", "-negative"):
+        page.locator("#caseload thead a", has_text="Negative affect").click()
+        page.wait_for_url(f"**sort={direction}*")
+    # then the most negative student is on top
+    assert page.locator("#caseload tbody tr").first.inner_text().startswith("Chloe Martin")
+    # when the counselor opens that student for the last 7 days
+    page.click("text=Chloe Martin")
+    page.wait_for_selector("body[data-charts-ready=true]")
+    # then every chart is drawn from loaded data and has pixels on its canvas
+    for chart in ("timeline-chart", "weekly-chart", "pie-chart", "engagement-chart"):
+        canvas = page.locator(f"#{chart}")
+        assert int(canvas.get_attribute("data-drawn") or 0) > 0, chart
+        assert painted_pixels(page, chart) > 500, chart
+    assert page.locator("text=Consent status").count() == 1
+    screenshot(page, "02-student")
+    assert kids
+
+
+def painted_pixels(page: Any, canvas_id: str) -> int:
+    """How many pixels of the canvas are not transparent (0 for an empty chart)."""
+    return int(
+        page.evaluate(
+            """(id) => {
+                const c = document.getElementById(id);
+                const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+                let n = 0;
+                for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                return n;
+            }""",
+            canvas_id,
+        )
+    )
+
+
+@pytest.mark.skipif(not alerts_installed(), reason="alerts app (issue 6) has no Alert model yet")
+def test_counselor_acknowledges_an_alert_seen_on_the_student_page(
+    live_server: Any, page: Any, settings: Any, school: Organization
+) -> None:
+    # given a student with an open alert whose evidence covers the last three days
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    counselor = make_staff(school, Role.COUNSELOR, "dana")
+    kids = build_caseload(school, counselor)
+    today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(school.timezone)).date()
+    alert = make_alert(kids[2], [today - dt.timedelta(days=d) for d in (1, 2, 3)])
+    sign_in(page, live_server.url, "dana", PASSWORD)
+    # then the caseload shows one open alert for that student
+    assert page.locator("#caseload .badge").inner_text() == "1"
+    # when the counselor opens the student, the alert band is on the timeline
+    page.click("text=Chloe Martin")
+    page.wait_for_selector("body[data-charts-ready=true]")
+    assert page.locator("#alerts-title + table tbody tr").count() == 1
+    screenshot(page, "03-student-with-alert")
+    # when they follow the alert and acknowledge it
+    page.click("#alerts-title + table a")
+    page.click("button:has-text('Acknowledge')")
+    page.wait_for_load_state("load")
+    # then the alert is acknowledged by them and the caseload badge stays until it is closed
+    alert.refresh_from_db()
+    assert alert.state == "acknowledged"
+    assert alert.acknowledged_by == counselor
+    screenshot(page, "04-alert-acknowledged")
