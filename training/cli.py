@@ -28,9 +28,26 @@ def command_train(args: argparse.Namespace) -> int:
     from training.training_config import load_config
     from training.training_run import train_model
 
-    config = load_config(Path(args.config))
+    config = override_train(load_config(Path(args.config)), args.threads, args.max_minutes)
     print_json(train_model(config, Path(args.config), resume=args.resume))
     return 0
+
+
+def override_train(config: Any, threads: int | None, max_minutes: float | None) -> Any:
+    """Apply --threads / --max-minutes (machine-dependent settings) to a loaded config.
+
+    The overrides are written into ``config.raw`` too, so checkpoints and manifests record
+    the settings the run actually used.
+    """
+    from dataclasses import replace
+
+    changes = {
+        k: v for k, v in (("threads", threads), ("max_minutes", max_minutes)) if v is not None
+    }
+    if not changes:
+        return config
+    raw = {**config.raw, "train": {**config.raw.get("train", {}), **changes}}
+    return replace(config, train=replace(config.train, **changes), raw=raw)
 
 
 def load_eval_data(args: argparse.Namespace, spec: Preprocessing) -> Any:
@@ -126,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model from a TOML config")
     train.add_argument("--config", required=True, help="e.g. training/configs/resnet.toml")
     train.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
+    train.add_argument("--threads", type=int, help="override [train] threads (CPU only)")
+    train.add_argument("--max-minutes", type=float, help="override [train] max_minutes")
     train.set_defaults(handler=command_train)
 
     ev = sub.add_parser("evaluate", help="metrics and confusion PNG on a labelled split")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ def log_message(run_dir: Path, text: str) -> None:
 
 
 def train_command(config_path: Path | None) -> str:
-    return f"python -m training train --config {config_path}" if config_path else ""
+    return "python -m training " + " ".join(sys.argv[1:]) if config_path else ""
 
 
 def train_model(
