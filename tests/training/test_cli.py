@@ -45,3 +45,17 @@ def test_evaluate_checkpoint_with_tta(
     assert code == 0 and set(last) == {"tta_off", "tta_on"}
     assert (tmp_path / "out" / "confusion_tta_on.png").is_file()
     assert (tmp_path / "out" / "evaluation.json").is_file()
+
+
+def test_machine_overrides_are_recorded_in_the_config() -> None:
+    from training.cli import override_train
+    from training.training_config import load_config
+
+    # given the shipped resnet config
+    config = load_config(REPO_ROOT / "training" / "configs" / "resnet.toml")
+    # when --threads 1 --max-minutes 30 are applied
+    changed = override_train(config, 1, 30.0)
+    # then both the settings and the raw config (stored in checkpoints) carry them
+    assert (changed.train.threads, changed.train.max_minutes) == (1, 30.0)
+    assert changed.raw["train"]["threads"] == 1 and changed.raw["train"]["max_minutes"] == 30.0
+    assert override_train(config, None, None) is config
