@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
 
-from tests.training.conftest import write_class_folders
+from tests.training.conftest import REPO_ROOT, write_class_folders
 from training.cli import main
 
 
