@@ -40,5 +40,11 @@ test: lint typecheck pytest
 bench-inference: venv
 	$(PY) -m inference bench --json
 
+bench-pipeline: venv
+	$(PY) -m capture.benchmark
+
+bench-alerts: venv
+	$(PY) -m alerts.benchmark
+
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -12,6 +12,8 @@ import datetime as dt
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -51,6 +53,16 @@ class ParticipantSeriesView(APIView):
 
     permission_classes = [CanSeeIndividuals]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("resolution", str, enum=["minute", "hour", "day"]),
+            OpenApiParameter("from", OpenApiTypes.DATETIME),
+            OpenApiParameter("to", OpenApiTypes.DATETIME),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        description="Mean emotion probabilities, negative-affect share and engagement per "
+        "bucket, from aggregates only.",
+    )
     def get(self, request: Request, pk: int) -> Response:
         participant = get_object_or_404(
             Participant.objects.visible_to(request.user).select_related("organization"), pk=pk
@@ -83,6 +95,7 @@ class ParticipantSeriesView(APIView):
 class SessionSummaryView(APIView):
     """GET -> class-level summary of a session (no per-student data; small groups hidden)."""
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
         classrooms = Classroom.objects.visible_to(request.user)
         people = Participant.objects.visible_to(request.user)

@@ -46,7 +46,7 @@ SPECS: tuple[PurgeSpec, ...] = (
     PurgeSpec("capture.minuteaggregate", ORG, "minute", "minute_aggregate_days"),
     PurgeSpec("capture.dailyrollup", ORG, "day", "daily_rollup_days", is_date=True),
     PurgeSpec("privacy.deidentifieddailytotal", ORG, "day", "daily_rollup_days", is_date=True),
-    PurgeSpec("alerts.alert", ORG, "created_at", "alert_days"),
+    PurgeSpec("alerts.alert", ORG, "raised_at", "alert_days"),
     PurgeSpec("wellbeing.auditevent", ORG, "created_at", "audit_days"),
 )
 

@@ -228,6 +228,13 @@ CELERY_TASK_ROUTES = {
     "consent.tasks.*": {"queue": "maintenance"},
     "privacy.tasks.*": {"queue": "maintenance"},
 }
+# Redelivery of a task whose worker died (acks_late): kombu restores unacknowledged messages
+# after the visibility timeout; check for them every few seconds rather than every ~100 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,
+}
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
@@ -239,7 +246,30 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "privacy.tasks.purge_expired_data_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    "alerts-evaluate": {
+        "task": "alerts.tasks.evaluate_all_organizations_task",
+        "schedule": crontab(minute=15),
+    },
+    "alerts-escalate": {
+        "task": "alerts.tasks.escalate_alerts_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "alerts-flush-deliveries": {
+        "task": "alerts.tasks.flush_due_deliveries_task",
+        "schedule": crontab(minute="*/5"),
+    },
+    "alerts-digest": {
+        "task": "alerts.tasks.send_daily_digests_task",
+        "schedule": crontab(minute=0),
+    },
 }
+
+# Ingest backpressure: answer 429 when more frames than this wait in the inference queue.
+INGEST_MAX_QUEUE = env_int("INGEST_MAX_QUEUE", 200)
+# Urgent alerts not acknowledged within this time escalate to the school's alert contacts.
+ALERT_ESCALATION_MINUTES = env_int("ALERT_ESCALATION_MINUTES", 120)
+# After a session ends, wait for in-flight frames before evaluating its alert rules.
+ALERT_SESSION_EVALUATION_DELAY_SECONDS = env_int("ALERT_SESSION_EVALUATION_DELAY_SECONDS", 60)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
