@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEMO_ENV := DEBUG=true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv demo test lint typecheck pytest models bench-inference bench-pipeline bench-alerts bench-dashboard clean
+.PHONY: help venv demo test lint typecheck pytest models bench-inference bench-pipeline bench-alerts bench-dashboard bench-privacy clean
 
 help:
 	@echo "make demo   - install into $(VENV), migrate, seed the demo school, serve on http://127.0.0.1:8000"
@@ -45,6 +45,9 @@ bench-pipeline: venv
 
 bench-alerts: venv
 	$(PY) -m alerts.benchmark
+
+bench-privacy: venv
+	$(PY) -m privacy.benchmark
 
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache .pytest_cache
