@@ -64,6 +64,14 @@ class QueueFullError(IngestError):
     retry_after = 2
 
 
+class RateLimitedError(IngestError):
+    """One device sends more frames per second than settings.INGEST_MAX_FPS_PER_DEVICE."""
+
+    status = 429
+    code = "rate_limited"
+    retry_after = 1
+
+
 class ServiceUnavailableError(IngestError):
     """Redis (the frame store and broker) or the database does not answer."""
 

@@ -35,6 +35,11 @@ class FrameStore(Protocol):
     def was_queued(self, frame_id: str) -> bool: ...
     def mark_queued(self, frame_id: str) -> None: ...
     def queue_length(self) -> int: ...
+    def count_upload(self, device_id: int) -> int: ...
+
+
+def rate_key(device_id: int, second: int) -> str:
+    return f"wb:rate:{device_id}:{second}"
 
 
 def frame_key(frame_id: str) -> str:
@@ -85,6 +90,13 @@ class RedisFrameStore:
         length = self._call("llen", INFERENCE_QUEUE)
         return int(length) if isinstance(length, int) else 0
 
+    def count_upload(self, device_id: int) -> int:
+        """Count an upload in the device's current one-second window; returns the count."""
+        key = rate_key(device_id, int(time.time()))
+        count = self._call("incr", key)
+        self._call("expire", key, 2)
+        return int(count) if isinstance(count, int) else 0
+
 
 class MemoryFrameStore:
     """The demo's stand-in (one process, Celery eager): same contract, expiry included."""
@@ -92,6 +104,7 @@ class MemoryFrameStore:
     def __init__(self) -> None:
         self._frames: dict[str, tuple[float, bytes]] = {}
         self._seen: dict[str, float] = {}
+        self._rates: dict[tuple[int, int], int] = {}
         self._lock = threading.Lock()
 
     def put_frame(self, frame_id: str, data: bytes) -> None:
@@ -124,6 +137,13 @@ class MemoryFrameStore:
 
     def queue_length(self) -> int:
         return 0
+
+    def count_upload(self, device_id: int) -> int:
+        second = int(time.time())
+        with self._lock:
+            self._rates = {k: v for k, v in self._rates.items() if k[1] >= second - 1}
+            self._rates[(device_id, second)] = self._rates.get((device_id, second), 0) + 1
+            return self._rates[(device_id, second)]
 
 
 @lru_cache(maxsize=4)

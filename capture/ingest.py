@@ -21,6 +21,7 @@ from capture.errors import (
     DeviceTokenError,
     FrameTooLargeError,
     QueueFullError,
+    RateLimitedError,
     ServiceUnavailableError,
     UnsupportedFrameTypeError,
 )
@@ -131,6 +132,11 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     try:
         if store.was_queued(frame_id):
             return Admission(frame_id, "duplicate")
+        if store.count_upload(device.pk) > settings.INGEST_MAX_FPS_PER_DEVICE:
+            raise RateLimitedError(
+                f"More than {settings.INGEST_MAX_FPS_PER_DEVICE} frames per second from this "
+                "device; slow down."
+            )
         limit = getattr(settings, "INGEST_MAX_QUEUE", DEFAULT_MAX_QUEUE)
         if store.queue_length() >= limit:
             raise QueueFullError(f"The inference queue is full ({limit} frames); retry shortly.")

@@ -266,6 +266,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # Ingest backpressure: answer 429 when more frames than this wait in the inference queue.
 INGEST_MAX_QUEUE = env_int("INGEST_MAX_QUEUE", 200)
+# Rate limit per capture device (the client samples 1 frame/s by default).
+INGEST_MAX_FPS_PER_DEVICE = env_int("INGEST_MAX_FPS_PER_DEVICE", 5)
 # Urgent alerts not acknowledged within this time escalate to the school's alert contacts.
 ALERT_ESCALATION_MINUTES = env_int("ALERT_ESCALATION_MINUTES", 120)
 # After a session ends, wait for in-flight frames before evaluating its alert rules.

@@ -23,3 +23,5 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
     "DEFAULT_THROTTLE_RATES": {"anon": "100000/minute", "user": "100000/minute"},
 }
+# Tests post many frames from one device quickly; the rate limit has its own test.
+INGEST_MAX_FPS_PER_DEVICE = 10_000

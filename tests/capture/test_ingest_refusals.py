@@ -193,3 +193,24 @@ def test_eu_school_without_basis_cannot_start(redis_client: Any, db: Any) -> Non
     assert response.status_code == 403
     assert "AI Act" in response.json()["detail"]
     assert not room.sessions.exists()
+
+
+def test_a_device_over_its_frame_rate_gets_429(
+    camera: Any, session_id: int, redis_client: Any, settings: Any
+) -> None:
+    # given a limit of 2 frames per second per device
+    settings.INGEST_MAX_FPS_PER_DEVICE = 2
+    photo = read_face("scenes/obama_240p.jpg")
+    time.sleep(1 - time.time() % 1)  # start at the beginning of a second
+    # when 6 frames are sent as fast as possible
+    sent: list[tuple[int, int, Any]] = []
+    for sequence in range(6):
+        second = int(time.time())
+        response = post_frame(camera[1], session_id, sequence, photo)
+        sent.append((second, response.status_code, response))
+    # then no second admits more than 2 frames, and the excess gets 429 with Retry-After
+    for second in {s for s, _, _ in sent}:
+        assert sum(1 for s, code, _ in sent if s == second and code == 202) <= 2
+    refused = [r for _, code, r in sent if code == 429]
+    assert refused, [code for _, code, _ in sent]
+    assert refused[0]["Retry-After"] == "1" and refused[0].json()["error"] == "rate_limited"
