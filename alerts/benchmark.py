@@ -15,62 +15,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
-import os
 import sys
 import time
 from typing import Any
-from urllib.parse import urlparse, urlunparse
+
+from wellbeing.bench_database import bench_database_url, copy_rows, recreate_database, setup_django
 
 BENCH_DB = "wellbeing_bench_alerts"
-
-
-def bench_database_url(base: str) -> str:
-    parts = urlparse(base)
-    if not parts.scheme.startswith("postgres"):
-        raise SystemExit("The benchmark needs PostgreSQL: set DATABASE_URL=postgres://...")
-    return urlunparse(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def recreate_database(url: str) -> None:
-    """Drop and create the benchmark database (never any other)."""
-    import psycopg2
-
-    parts = urlparse(url)
-    admin = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username or "postgres",
-        password=parts.password, dbname="postgres",
-    )  # fmt: skip
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        cur.execute(f"CREATE DATABASE {BENCH_DB}")
-    admin.close()
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ["REDIS_URL"] = ""  # tasks in-process: the benchmark must not touch a broker
-    os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.locmem.EmailBackend"
-    os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-0123456789abcdef")
-    os.environ.setdefault("FACE_TEMPLATE_KEY", "YmVuY2gtb25seS1rZXktYmVuY2gtb25seS1rZXktMDA=")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "wellbeing.settings"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-
-
-def copy_rows(table: str, columns: list[str], lines: list[str]) -> None:
-    from django.db import connection
-
-    buffer = io.StringIO("".join(lines))
-    with connection.cursor() as cursor:
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        cursor.cursor.copy_expert(sql, buffer)
 
 
 def load_school(participants: int, days: int, seed: int) -> tuple[Any, dt.date, int]:
@@ -148,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    url = bench_database_url(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"))
+    url = bench_database_url(BENCH_DB)
     recreate_database(url)
     setup_django(url)
     from alerts.evaluation import evaluate_organization
