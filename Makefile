@@ -19,11 +19,13 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# The demo capture client streams the shared photos and video once the server answers.
 demo: venv
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	($(DEMO_ENV) $(PY) manage.py demo_stream --server http://127.0.0.1:8000 &) ; \
+	$(DEMO_ENV) $(PY) manage.py runserver --noreload 127.0.0.1:8000
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -20,12 +20,16 @@ from consent.actions import EnrollmentError, enroll_face, publish_notice, record
 from consent.models import Decision, GivenBy, Scope
 from wellbeing.actions import (
     AuditContext,
+    DeviceAuthError,
     add_guardian,
     assign_caseload,
+    authenticate_device,
     create_device,
     create_participant,
+    rotate_device_token,
 )
 from wellbeing.models import (
+    CaptureDevice,
     Classroom,
     Jurisdiction,
     Organization,
@@ -60,6 +64,36 @@ class DemoSummary:
     enrolled: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     device_token: str | None = None
+
+
+def demo_token_file() -> Path:
+    return Path(settings.DATA_DIR) / "demo-device.token"
+
+
+def save_demo_token(token: str) -> None:
+    """Keep the demo camera's token where `manage.py demo_stream` finds it (owner-only file)."""
+    path = demo_token_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+
+
+def demo_device_token() -> str:
+    """The demo camera's token: the saved one if it still works, else a freshly rotated one."""
+    path = demo_token_file()
+    if path.is_file():
+        token = path.read_text().strip()
+        try:
+            authenticate_device(token)
+            return token
+        except DeviceAuthError:
+            pass
+    device = CaptureDevice.objects.filter(organization__slug=DEMO_SLUG).active().first()
+    if device is None:
+        raise RuntimeError("No demo school: run `manage.py seed_demo` first.")
+    token = rotate_device_token(AuditContext.system(device.organization, "demo"), device)
+    save_demo_token(token)
+    return token
 
 
 def shared_faces_dir() -> Path:
@@ -127,6 +161,7 @@ def seed_demo_school(faces_dir: Path | None = None) -> DemoSummary:
             summary.participants.append(participant.full_name)
             _enroll(ctx, participant, identities.get(key, []), summary)
         _, summary.device_token = create_device(ctx, "Year 9 Drama camera", classroom=classroom)
+    save_demo_token(summary.device_token)
     return summary
 
 
