@@ -29,6 +29,9 @@ LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Pages fulfilled through page.route have no address space, so Chromium's Local Network
+    # Access checks would block their WebSocket to 127.0.0.1.
+    "--disable-features=LocalNetworkAccessChecks",
 ]
 
 # Playwright's sync API runs an event loop in this thread; the Django ORM calls made by the

@@ -1,0 +1,161 @@
+"""The live class view in a real browser, served by daphne, updated when a frame is processed.
+
+The frame goes through the real pipeline: ingest API, frame store in Redis, the inference task
+(eager in the test process), storage, then capture.live pushes the class summary through the
+Redis channel layer to the consumer in daphne, which sends it to the page's WebSocket.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, connections
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from capture.live import session_group
+from consent.actions import enroll_face
+from tests.browser.conftest import screenshot, sign_in
+from tests.factories import grant_consent, make_guardian, make_notice, make_participant
+from tests.local_services import free_port, port_answers
+from wellbeing.actions import AuditContext, create_device
+from wellbeing.models import Classroom, Organization, StaffMember
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+FACES = Path(settings.BASE_DIR).parent / "shared" / "testdata" / "faces"
+PASSWORD = "pw-correct-horse"
+
+
+def database_url_of_tests() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def daphne_url(transactional_db: Any, tmp_path: Path) -> Iterator[str]:
+    """A daphne process serving the project (HTTP + WebSocket) on the test database."""
+    static_root = tmp_path / "static"
+    with override_settings(STATIC_ROOT=static_root):
+        call_command("collectstatic", interactive=False, verbosity=0)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.browser.daphne_settings",
+        "DATABASE_URL": database_url_of_tests(),
+        "REDIS_URL": settings.REDIS_URL,
+        "STATIC_ROOT": str(static_root),
+        # No persistent connections: the test database must be droppable at teardown.
+        "DATABASE_CONN_MAX_AGE": "0",
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+    log = (tmp_path / "daphne.log").open("w")
+    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        [*cmd, "wellbeing.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while not port_answers("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+
+
+def enroll(org: Organization, classroom: Classroom, name: str, identity: str) -> None:
+    person = make_participant(org, name, classroom=classroom)
+    grant_consent(person, make_guardian(person))
+    photo = (FACES / "enroll" / identity / "1.jpg").read_bytes()
+    enroll_face(AuditContext.system(org), person, [photo])
+
+
+def forget_stale_subscribers(session_id: int) -> None:
+    """Drop the Channels group left by earlier runs: daphne killed at teardown never leaves its
+    groups, and ids restart at 1 in every test database."""
+    redis.Redis.from_url(settings.REDIS_URL).delete(f"asgi:group:{session_group(session_id)}")
+
+
+def send_frame(token: str, session_id: int, image: bytes) -> None:
+    """POST one frame to the ingest API from a plain thread (no event loop there, so the
+    pipeline's async_to_sync push to the channel layer works as in a worker)."""
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        headers = {
+            "HTTP_AUTHORIZATION": f"Bearer {token}",
+            "HTTP_X_SESSION_ID": str(session_id),
+            # Database ids restart in every test run but Redis remembers queued frame ids
+            # (device:sequence): a fresh sequence keeps this frame from being a "duplicate".
+            "HTTP_X_SEQUENCE": str(time.time_ns() // 1_000_000 % 2_000_000_000),
+            "HTTP_X_CAPTURED_AT": str(time.time()),
+        }
+        response = Client().generic(
+            "POST", "/api/ingest/frames", data=image, content_type="image/jpeg", **headers
+        )
+        outcome["status"] = response.status_code
+        # This thread's connection would otherwise keep the test database from being dropped.
+        connections.close_all()
+
+    worker = threading.Thread(target=post)
+    worker.start()
+    worker.join(timeout=120)
+    assert outcome.get("status") in (200, 201, 202), outcome
+
+
+def test_teacher_watches_the_live_view_update_when_a_frame_is_processed(
+    daphne_url: str, page: Any, school: Organization, classroom: Classroom, teacher: StaffMember
+) -> None:
+    if not (FACES / "manifest.json").is_file():
+        pytest.skip(f"shared test faces not found at {FACES} (../shared/testdata/faces)")
+    # given two consented, enrolled students in 7B, a group minimum of 2 and a running session
+    school.min_group_size = 2
+    school.save()
+    make_notice(school)
+    enroll(school, classroom, "Obama Student", "obama")
+    enroll(school, classroom, "Biden Student", "biden")
+    _, token = create_device(AuditContext.system(school), "7B camera", classroom=classroom)
+    started = Client().post(
+        "/api/ingest/sessions", data={}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
+    session_id = int(started.json()["session_id"])
+    forget_stale_subscribers(session_id)
+    # when the class teacher opens the live view
+    sign_in(page, daphne_url, teacher.user.username, PASSWORD)
+    page.goto(daphne_url + reverse("dashboard:live", args=[session_id]))
+    page.wait_for_selector("#live-connection[data-state=open]", timeout=15_000)
+    assert page.locator("#live-view").get_attribute("data-updates") == "0"
+    screenshot(page, "05-live-before")
+    # and the camera sends a frame with both students that the pipeline processes
+    send_frame(token, session_id, (FACES / "scenes" / "obama+biden.jpg").read_bytes())
+    # then the page updates over the WebSocket with class-level numbers only
+    from playwright.sync_api import expect
+
+    expect(page.locator("#live-view")).to_have_attribute(
+        "data-updates", re.compile(r"^[1-9]\d*$"), timeout=15_000
+    )
+    assert page.locator("#live-recognised").inner_text() == "2"
+    counts = [
+        page.locator(f"#live-count-{name}").inner_text()
+        for name in ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+    ]
+    assert sum(int(c) for c in counts) == 2
+    assert page.locator("#live-suppressed").is_hidden()
+    body = page.content()
+    assert "Obama Student" not in body and "Biden Student" not in body
+    screenshot(page, "06-live-after")
