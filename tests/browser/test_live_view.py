@@ -96,7 +96,7 @@ def send_frame(token: str, session_id: int, image: bytes) -> None:
     outcome: dict[str, Any] = {}
 
     def post() -> None:
-        headers = {
+        headers: dict[str, Any] = {
             "HTTP_AUTHORIZATION": f"Bearer {token}",
             "HTTP_X_SESSION_ID": str(session_id),
             # Database ids restart in every test run but Redis remembers queued frame ids
