@@ -74,7 +74,28 @@ def weekly_trends(
         .annotate(participants=Count("participant", distinct=True), **sum_annotations())
         .order_by(*reversed(keys))
     )
-    return [trend_row(row, row.get(group_field) if group_field else None, by, org) for row in rows]
+    trends = [
+        trend_row(row, row.get(group_field) if group_field else None, by, org) for row in rows
+    ]
+    return suppress_complements(trends) if group_field else trends
+
+
+def suppress_complements(rows: list[TrendRow]) -> list[TrendRow]:
+    """Secondary suppression: when a week has exactly one suppressed group, also blank the
+    smallest shown group of that week, so the whole-school row minus the shown groups cannot
+    reveal the small group's figures."""
+    by_week: dict[dt.date, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_week[row.week].append(i)
+    result = list(rows)
+    for indexes in by_week.values():
+        hidden = [i for i in indexes if rows[i].suppressed]
+        shown = [i for i in indexes if not rows[i].suppressed]
+        if len(hidden) == 1 and shown:
+            smallest = min(shown, key=lambda i: (rows[i].participants, rows[i].group))
+            row = rows[smallest]
+            result[smallest] = TrendRow(row.group, row.week, row.participants, suppressed=True)
+    return result
 
 
 def trend_row(row: dict[str, Any], group: str | None, by: str, org: Organization) -> TrendRow:
@@ -122,6 +143,12 @@ def consent_coverage(org: Organization) -> list[CoverageRow]:
         for classroom in participant.classrooms.all() or [None]:
             groups[classroom.name if classroom else NO_GROUP["classroom"]].append(participant.pk)
     rows = [coverage_row(name, ids, analysable, org) for name, ids in sorted(groups.items())]
+    hidden = [row for row in rows if row.suppressed]
+    shown = [row for row in rows if not row.suppressed]
+    if len(hidden) == 1 and shown:
+        # Secondary suppression, as in suppress_complements: school minus shown = the hidden one.
+        smallest = min(shown, key=lambda row: (row.enrolled, row.group))
+        rows[rows.index(smallest)] = CoverageRow(smallest.group, smallest.enrolled, True)
     rows.append(coverage_row("Whole school", [p.pk for p in participants], analysable, org))
     return rows
 

@@ -46,8 +46,10 @@ def read_csv(content: bytes) -> list[list[str]]:
 def test_weekly_classroom_trend_is_weighted_and_small_classes_suppressed(
     school: Organization,
 ) -> None:
-    # given a class of 5 (sad on Monday, happy on Tuesday) and a class of 4
-    big = make_class(school, "7A", 5)
+    # given a class of 6 (sad on Monday, happy on Tuesday), a class of 5 and a class of 4
+    big = make_class(school, "7A", 6)
+    for kid in make_class(school, "7B", 5):
+        add_rollup(kid, MONDAY, probs(happy=0.5))
     small = make_class(school, "7C", 4)
     sad, happy = probs(sad=0.6), probs(happy=0.8)
     for i, kid in enumerate(big):
@@ -57,16 +59,28 @@ def test_weekly_classroom_trend_is_weighted_and_small_classes_suppressed(
         add_rollup(kid, MONDAY, sad)
     # when the classroom trend of this week is computed
     rows = {r.group: r for r in weekly_trends(school, TODAY, weeks=1, by="classroom")}
-    # then the class of 5 has exact observation-weighted means
-    happy_n = sum(100 + i * 10 for i in range(5))
-    total = 500 + happy_n
-    assert rows["7A"].participants == 5 and not rows["7A"].suppressed
+    # then the class of 6 has exact observation-weighted means
+    happy_n = sum(100 + i * 10 for i in range(6))
+    total = 600 + happy_n
+    assert rows["7A"].participants == 6 and not rows["7A"].suppressed
     assert rows["7A"].observations == total
-    assert rows["7A"].means["sad"] == pytest.approx((0.6 * 500 + happy["sad"] * happy_n) / total)
-    assert rows["7A"].engagement == pytest.approx((5 * 50 + 5 * 100) / total)
+    assert rows["7A"].means["sad"] == pytest.approx((0.6 * 600 + happy["sad"] * happy_n) / total)
+    assert rows["7A"].engagement == pytest.approx((6 * 50 + 6 * 100) / total)
     # and the class of 4 is listed but every figure is blank
     assert rows["7C"].suppressed and rows["7C"].participants == 4
     assert rows["7C"].negative_share is None and rows["7C"].means == {}
+    # and the smallest shown class is blanked too, so school minus shown classes reveals nothing
+    assert rows["7B"].suppressed and rows["7B"].participants == 5
+
+
+def test_no_secondary_suppression_when_two_groups_are_hidden(school: Organization) -> None:
+    # given one class of 5 and two classes of 2 in the same week
+    for name, size in (("7A", 5), ("7B", 2), ("7C", 2)):
+        for kid in make_class(school, name, size):
+            add_rollup(kid, MONDAY, probs(sad=0.2))
+    # then only the two small classes are suppressed (their sum is all the school total gives)
+    rows = {r.group: r.suppressed for r in weekly_trends(school, TODAY, weeks=1, by="classroom")}
+    assert rows == {"7A": False, "7B": True, "7C": True}
 
 
 def test_min_group_size_is_the_organizations_setting(school: Organization) -> None:
@@ -85,8 +99,10 @@ def test_min_group_size_is_the_organizations_setting(school: Organization) -> No
 def test_trend_csv_writes_suppressed_not_zero(school: Organization, admin: StaffMember) -> None:
     # given a suppressed class and a shown one, observed today (school time)
     today = school_today(school)
-    for kid in make_class(school, "7A", 5):
+    for kid in make_class(school, "7A", 6):
         add_rollup(kid, today, probs(sad=0.5), n=60, engaged=30)
+    for kid in make_class(school, "7B", 5):
+        add_rollup(kid, today, probs(sad=0.1), n=60, engaged=30)
     for kid in make_class(school, "7C", 2):
         add_rollup(kid, today, probs(sad=0.9))
     # when the admin downloads the classroom trend CSV
@@ -109,11 +125,12 @@ def test_trend_csv_writes_suppressed_not_zero(school: Organization, admin: Staff
     by_class = {line[0]: line for line in lines[1:]}
     monday = (today - dt.timedelta(days=today.weekday())).isoformat()
     shown = by_class["7A"]
-    assert shown[1] == monday and shown[2] == "5" and shown[3] == "300"
+    assert shown[1] == monday and shown[2] == "6" and shown[3] == "360"
     negative = 0.5 + 3 * (0.5 / 6)
     assert float(shown[4]) == pytest.approx(negative, abs=1e-4)
     assert float(shown[5]) == pytest.approx(0.5)
     assert by_class["7C"][2] == "2" and set(by_class["7C"][3:]) == {"suppressed"}
+    assert set(by_class["7B"][3:]) == {"suppressed"}  # secondary suppression
     # and the export is in the audit trail
     assert AuditEvent.objects.filter(
         action="report.export", detail__kind="trends-classroom"
@@ -121,23 +138,26 @@ def test_trend_csv_writes_suppressed_not_zero(school: Organization, admin: Staff
 
 
 def test_consent_coverage_counts_and_suppression(school: Organization) -> None:
-    # given a notice, a class of 6 with 3 consented and a class of 2
+    # given a notice, a class of 6 with 3 consented, a class of 5 and a class of 2
     make_notice(school)
     kids = make_class(school, "7A", 6)
     for kid in kids[:3]:
         grant_consent(kid, make_guardian(kid))
+    make_class(school, "7B", 5)
     make_class(school, "7C", 2)
     # when coverage is computed
     rows = {r.group: r for r in consent_coverage(school)}
     # then each class and the school have exact counts, small classes suppressed
     assert (rows["7A"].enrolled, rows["7A"].analysable, rows["7A"].share) == (6, 3, 0.5)
     assert rows["7C"].suppressed and rows["7C"].analysable is None
-    assert (rows["Whole school"].enrolled, rows["Whole school"].analysable) == (8, 3)
+    assert rows["7B"].suppressed  # secondary: the school total minus 7A would reveal 7C
+    assert (rows["Whole school"].enrolled, rows["Whole school"].analysable) == (13, 3)
 
 
 def test_csv_cells_cannot_start_a_formula(school: Organization, admin: StaffMember) -> None:
-    # given a classroom whose name a spreadsheet would evaluate
+    # given a classroom whose name a spreadsheet would evaluate (and another class)
     make_class(school, "=HYPERLINK(1)", 5)
+    make_class(school, "7Z", 5)
     # when the consent CSV is downloaded
     lines = read_csv(login(admin).get(reverse("dashboard:report_csv", args=["consent"])).content)
     # then the name is quoted as text
