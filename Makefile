@@ -48,6 +48,9 @@ bench-pipeline: venv
 bench-alerts: venv
 	$(PY) -m alerts.benchmark
 
+bench-dashboard: venv
+	$(PY) -m dashboard.benchmark
+
 bench-privacy: venv
 	$(PY) -m privacy.benchmark
 
