@@ -305,6 +305,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Consent, enrollment and device management; no images are ever returned.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["wellbeing.permissions.IsStaffMember"],
 }
 
 # Web security. With DEBUG off these are the production values `check --deploy` expects.
