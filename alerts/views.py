@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, QuerySet, Value, When
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -95,7 +95,17 @@ def act(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpR
         else:
             rate_alert(ctx, staff, alert, useful, note)
     except AlertWorkflowError as exc:
+        if wants_json(request):
+            return JsonResponse({"ok": False, "error": str(exc)}, status=400)
         messages.error(request, str(exc))
     else:
+        if wants_json(request):
+            alert.refresh_from_db()
+            return JsonResponse({"ok": True, "state": alert.get_state_display()})
         messages.success(request, f"Alert {action} recorded.")
     return redirect("alerts:detail", pk=pk)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """The inbox's script asks for JSON so it can update a row without reloading the page."""
+    return request.headers.get("Accept", "").startswith("application/json")

@@ -1,8 +1,7 @@
 """Read-only view of the alerts app for the dashboard (open counts, history, evidence windows).
 
-The alerts app (issue 6) is developed alongside the dashboard; until its models exist every
-function here answers "no alerts" so the dashboard keeps working. Fields used: Alert.participant,
-rule, state, severity, raised_at, window_start/window_end and evidence["abnormal_days"].
+Fields used: Alert.participant, rule, state, severity, raised_at, window_start/window_end and
+evidence["abnormal_days"].
 """
 
 from __future__ import annotations
@@ -12,36 +11,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
-from django.db.models import Count, Model, Q
-from django.urls import NoReverseMatch, reverse
+from django.db.models import Count, Q
+from django.urls import reverse
 
+from alerts.models import Alert
 from wellbeing.models import Participant
 
 OPEN_STATES = ("open", "acknowledged")
 
 
-def alert_model() -> type[Model] | None:
-    """The alerts app's Alert model, or None while it does not exist."""
-    try:
-        return apps.get_model("alerts", "Alert")
-    except LookupError:
-        return None
-
-
-def alerts_available() -> bool:
-    return alert_model() is not None
-
-
 def open_alert_counts(participant_ids: Iterable[int]) -> dict[int, int]:
     """Open or acknowledged alerts per participant (0 for those without)."""
     ids = list(participant_ids)
-    model = alert_model()
     counts = dict.fromkeys(ids, 0)
-    if model is None or not ids:
+    if not ids:
         return counts
     rows = (
-        model._default_manager.filter(participant_id__in=ids, state__in=OPEN_STATES)
+        Alert.objects.filter(participant_id__in=ids, state__in=OPEN_STATES)
         .values("participant_id")
         .annotate(total=Count("id"))
     )
@@ -50,10 +36,8 @@ def open_alert_counts(participant_ids: Iterable[int]) -> dict[int, int]:
     return counts
 
 
-def open_alerts_filter() -> Q | None:
-    """A Q on Participant counting open alerts, or None without the alerts app."""
-    if not alerts_available():
-        return None
+def open_alerts_filter() -> Q:
+    """A Q on Participant counting open alerts."""
     return Q(alerts__state__in=OPEN_STATES)
 
 
@@ -92,10 +76,7 @@ def evidence_days(alert: Any) -> list[dt.date]:
 
 
 def alert_url(pk: int) -> str:
-    try:
-        return reverse("alerts:detail", args=[pk])
-    except NoReverseMatch:
-        return ""
+    return reverse("alerts:detail", args=[pk])
 
 
 def summarise_alert(alert: Any) -> AlertSummary:
@@ -113,12 +94,9 @@ def summarise_alert(alert: Any) -> AlertSummary:
 
 
 def alert_history(participant: Participant, limit: int = 50) -> list[AlertSummary]:
-    """The participant's most recent alerts, newest first (empty without the alerts app)."""
-    model = alert_model()
-    if model is None:
-        return []
+    """The participant's most recent alerts, newest first."""
     rows = (
-        model._default_manager.filter(participant=participant)
+        Alert.objects.filter(participant=participant)
         .select_related("rule")
         .order_by("-raised_at")[:limit]
     )

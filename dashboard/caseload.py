@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Coalesce
 
 from capture.models import DailyRollup
@@ -70,10 +70,7 @@ def caseload_queryset(
     if query:
         rows = rows.filter(Q(full_name__icontains=query) | Q(pseudonym__icontains=query))
     first_day = today - dt.timedelta(days=SPARK_DAYS - 1)
-    open_filter = open_alerts_filter()
-    open_alerts = (
-        Count("alerts", filter=open_filter, distinct=True) if open_filter is not None else Value(0)
-    )
+    open_alerts = Count("alerts", filter=open_alerts_filter(), distinct=True)
     # visible_to may add DISTINCT (caseload join); annotate after it so counts stay per student.
     return rows.annotate(
         negative_14d=negative_share_since(first_day), open_alerts=Coalesce(open_alerts, 0)

@@ -98,7 +98,7 @@ def report_lines(kind: str, org: Organization, today: dt.date, weeks: int) -> It
         "trends-grade": lambda: trend_lines(weekly_trends(org, today, weeks, "grade"), "grade"),
         "trends-week": lambda: trend_lines(weekly_trends(org, today, weeks, "school"), "group"),
         "consent": lambda: coverage_lines(consent_coverage(org)),
-        "alert-rules": lambda: rule_lines(rule_outcomes(org, today, weeks) or []),
+        "alert-rules": lambda: rule_lines(rule_outcomes(org, today, weeks)),
     }
     if kind not in builders:
         raise BadReportError(f"Unknown report {kind!r}; use one of {', '.join(builders)}.")

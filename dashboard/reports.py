@@ -17,10 +17,10 @@ from typing import Any
 from django.db.models import Count
 from django.db.models.functions import TruncWeek
 
+from alerts.models import Alert, Rule
 from capture.models import DailyRollup
 from consent.models import ALL_SCOPES
 from consent.rules import participants_with_consent
-from dashboard.alert_feed import alert_model
 from dashboard.series import point_from_sums, sum_annotations
 from inference.model_manifest import CANONICAL_CLASSES
 from wellbeing.models import Organization, Participant
@@ -181,23 +181,14 @@ class RuleOutcomeRow:
         return self.useful / self.rated if self.rated else None
 
 
-def rule_outcomes(
-    org: Organization, today: dt.date, weeks: int = 12
-) -> list[RuleOutcomeRow] | None:
-    """Per rule family: volume, acknowledgement time, usefulness; None without the alerts app.
+def rule_outcomes(org: Organization, today: dt.date, weeks: int = 12) -> list[RuleOutcomeRow]:
+    """Per rule family: volume, acknowledgement time, usefulness.
 
     Not suppressed: these are counts of alerts, which admins may already see one by one.
     """
-    model = alert_model()
-    if model is None:
-        return None
     first, _ = report_window(today, weeks)
-    alerts = model._default_manager.filter(organization=org, raised_at__date__gte=first)
-    names = dict(
-        model._meta.get_field("rule")
-        .related_model._default_manager.filter(organization=org, is_current=True)  # type: ignore[union-attr]
-        .values_list("slug", "name")
-    )
+    alerts = Alert.objects.filter(organization=org, raised_at__date__gte=first)
+    names = dict(Rule.objects.filter(organization=org, is_current=True).values_list("slug", "name"))
     grouped: dict[str, list[Any]] = defaultdict(list)
     alert: Any
     for alert in alerts.only("rule_slug", "state", "raised_at", "acknowledged_at", "useful"):

@@ -175,3 +175,19 @@ def test_teacher_gets_403_on_rules_and_alert_list(teacher: StaffMember, alert: A
 def test_new_school_gets_default_rules(school: Organization) -> None:
     slugs = set(Rule.objects.current().filter(organization=school).values_list("slug", flat=True))
     assert slugs == {"sustained-negative", "persistent-high-negative", "sadness", "engagement-drop"}
+
+
+def test_inbox_acknowledges_without_a_page_reload(alert: Alert, counselor: StaffMember) -> None:
+    # given an open alert on the counselor's caseload
+    client = login(counselor)
+    assert b"data-inline-action" in client.get("/alerts/").content
+    # when the inbox script posts the row's form asking for JSON
+    response = client.post(
+        f"/alerts/{alert.pk}/acknowledge/", {"note": "seen"}, HTTP_ACCEPT="application/json"
+    )
+    # then it gets the new state as JSON (no redirect) and the alert is acknowledged
+    assert response.status_code == 200 and response.json() == {"ok": True, "state": "Acknowledged"}
+    alert.refresh_from_db()
+    assert alert.state == "acknowledged" and alert.acknowledged_by == counselor
+    again = client.post(f"/alerts/{alert.pk}/acknowledge/", HTTP_ACCEPT="application/json")
+    assert again.status_code == 400 and again.json()["ok"] is False

@@ -13,7 +13,6 @@ from tests.browser.conftest import screenshot, sign_in
 from tests.dashboard.series_data import (
     add_minutes,
     add_rollup,
-    alerts_installed,
     make_alert,
     make_session,
     probs,
@@ -97,7 +96,6 @@ def painted_pixels(page: Any, canvas_id: str) -> int:
     )
 
 
-@pytest.mark.skipif(not alerts_installed(), reason="alerts app (issue 6) has no Alert model yet")
 def test_counselor_acknowledges_an_alert_seen_on_the_student_page(
     live_server: Any, page: Any, settings: Any, school: Organization
 ) -> None:
@@ -124,3 +122,27 @@ def test_counselor_acknowledges_an_alert_seen_on_the_student_page(
     assert alert.state == "acknowledged"
     assert alert.acknowledged_by == counselor
     screenshot(page, "04-alert-acknowledged")
+
+
+def test_counselor_acknowledges_from_the_inbox_without_a_reload(
+    live_server: Any, page: Any, settings: Any, school: Organization
+) -> None:
+    # given an open alert on the counselor's caseload
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    counselor = make_staff(school, Role.COUNSELOR, "dana")
+    kids = build_caseload(school, counselor)
+    today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(school.timezone)).date()
+    alert = make_alert(kids[2], [today - dt.timedelta(days=d) for d in (1, 2, 3)])
+    sign_in(page, live_server.url, "dana", PASSWORD)
+    page.goto(f"{live_server.url}/alerts/")
+    page.evaluate("window.__sameDocument = true")
+    # when they acknowledge the row in the inbox
+    page.fill("form[data-inline-action] input[name=note]", "will check in today")
+    page.click("form[data-inline-action] button")
+    page.wait_for_selector("text=Done")
+    # then the row says so, the page was not reloaded, and the alert is acknowledged
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator("[data-alert-state]").first.inner_text() == "Acknowledged"
+    alert.refresh_from_db()
+    assert alert.state == "acknowledged" and alert.acknowledged_by == counselor
+    screenshot(page, "09-inbox-acknowledged")

@@ -110,11 +110,3 @@ def make_alert(
         raised_at=extra.pop("raised_at", timezone.now()),
         **extra,
     )
-
-
-def alerts_installed() -> bool:
-    try:
-        apps.get_model("alerts", "Alert")
-    except LookupError:
-        return False
-    return True

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.caseload import BadSortError, caseload_queryset
 from tests.conftest import login
-from tests.dashboard.series_data import add_rollup, alerts_installed, make_alert, probs
+from tests.dashboard.series_data import add_rollup, make_alert, probs
 from tests.factories import make_participant
 from wellbeing.models import Organization, StaffMember
 
@@ -84,7 +83,6 @@ def test_pagination_keeps_search_and_sort(school: Organization, counselor: Staff
     assert "sort=-name&amp;q=Student" in body
 
 
-@pytest.mark.skipif(not alerts_installed(), reason="alerts app (issue 6) has no Alert model yet")
 def test_open_alerts_are_counted_per_student(school: Organization, counselor: StaffMember) -> None:
     # given a student with one open and one resolved alert and a student without alerts
     today = today_in(school)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from dashboard.reports import BadReportError, consent_coverage, rule_outcomes, weekly_trends
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.conftest import login
-from tests.dashboard.series_data import add_rollup, alerts_installed, make_alert, probs
+from tests.dashboard.series_data import add_rollup, make_alert, probs
 from tests.factories import (
     grant_consent,
     make_classroom,
@@ -189,7 +189,6 @@ def test_reports_page_and_print_view_show_the_tables(
     assert b"data-print" in printable.content and b"<canvas" not in printable.content
 
 
-@pytest.mark.skipif(not alerts_installed(), reason="alerts app (issue 6) has no Alert model yet")
 def test_rule_outcomes_volume_ack_time_and_usefulness(
     school: Organization, student: Participant
 ) -> None:

@@ -27,7 +27,6 @@ from tests.conftest import login
 from tests.dashboard.series_data import (
     add_minutes,
     add_rollup,
-    alerts_installed,
     make_alert,
     make_session,
     probs,
@@ -173,7 +172,6 @@ def test_student_page_chart_data_matches_rollups(
     assert data["pie"]["happy"] == pytest.approx(round((0.9 * 300 + 0.5 / 6 * 100) / 400 * 100, 1))
 
 
-@pytest.mark.skipif(not alerts_installed(), reason="alerts app (issue 6) has no Alert model yet")
 def test_alert_evidence_days_are_marked_on_the_timeline(
     counselor: StaffMember, student: Participant
 ) -> None:
