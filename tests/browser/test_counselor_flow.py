@@ -96,16 +96,24 @@ def painted_pixels(page: Any, canvas_id: str) -> int:
     )
 
 
-def test_counselor_acknowledges_an_alert_seen_on_the_student_page(
+def signed_in_counselor_with_alert(
     live_server: Any, page: Any, settings: Any, school: Organization
-) -> None:
-    # given a student with an open alert whose evidence covers the last three days
+) -> tuple[StaffMember, Any]:
+    """Counselor "dana" signed in, with an open alert on a caseload student's last 3 days."""
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     counselor = make_staff(school, Role.COUNSELOR, "dana")
     kids = build_caseload(school, counselor)
     today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(school.timezone)).date()
     alert = make_alert(kids[2], [today - dt.timedelta(days=d) for d in (1, 2, 3)])
     sign_in(page, live_server.url, "dana", PASSWORD)
+    return counselor, alert
+
+
+def test_counselor_acknowledges_an_alert_seen_on_the_student_page(
+    live_server: Any, page: Any, settings: Any, school: Organization
+) -> None:
+    # given a student with an open alert whose evidence covers the last three days
+    counselor, alert = signed_in_counselor_with_alert(live_server, page, settings, school)
     # then the caseload shows one open alert for that student
     assert page.locator("#caseload .badge").inner_text() == "1"
     # when the counselor opens the student, the alert band is on the timeline
@@ -128,12 +136,7 @@ def test_counselor_acknowledges_from_the_inbox_without_a_reload(
     live_server: Any, page: Any, settings: Any, school: Organization
 ) -> None:
     # given an open alert on the counselor's caseload
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    counselor = make_staff(school, Role.COUNSELOR, "dana")
-    kids = build_caseload(school, counselor)
-    today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(school.timezone)).date()
-    alert = make_alert(kids[2], [today - dt.timedelta(days=d) for d in (1, 2, 3)])
-    sign_in(page, live_server.url, "dana", PASSWORD)
+    counselor, alert = signed_in_counselor_with_alert(live_server, page, settings, school)
     page.goto(f"{live_server.url}/alerts/")
     page.evaluate("window.__sameDocument = true")
     # when they acknowledge the row in the inbox
