@@ -5,21 +5,28 @@ PY := $(VENV)/bin/python
 DEMO_ENV := DEBUG=true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv demo test lint typecheck pytest models bench-inference bench-pipeline bench-alerts bench-dashboard bench-privacy clean
+.PHONY: help venv venv-test demo test lint typecheck pytest bench-inference bench-pipeline bench-alerts bench-dashboard bench-privacy clean
 
 help:
 	@echo "make demo   - install into $(VENV), migrate, seed the demo school, serve on http://127.0.0.1:8000"
 	@echo "make test   - lint, type-check and run every test against PostgreSQL and Redis"
 
-$(VENV)/.installed: pyproject.toml
+# The product itself needs only the base install; tests add the dev and training extras
+# (training pins the CPU build of torch 2.13.0).
+$(VENV)/.installed-base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-base
 	$(PY) -m pip install --quiet -e ".[dev,training]"
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed-base
 
-# The demo capture client streams the shared photos and video once the server answers.
+venv-test: $(VENV)/.installed-test
+
 demo: venv
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
@@ -27,14 +34,14 @@ demo: venv
 	($(DEMO_ENV) $(PY) manage.py demo_stream --server http://127.0.0.1:8000 &) ; \
 	$(DEMO_ENV) $(PY) manage.py runserver --noreload 127.0.0.1:8000
 
-lint: venv
+lint: venv-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: venv
+typecheck: venv-test
 	$(VENV)/bin/mypy .
 
-pytest: venv
+pytest: venv-test
 	$(PY) -m pytest
 
 test: lint typecheck pytest
