@@ -77,3 +77,19 @@ def test_recent_templates_are_kept(student: Participant) -> None:
     student.save()
     assert purge_expired_templates() == 0
     assert FaceTemplate.objects.count() == 1
+
+
+def test_every_model_is_in_django_admin() -> None:
+    from django.apps import apps
+    from django.contrib import admin
+
+    inline_only = {"alerts.AlertEvent"}  # shown inside its alert's admin page
+    ours = {"wellbeing", "consent", "capture", "privacy", "alerts"}
+    missing = [
+        m._meta.label
+        for m in apps.get_models()
+        if m._meta.app_label in ours
+        and m._meta.label not in inline_only
+        and not admin.site.is_registered(m)
+    ]
+    assert missing == []
