@@ -15,12 +15,7 @@ from tests.factories import (
     make_participant,
     make_staff,
 )
-from tests.local_services import ensure_services
 from wellbeing.models import Classroom, Guardian, Organization, Participant, Role, StaffMember
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    ensure_services()
 
 
 @pytest.fixture
