@@ -124,6 +124,8 @@ def test_live_view_per_role_and_school(
     # then the class's teacher, counselors and admins of the school may watch it
     for staff in (teacher, counselor, admin):
         assert login(staff).get(url).status_code == 200, staff.role
+    # and the page repeats the transparency notice the class was shown
+    assert school.transparency_notice in login(teacher).get(url).content.decode()
     # and a teacher of another class or another school's admin gets 404
     assert login(other_teacher).get(url).status_code == 404
     assert login(other_admin).get(url).status_code == 404
