@@ -152,17 +152,26 @@ def predict_probs(
 
 def validate(
     model: nn.Module, val: tuple[torch.Tensor, torch.Tensor], device: torch.device
-) -> dict[str, float]:
-    """Plain (unweighted, unsmoothed) cross-entropy, accuracy and macro-F1 on the val split."""
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Plain (unweighted, unsmoothed) cross-entropy, accuracy and macro-F1 on the val split,
+    plus per-class precision/recall/F1 (to report what class weighting does to rare classes).
+    """
     probs = predict_probs(model, val[0], device)
     y = val[1].numpy()
     loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
     metrics = compute_metrics(y, probs.argmax(1), CANONICAL_CLASSES)
-    return {
+    row = {
         "val_loss": loss,
         "val_accuracy": metrics["accuracy"],
         "val_macro_f1": metrics["macro_f1"],
     }
+    return row, metrics["per_class"]
+
+
+def describe_recalls(per_class: dict[str, dict[str, float]]) -> str:
+    """'val recall angry=0.52 disgust=0.10 ...' for run.log."""
+    recalls = " ".join(f"{name}={per_class[name]['recall']:.3f}" for name in CANONICAL_CLASSES)
+    return f"val recall {recalls}"
 
 
 def load_split(config: TrainingConfig, which: str) -> FaceDataset:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inference.model_manifest import CANONICAL_CLASSES
 from training.checkpoints import read_checkpoint, save_checkpoint
 from training.dataset_loaders import describe_counts
 from training.errors import CheckpointError
@@ -24,6 +25,7 @@ from training.training_loop import (
     append_log,
     as_tensors,
     class_weights,
+    describe_recalls,
     is_better,
     load_split,
     make_optimizer,
@@ -112,10 +114,21 @@ def initial_state(
     if t.balanced_sampler:
         sampler = class_weights(labels, "inverse")[torch.from_numpy(labels)]
     opt = make_optimizer(model, config)
+    weights = class_weights(labels, t.class_weighting)
+    counts = np.bincount(labels, minlength=len(CANONICAL_CLASSES))
     return {
         "gen": gen,
         "device": device,
-        "weights": class_weights(labels, t.class_weighting).to(device),
+        "weights": weights.to(device),
+        # Reported in summary.json next to the per-class val figures of the best epoch.
+        "imbalance": {
+            "train_class_counts": dict(zip(CANONICAL_CLASSES, counts.tolist(), strict=True)),
+            "class_weighting": t.class_weighting,
+            "class_weights": {
+                c: round(float(w), 4) for c, w in zip(CANONICAL_CLASSES, weights, strict=True)
+            },
+            "balanced_sampler": t.balanced_sampler,
+        },
         "sampler": sampler,
         "opt": opt,
         "sched": make_scheduler(opt, config, steps),
@@ -124,6 +137,7 @@ def initial_state(
         "best": None,
         "best_epoch": 0,
         "best_val_loss": None,
+        "best_per_class": None,
         "stale": 0,
         "started": time.time(),
         "elapsed_before": 0.0,
@@ -138,6 +152,7 @@ def restore_state(path: Path, model: nn.Module, state: dict[str, Any]) -> None:
     state["gen"].set_state(payload["generator"])
     for key in ("epoch", "best", "best_epoch", "best_val_loss", "stale", "elapsed_before"):
         state[key] = payload["loop"][key]
+    state["best_per_class"] = payload["loop"].get("best_per_class")  # older checkpoints: none
 
 
 def run_epochs(
@@ -160,13 +175,15 @@ def run_epochs(
             "train_loss": result.loss,
             "train_accuracy": result.accuracy,
         }
-        row |= validate(model, data[1], state["device"])
+        scores, per_class = validate(model, data[1], state["device"])
+        row |= scores
         if t.schedule == "plateau":
             state["sched"].step(row["val_loss"])
         row |= {"lr": state["opt"].param_groups[0]["lr"], "seconds": time.time() - tic}
         epoch_times.append(row["seconds"])
-        record_epoch(config, model, state, row)
+        record_epoch(config, model, state, row, per_class)
         log_message(run_dir, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
+        log_message(run_dir, describe_recalls(per_class))
         state["epoch"] += 1
         if state["stale"] >= t.early_stopping_patience:
             stop_reason = f"early stopping: val loss not lower for {state['stale']} epochs"
@@ -184,7 +201,11 @@ def run_epochs(
 
 
 def record_epoch(
-    config: TrainingConfig, model: nn.Module, state: dict[str, Any], row: dict[str, float]
+    config: TrainingConfig,
+    model: nn.Module,
+    state: dict[str, Any],
+    row: dict[str, float],
+    per_class: dict[str, dict[str, float]],
 ) -> None:
     """Log the row, update best/early-stopping state and write last.pt (and best.pt)."""
     run_dir = config.run_dir
@@ -193,6 +214,7 @@ def record_epoch(
     metric = config.train.select_metric
     if is_better(metric, row[metric], state["best"]):
         state["best"], state["best_epoch"] = row[metric], state["epoch"]
+        state["best_per_class"] = per_class
         save_checkpoint(
             run_dir / "best.pt", model, config, {"epoch": state["epoch"], "metrics": row}
         )
@@ -200,7 +222,7 @@ def record_epoch(
         state["best_val_loss"], state["stale"] = row["val_loss"], 0
     else:
         state["stale"] += 1
-    loop = {k: state[k] for k in ("best", "best_epoch", "best_val_loss", "stale")}
+    loop = {k: state[k] for k in ("best", "best_epoch", "best_val_loss", "best_per_class", "stale")}
     loop["epoch"] = state["epoch"] + 1
     loop["elapsed_before"] = state["elapsed_before"] + time.time() - state["started"]
     extra = {
@@ -236,6 +258,8 @@ def finish_run(
         "params": size["params"],
         "device": str(state["device"]),
         "torch": torch.__version__,
+        **state["imbalance"],
+        "val_per_class_at_best_epoch": state["best_per_class"],
     }
     (config.run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log_message(config.run_dir, f"done: {json.dumps(summary)}")

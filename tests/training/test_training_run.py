@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not
 from inference.model_manifest import CANONICAL_CLASSES  # noqa: E402
 from tests.training.conftest import tiny_config, write_class_folders  # noqa: E402
 from training.checkpoints import load_model  # noqa: E402
+from training.dataset_loaders import load_dataset  # noqa: E402
 from training.training_config import parse_config  # noqa: E402
 from training.training_loop import class_weights  # noqa: E402
 from training.training_run import train_model  # noqa: E402
@@ -112,3 +113,31 @@ def test_pretrained_weights_are_loaded(trained_run: Path, tmp_path: Path) -> Non
     new, _, _ = load_model(config.run_dir / "last.pt")
     first_old, first_new = next(old.parameters()), next(new.parameters())
     assert torch.equal(first_old, first_new)
+
+
+def test_summary_reports_class_weights_and_per_class_val_figures(tmp_path: Path) -> None:
+    # given a training split where disgust is rare (3 images against 12 of every other class)
+    names = [c for c in CANONICAL_CLASSES if c != "disgust"]
+    data = write_class_folders(tmp_path / "train", names, per_class=12)
+    write_class_folders(tmp_path / "train", ["disgust"], per_class=3, seed=1)
+    config = parse_config(tiny_config(data, data, tmp_path / "runs", epochs=2))
+    # when trained with the default sqrt-inverse weighting
+    summary = train_model(config)
+    # then summary.json reports the counts and the weights (disgust weighs 2x: sqrt(12/3))
+    saved = json.loads((config.run_dir / "summary.json").read_text())
+    assert (
+        saved["train_class_counts"]["disgust"] == 3 and saved["class_weighting"] == "sqrt-inverse"
+    )
+    weights = saved["class_weights"]
+    assert weights["disgust"] / weights["happy"] == pytest.approx(2.0, rel=1e-3)
+    # and the per-class val recall of the best epoch, equal to a recount with best.pt
+    model, spec, _ = load_model(config.run_dir / "best.pt")
+    val = load_dataset("folder", data, "val", spec)
+    with torch.no_grad():
+        predicted = model(torch.from_numpy(val.inputs)).argmax(1).numpy()
+    per_class = saved["val_per_class_at_best_epoch"]
+    for i, name in enumerate(CANONICAL_CLASSES):
+        hits = (predicted[val.labels == i] == i).mean()
+        assert per_class[name]["recall"] == pytest.approx(float(hits)), name
+    assert summary["val_per_class_at_best_epoch"] == per_class
+    assert "val recall angry=" in (config.run_dir / "run.log").read_text()
