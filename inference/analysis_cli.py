@@ -14,7 +14,6 @@ from typing import Any
 from inference.engine import EngineConfig, FaceEngine, FrameResult
 from inference.identity import Gallery
 from inference.image_io import decode_image
-from inference.tracking import TrackerState
 from inference.video_io import VIDEO_SUFFIXES, iter_frames
 
 ENROLL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
@@ -64,7 +63,7 @@ def run_analyze(
     gallery = build_gallery(engine, enroll)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         return [frame_to_json(engine.analyze_frame(decode_image(path.read_bytes()), gallery))]
-    tracker = TrackerState(smoothing_window=engine.config.smoothing_window)
+    tracker = engine.new_tracker()
     return [
         frame_to_json(engine.analyze_frame(frame, gallery, tracker, ts), ts)
         for ts, frame in iter_frames(str(path), sample_fps, max_frames)

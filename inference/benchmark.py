@@ -21,7 +21,6 @@ from inference.analysis_cli import build_gallery
 from inference.classroom_scene import compose_classroom, crop_faces
 from inference.engine import EngineConfig, FaceEngine
 from inference.image_io import decode_image
-from inference.tracking import TrackerState
 
 
 def median_ms(fn: Callable[[], Any], repeats: int) -> float:
@@ -54,7 +53,7 @@ def bench_engine(engine: FaceEngine, faces_dir: Path, jpeg: bytes, frame: np.nda
     untracked = engine.analyze_frame(frame, gallery)
     chips = [f.emotion_chip for f in engine._find_faces(np.ascontiguousarray(frame[:, :, ::-1]))]
     batch = (chips * 2)[:32]
-    tracker = TrackerState()
+    tracker = engine.new_tracker()
     engine.analyze_frame(frame, gallery, tracker, timestamp=0.0)
     clock = iter(float(i) * 0.1 for i in range(1, 1000))  # never reaches recheck_seconds
     stages = {f"untracked_{k}_ms": round(v, 2) for k, v in untracked.timings_ms.items()}

@@ -143,6 +143,17 @@ class FaceEngine:
         self.embedder = create_embedder(self.config.embedder, self.config.threads)
         self.classifier = EmotionClassifier(self.config.model_name, self.config.threads)
 
+    def new_tracker(self, max_age: float = 2.0) -> TrackerState:
+        """A tracker for one stream that smooths as configured (rolling window or EMA).
+
+        Use this rather than ``TrackerState()`` so that ``smoothing_window``/``ema_alpha`` in
+        EngineConfig take effect; ``max_age`` (seconds) is a property of the stream.
+        """
+        cfg = self.config
+        return TrackerState(
+            smoothing_window=cfg.smoothing_window, ema_alpha=cfg.ema_alpha, max_age=max_age
+        )
+
     def reload_model(self, name: str | None = None) -> None:
         """Switch the emotion model (None = the registry's active one); ManifestError if bad."""
         self.classifier = EmotionClassifier(name, self.config.threads)
