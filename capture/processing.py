@@ -15,6 +15,7 @@ from typing import Literal
 
 from django.conf import settings
 
+from capture.active_model import engine_on_active_model
 from capture.frame_store import get_frame_store
 from capture.gallery import SessionGallery, build_session_gallery
 from capture.live import build_live_summary, push_live_summary
@@ -28,7 +29,6 @@ from capture.timeseries import (
 from inference.engine import FaceResult, FrameResult
 from inference.image_io import ImageDecodeError, decode_image
 from inference.tracking import TrackerState
-from wellbeing.face_engine import get_face_engine
 from wellbeing.models import ClassSession, Organization
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def analyse_frame(
     )
     tracker = tracker_for(session_id)
     scrub_tracks(tracker, set(gallery.participants))
-    return get_face_engine().analyze_frame(image, gallery.gallery, tracker, timestamp=at)
+    engine = engine_on_active_model()  # loaded once; follows a newly activated model
+    return engine.analyze_frame(image, gallery.gallery, tracker, timestamp=at)
 
 
 def session_organization(session: ClassSession) -> Organization:
