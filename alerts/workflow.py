@@ -186,6 +186,18 @@ EDITABLE_RULE_FIELDS: tuple[str, ...] = (
     "severity",
     "mode",
 )
+EMAIL_PREFERENCES: tuple[str, ...] = ("immediate", "digest", "none")
+
+
+def set_email_preference(ctx: AuditContext, staff: StaffMember, preference: str) -> StaffMember:
+    """A counselor's (or admin's) own choice: immediate e-mails, the daily digest, or none."""
+    if preference not in EMAIL_PREFERENCES:
+        raise AlertWorkflowError(f"Choose one of: {', '.join(EMAIL_PREFERENCES)}.")
+    before = staff.email_preference
+    staff.email_preference = preference
+    staff.save(update_fields=["email_preference"])
+    record_audit(ctx, "alert.email_preference", target=staff, before=before, after=preference)
+    return staff
 
 
 def update_rule(ctx: AuditContext, rule: Rule, **changes: Any) -> Rule:
