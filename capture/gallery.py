@@ -9,6 +9,7 @@ template is simply never listed again, a new enrollment is a new id.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,6 +59,29 @@ def build_session_gallery(session: ClassSession) -> SessionGallery:
             templates.setdefault(str(participant_id), []).append(embeddings[pk])
     people = {key: by_id[int(key)] for key in templates}
     return SessionGallery(Gallery.from_templates(templates), people)
+
+
+def lock_consented(participant_ids: Iterable[int]) -> set[int]:
+    """Lock the participants' rows and return those consented at this moment.
+
+    Called inside the transaction that stores a frame. The consent actions lock the same rows,
+    so a withdrawal (or erasure) either committed before this check, and the frame stores
+    nothing of the person, or waits until the frame is stored and then deletes it with the rest
+    of their data: no observation is ever stored after a withdrawal, even from a frame that was
+    being analysed while it happened. Rows are locked in primary-key order (no deadlocks).
+    """
+    ids = sorted(set(participant_ids))
+    if not ids:
+        return set()
+    locked = Participant.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    present = list(locked.values_list("pk", flat=True))
+    records = Prefetch("consent_records", queryset=ConsentRecord.objects.in_force())
+    people = (
+        Participant.objects.filter(pk__in=present)
+        .select_related("organization")
+        .prefetch_related(records)
+    )
+    return {p.pk for p in participants_with_consent(people, REQUIRED_SCOPES)}
 
 
 def cached_embeddings(template_ids: list[int]) -> dict[int, np.ndarray]:

@@ -1,6 +1,7 @@
 """Writing one analysed frame into the time series, exactly once.
 
-``store_frame_outcome`` runs ONE transaction: the ProcessedFrame row (the idempotency key:
+``store_frame_outcome`` runs ONE transaction: a consent re-check under row locks (a withdrawal
+during analysis wins), the ProcessedFrame row (the idempotency key:
 a conflict means the frame was already stored, so nothing else is written), the observations,
 one multi-row ``INSERT ... ON CONFLICT DO UPDATE`` adding this frame's sums to each
 participant's minute aggregate, the same for the daily rollup (organization's local day), the
@@ -20,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from capture.gallery import lock_consented
 from capture.models import DailyRollup, MinuteAggregate, Observation, ProcessedFrame
 from inference.model_manifest import CANONICAL_CLASSES
 from wellbeing.models import CaptureDevice, ClassSession, Participant
@@ -70,6 +72,7 @@ def store_frame_outcome(organization_id: int, tz_name: str, outcome: FrameOutcom
     Raises django.db.OperationalError when the database is unreachable (callers retry).
     """
     with transaction.atomic():
+        drop_withdrawn(outcome)
         if not insert_processed_frame(outcome):
             return False
         Observation.objects.bulk_create(
@@ -85,6 +88,20 @@ def store_frame_outcome(organization_id: int, tz_name: str, outcome: FrameOutcom
             Participant.objects.filter(pk__in=seen).update(last_seen_at=outcome.captured_at)
         update_session_counters(outcome)
     return True
+
+
+def drop_withdrawn(outcome: FrameOutcome) -> None:
+    """Keep only observations of participants still consented now (capture.gallery.lock_consented).
+
+    The gallery was built when analysis started; consent withdrawn since then must still win.
+    A dropped face counts as unknown, like any face that is not attributed.
+    """
+    if not outcome.observations:
+        return
+    allowed = lock_consented(obs.participant_id for obs in outcome.observations)
+    kept = [obs for obs in outcome.observations if obs.participant_id in allowed]
+    outcome.unknown += len(outcome.observations) - len(kept)
+    outcome.observations = kept
 
 
 def insert_processed_frame(outcome: FrameOutcome) -> bool:

@@ -52,6 +52,7 @@ def publish_notice(ctx: AuditContext, title: str, text: str) -> ConsentNotice:
         latest = ConsentNotice.objects.select_for_update().filter(organization=ctx.organization)
         version = max((n.version for n in latest), default=0) + 1
         participants = list(ctx.organization.participants.all())
+        lock_participants(participants)
         before = {p.pk: consent_state(p, ALL_SCOPES).active_scopes for p in participants}
         notice = ConsentNotice.objects.create(
             organization=ctx.organization, version=version, title=title, text=text
@@ -82,6 +83,7 @@ def record_consent(
     if notice is None:
         raise ConsentError("Publish a consent notice before recording consent.")
     with transaction.atomic():
+        lock_participants([participant])
         before = consent_state(participant, ALL_SCOPES).active_scopes
         record = ConsentRecord.objects.create(
             participant=participant,
@@ -132,6 +134,7 @@ def withdraw_consent(
         raise ConsentError("This record was already withdrawn.")
     participant = record.participant
     with transaction.atomic():
+        lock_participants([participant])
         before = consent_state(participant, ALL_SCOPES).active_scopes
         record.withdrawn_at = timezone.now()
         record.withdrawn_by = by
@@ -141,6 +144,22 @@ def withdraw_consent(
         after = consent_state(participant, ALL_SCOPES).active_scopes
         _apply_loss(ctx, participant, set(before - after), reason="withdrawal")
     return record
+
+
+def lock_participants(participants: Sequence[Participant]) -> None:
+    """Lock the participants' rows until the consent change commits.
+
+    The worker stores a frame's observations under the same locks after re-checking consent
+    (capture.gallery.lock_consented), so a frame analysed while consent is withdrawn stores
+    nothing of the person once the withdrawal has committed. Primary-key order: no deadlocks.
+    """
+    ids = sorted(p.pk for p in participants)
+    list(
+        Participant.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def _apply_loss(ctx: AuditContext, participant: Participant, lost: set[str], reason: str) -> None:

@@ -16,6 +16,7 @@ from django.apps import apps
 from django.db import models, transaction
 from django.utils import timezone
 
+from consent.actions import lock_participants
 from privacy.models import ErasureRequest, ErasureStatus
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import AuditEvent, Participant, StaffMember
@@ -124,6 +125,7 @@ def carry_out_erasure(
         raise ErasureError("This request has already been handled.")
     with transaction.atomic():
         participant = request.participant
+        lock_participants([participant])  # a frame being stored finishes first, then goes too
         _, per_model = participant.delete()
         request.participant = None  # the database already set it NULL (on_delete=SET_NULL)
         request.status = ErasureStatus.COMPLETED
