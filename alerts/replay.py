@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alerts.evaluation import lookback_start, spec_of
-from alerts.models import Rule
+from alerts.models import Rule, WindowKind
 from alerts.rules import (
     EMOTIONS,
     PriorAlert,
@@ -25,7 +25,12 @@ from alerts.rules import (
     evaluate_series,
     observed_values,
 )
-from alerts.series import SeriesBundle, consented_participant_ids, load_daily_series
+from alerts.series import (
+    SeriesBundle,
+    consented_participant_ids,
+    load_daily_series,
+    load_session_series,
+)
 from wellbeing.models import Organization, Participant
 
 WeekKey = tuple[str, str, str]  # (participant label, ISO week, rule slug)
@@ -89,17 +94,24 @@ def replay_participant(
 def replay_organization(
     org: Organization, start: dt.date, end: dt.date, slugs: Sequence[str] = ()
 ) -> Counter[WeekKey]:
-    """Replay the current version of the organization's rules (dry-run ones included)."""
+    """Replay the current version of the organization's rules (dry-run ones included).
+
+    Day rules read DailyRollup; session rules read MinuteAggregate summed per class session.
+    """
     rules = Rule.objects.current().filter(organization=org)
     if slugs:
         rules = rules.filter(slug__in=slugs)
-    specs = [spec_of(rule) for rule in rules if rule.window == "day"]
-    if not specs:
-        return Counter()
+    specs = [spec_of(rule) for rule in rules]
     ids = consented_participant_ids(org)
-    bundle = load_daily_series(org, lookback_start(specs, start), end, ids)
     labels = dict(Participant.objects.filter(pk__in=ids).values_list("pk", "pseudonym"))
-    return replay_rules(specs, bundle, start, end, labels)
+    counts: Counter[WeekKey] = Counter()
+    loaders = {WindowKind.DAY: load_daily_series, WindowKind.SESSION: load_session_series}
+    for kind, load in loaders.items():
+        of_kind = [s for s in specs if s.window == kind]
+        if of_kind:
+            bundle = load(org, lookback_start(of_kind, start), end, ids)
+            counts.update(replay_rules(of_kind, bundle, start, end, labels))
+    return counts
 
 
 def weekdays(start: dt.date, count: int) -> list[dt.date]:

@@ -73,8 +73,9 @@ class RuleSpec:
 def check_rule_numbers(spec: Any) -> None:
     """Raise RuleSpecError with a plain-words reason when the rule cannot work as written."""
     problems = []
-    if not 0.0 <= spec.clear_threshold <= spec.threshold <= 1.0:
-        problems.append("need 0 <= clear threshold <= threshold <= 1 (hysteresis)")
+    # Strictly lower: with equal thresholds a value hovering at the line raises and clears.
+    if not 0.0 <= spec.clear_threshold < spec.threshold <= 1.0:
+        problems.append("need 0 <= clear threshold < threshold <= 1 (hysteresis)")
     if not 1 <= spec.persistence_m <= spec.persistence_d <= 60:
         problems.append("need 1 <= M <= D <= 60 for 'abnormal on M of the last D school days'")
     if spec.signal == "emotion_share" and spec.emotion not in EMOTIONS:
