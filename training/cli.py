@@ -99,6 +99,7 @@ def command_export(args: argparse.Namespace) -> int:
         quantize=args.quantize or args.ship_int8,
         ship_int8=args.ship_int8,
         export_command=command,
+        notes=args.note or [],
     )
     ev = report["evaluation"]
     print(f"exported to {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
@@ -177,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--models-dir", default=str(models_dir()))
     exp.add_argument("--quantize", action="store_true", help="also build and compare INT8")
     exp.add_argument("--ship-int8", action="store_true", help="ship the INT8 file as model.onnx")
+    exp.add_argument(
+        "--note",
+        action="append",
+        help="a line for the model card's Notes (repeatable), e.g. what a GPU run should do next",
+    )
     exp.set_defaults(handler=command_export)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")

@@ -95,6 +95,7 @@ def export_checkpoint(
     quantize: bool = False,
     ship_int8: bool = False,
     export_command: str = "",
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """Export ``checkpoint`` as model ``name`` into ``models_dir/name``; returns the report.
 
@@ -141,6 +142,7 @@ def export_checkpoint(
         export_command=export_command or f"python -m training export {checkpoint} --name {name}",
         macs=count_macs(model, shape),
         params=count_params(model),
+        notes=list(notes or []),
     )
     write_model_files(manifest, folder)
     return {

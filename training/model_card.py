@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,38 @@ def quantization_lines(quant: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def budget_lines(tr: dict[str, Any]) -> list[str]:
+    """Why a run under a wall-clock budget is reproducible only approximately, and how."""
+    budget = tr["config"].get("train", {}).get("max_minutes", 0) or 0
+    if not budget:
+        return []
+    return [
+        f"- The run had a wall-clock budget (`max_minutes = {budget}`): after each epoch the",
+        "  one-cycle schedule was re-planned to the epochs that fitted, which depends on the",
+        "  machine's speed. To rerun independently of speed, set",
+        f"  `epochs = {tr['epochs_run']}` and `max_minutes = 0` (the same recipe, not a",
+        "  bit-identical run).",
+    ]
+
+
+def config_lines(tr: dict[str, Any]) -> list[str]:
+    """The full config as run (command-line overrides included), as a JSON block."""
+    return [
+        "- Config as run (command-line overrides included; the same as manifest.json",
+        "  training.config):",
+        "",
+        "```json",
+        json.dumps(tr["config"], indent=2, sort_keys=True),
+        "```",
+    ]
+
+
+def notes_lines(tr: dict[str, Any]) -> list[str]:
+    """Free-text notes given at export (``--note``), e.g. what a longer run should do next."""
+    notes = tr.get("notes") or []
+    return ["## Notes", "", *[f"- {note}" for note in notes], ""] if notes else []
+
+
 def render_model_card(manifest: ModelManifest) -> str:
     """Markdown model card: data, metrics, reproduction, intended use and limitations."""
     ev, tr = manifest.evaluation, manifest.training
@@ -101,8 +134,10 @@ def render_model_card(manifest: ModelManifest) -> str:
         f"- Export: `{tr['export_command']}`",
         f"- {tr['epochs_run']} epochs ({tr['stop_reason']}), best epoch {tr['best_epoch']}, "
         f"{tr['train_seconds'] / 60:.1f} min training, {tr['mean_epoch_seconds']:.0f} s per epoch",
-        "- The full config is stored in manifest.json under training.config.",
+        *budget_lines(tr),
+        *config_lines(tr),
         "",
+        *notes_lines(tr),
         "## Intended use and limitations",
         "",
         "- Estimates which facial *expression* a face shows. Expressions are not feelings: a",

@@ -59,3 +59,12 @@ def test_machine_overrides_are_recorded_in_the_config() -> None:
     assert (changed.train.threads, changed.train.max_minutes) == (1, 30.0)
     assert changed.raw["train"]["threads"] == 1 and changed.raw["train"]["max_minutes"] == 30.0
     assert override_train(config, None, None) is config
+
+
+def test_export_notes_are_repeatable() -> None:
+    from training.cli import build_parser
+
+    # given an export command line with two --note options
+    argv = ["export", "best.pt", "--name", "m", "--note", "first", "--note", "second"]
+    # when parsed, then both notes are kept in order (they become the model card's Notes)
+    assert build_parser().parse_args(argv).note == ["first", "second"]

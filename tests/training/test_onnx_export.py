@@ -74,7 +74,9 @@ def test_export_writes_a_model_the_engine_loads(
     # given a trained checkpoint
     models = tmp_path / "models"
     # when exported with quantization
-    report = export_checkpoint(trained_run / "best.pt", "tiny", models, quantize=True)
+    report = export_checkpoint(
+        trained_run / "best.pt", "tiny", models, quantize=True, notes=["Next: train longer."]
+    )
     # then the manifest verifies (sha256), the engine classifies with it, and figures are recorded
     manifest, path = resolve_model("tiny", models)
     assert manifest.classes == CANONICAL_CLASSES and manifest.preprocessing.size == 24
@@ -88,6 +90,10 @@ def test_export_writes_a_model_the_engine_loads(
     assert {"accuracy", "macro_f1", "per_class", "latency", "tta_on"} <= set(data["evaluation"])
     card = (models / "tiny" / "MODEL_CARD.md").read_text()
     assert "not feelings" in card and "children" in card and "non-commercial" in card
+    # and the card holds the config as run, the export notes, and no budget caveat (none set)
+    assert json.loads(card.split("```json\n")[1].split("```")[0]) == data["training"]["config"]
+    assert "## Notes\n\n- Next: train longer.\n" in card
+    assert "wall-clock budget" not in card
     assert path.stat().st_size <= 10 * 1024 * 1024
     assert sorted(p.name for p in (models / "tiny").iterdir()) == [
         "MODEL_CARD.md",
