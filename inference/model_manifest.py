@@ -143,6 +143,22 @@ def set_active_model(name: str, directory: Path | None = None) -> None:
     (base / "registry.json").write_text(json.dumps({"active": name}, indent=2) + "\n")
 
 
+def activate_if_unset(name: str, directory: Path | None = None) -> bool:
+    """Make ``name`` active only when the registry names no registered model; True if it did.
+
+    Used by importers: re-importing a model must not silently replace the one operators chose.
+    """
+    base = directory or models_dir()
+    try:
+        current: str | None = active_model_name(base)
+    except ManifestError:
+        current = None
+    if current is not None and (base / current / "manifest.json").is_file():
+        return False
+    set_active_model(name, base)
+    return True
+
+
 def resolve_model(
     name: str | None = None, directory: Path | None = None
 ) -> tuple[ModelManifest, Path]:
