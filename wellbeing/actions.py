@@ -117,8 +117,15 @@ def create_device(
     return device, token
 
 
+def _ensure_own_device(ctx: AuditContext, device: CaptureDevice) -> None:
+    # Views look devices up through visible_to; this guards every other caller too.
+    if device.organization_id != ctx.organization.pk:
+        raise PermissionError("That device belongs to another school.")
+
+
 def rotate_device_token(ctx: AuditContext, device: CaptureDevice) -> str:
     """Replace the device's token; the old one stops working immediately."""
+    _ensure_own_device(ctx, device)
     if device.is_revoked:
         raise ValueError("A revoked device cannot be given a new token.")
     token = _new_token()
@@ -132,6 +139,7 @@ def rotate_device_token(ctx: AuditContext, device: CaptureDevice) -> str:
 
 def revoke_device(ctx: AuditContext, device: CaptureDevice) -> None:
     """Revoke the device for good; its token is refused from now on."""
+    _ensure_own_device(ctx, device)
     with transaction.atomic():
         device.revoked_at = device.revoked_at or timezone.now()
         device.save(update_fields=["revoked_at"])

@@ -326,8 +326,10 @@ class CaptureDevice(models.Model):
 
     class Meta:
         constraints = [
+            # Exactly one owner: a classroom camera or one participant's own device.
             models.CheckConstraint(
-                condition=models.Q(classroom__isnull=True) | models.Q(participant__isnull=True),
+                condition=models.Q(classroom__isnull=False, participant__isnull=True)
+                | models.Q(classroom__isnull=True, participant__isnull=False),
                 name="device_classroom_or_participant",
             )
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import IntegrityError
 
 from wellbeing.actions import (
     AuditContext,
@@ -65,3 +66,32 @@ def test_empty_or_garbage_tokens_are_refused(db: object) -> None:
         authenticate_device("")
     with pytest.raises(DeviceAuthError, match="Unknown"):
         authenticate_device("wbd_not-a-real-token")
+
+
+def test_another_school_cannot_rotate_or_revoke(
+    school: Organization, classroom: Classroom, other_school: Organization
+) -> None:
+    # given our classroom camera
+    device, token = create_device(AuditContext.system(school), "Camera", classroom=classroom)
+    theirs = AuditContext.system(other_school)
+    # when another school's context tries to rotate or revoke it, then it is refused
+    with pytest.raises(PermissionError, match="another school"):
+        rotate_device_token(theirs, device)
+    with pytest.raises(PermissionError, match="another school"):
+        revoke_device(theirs, device)
+    # and nothing changed: the token still works, no audit event was written for them
+    assert authenticate_device(token).pk == device.pk
+    assert not AuditEvent.objects.filter(organization=other_school).exists()
+
+
+@pytest.mark.parametrize("owners", ["none", "both"])
+def test_database_refuses_a_device_without_exactly_one_owner(
+    school: Organization, classroom: Classroom, student: Participant, owners: str
+) -> None:
+    # given a row written around create_device (Django admin, a script)
+    fields = {"classroom": classroom, "participant": student} if owners == "both" else {}
+    # then the database constraint refuses it
+    with pytest.raises(IntegrityError, match="device_classroom_or_participant"):
+        CaptureDevice.objects.create(
+            organization=school, name="Orphan", token_prefix="wbd_x", token_hash="x" * 64, **fields
+        )
