@@ -97,7 +97,8 @@ def send_daily_digests(now: dt.datetime | None = None) -> list[int]:
                 "kind": "digest",
                 "recipient": staff,
                 "to_address": staff.user.email,
-                "not_before": now,
+                # A digest is not urgent: quiet hours reaching past the digest hour hold it.
+                "not_before": not_before_for(staff.organization, Severity.NOTIFY, now),
                 "created_at": now,
             },
         )
