@@ -59,10 +59,13 @@ def run_analyze(
     path: Path, enroll: Path | None, detector: str, sample_fps: float, max_frames: int | None
 ) -> list[dict[str, Any]]:
     """Analyze an image (one entry) or a video (one entry per processed frame)."""
+    is_video = path.suffix.lower() in VIDEO_SUFFIXES
+    # A bad image is refused before the models are loaded (seconds), not after.
+    image = None if is_video else decode_image(path.read_bytes())
     engine = FaceEngine(EngineConfig(detector=detector, classify_unknown=True))
     gallery = build_gallery(engine, enroll)
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        return [frame_to_json(engine.analyze_frame(decode_image(path.read_bytes()), gallery))]
+    if image is not None:
+        return [frame_to_json(engine.analyze_frame(image, gallery))]
     tracker = engine.new_tracker()
     return [
         frame_to_json(engine.analyze_frame(frame, gallery, tracker, ts), ts)
