@@ -1,0 +1,52 @@
+"""Truncated files of every format are refused; degenerate frames give empty results, no crash."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from inference.image_io import ImageDecodeError, TruncatedImageError, decode_image
+
+
+def encoded(fmt: str) -> bytes:
+    """A 200x200 noise image in ``fmt`` (Pillow's format names)."""
+    pixels = np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "BMP", "WEBP", "TIFF"])
+def test_truncated_files_of_every_format_are_refused(fmt: str) -> None:
+    data = encoded(fmt)
+    assert decode_image(data).shape == (200, 200, 3)  # the whole file is fine
+    # given the same file cut at half and at its last 12 bytes
+    for cut in (len(data) // 2, len(data) - 12):
+        # when decoded / then a TruncatedImageError, never a partly grey picture
+        with pytest.raises(TruncatedImageError):
+            decode_image(data[:cut])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (7, 5), (4, 3000), (3000, 4), (40, 40)], ids=str)
+def test_degenerate_frames_give_an_empty_result(
+    engine: Any, gallery: Any, shape: tuple[int, int]
+) -> None:
+    # given a tiny or extremely thin image that decodes fine
+    pixels = np.random.default_rng(2).integers(0, 255, (*shape, 3), np.uint8)
+    frame = decode_image(cv2.imencode(".png", pixels)[1].tobytes())
+    # when analysed with a tracker / then no faces and no error
+    result = engine.analyze_frame(frame, gallery, engine.new_tracker(), timestamp=0.0)
+    assert result.faces == [] and result.not_assessable_count == 0
+
+
+def test_random_bytes_after_a_jpeg_signature_are_refused() -> None:
+    # given bytes that start like a JPEG and continue with noise
+    data = b"\xff\xd8\xff\xe0" + bytes(np.random.default_rng(3).integers(0, 255, 5000, np.uint8))
+    # when decoded / then a decode error (whichever kind), not a crash
+    with pytest.raises(ImageDecodeError):
+        decode_image(data)
