@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from alerts.forms import AlertActionForm
+from alerts.forms import USEFUL_CHOICES, AlertActionForm
 from alerts.models import ACTIVE_STATES, CLOSED_STATES, SEVERITY_RANK, Alert, AlertState
 from alerts.workflow import (
     AlertWorkflowError,
@@ -49,7 +49,8 @@ def inbox(request: HttpRequest, staff: StaffMember) -> HttpResponse:
             "alert.list",
             pseudonyms=[a.participant.pseudonym for a in page],
         )
-    return render(request, "alerts/inbox.html", {"page": page, "state": state})
+    context = {"page": page, "state": state, "useful_choices": USEFUL_CHOICES}
+    return render(request, "alerts/inbox.html", context)
 
 
 @can_see_alerts
@@ -78,6 +79,9 @@ def act(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpR
     alert = get_object_or_404(Alert.objects.visible_to_staff(staff), pk=pk)
     form = AlertActionForm(request.POST)
     if not form.is_valid():
+        if wants_json(request):
+            error = "Please check the note and the feedback."
+            return JsonResponse({"ok": False, "error": error}, status=400)
         messages.error(request, "Please check the note and the feedback.")
         return redirect("alerts:detail", pk=pk)
     note, useful = form.cleaned_data["note"], form.useful_value()

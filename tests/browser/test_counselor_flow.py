@@ -132,7 +132,7 @@ def test_counselor_acknowledges_an_alert_seen_on_the_student_page(
     screenshot(page, "04-alert-acknowledged")
 
 
-def test_counselor_acknowledges_from_the_inbox_without_a_reload(
+def test_counselor_acknowledges_then_resolves_from_the_inbox_without_a_reload(
     live_server: Any, page: Any, settings: Any, school: Organization
 ) -> None:
     # given an open alert on the counselor's caseload
@@ -140,8 +140,8 @@ def test_counselor_acknowledges_from_the_inbox_without_a_reload(
     page.goto(f"{live_server.url}/alerts/")
     page.evaluate("window.__sameDocument = true")
     # when they acknowledge the row in the inbox
-    page.fill("form[data-inline-action] input[name=note]", "will check in today")
-    page.click("form[data-inline-action] button")
+    page.fill("form[data-inline-action] [name=note]", "will check in today")
+    page.click("form[data-inline-action] button[data-action=acknowledge]")
     page.wait_for_selector("text=Done")
     # then the row says so, the page was not reloaded, and the alert is acknowledged
     assert page.evaluate("window.__sameDocument") is True
@@ -149,3 +149,15 @@ def test_counselor_acknowledges_from_the_inbox_without_a_reload(
     alert.refresh_from_db()
     assert alert.state == "acknowledged" and alert.acknowledged_by == counselor
     screenshot(page, "09-inbox-acknowledged")
+    # when they later resolve the same row, rating the alert not useful
+    page.fill("form[data-inline-action] [name=note]", "exam stress, already known")
+    page.select_option("form[data-inline-action] select[name=useful]", "no")
+    page.click("form[data-inline-action] button[data-action=resolve]")
+    page.wait_for_selector("form[data-inline-action]", state="detached")
+    # then the row says resolved, still without a reload, and note and rating are stored
+    assert page.evaluate("window.__sameDocument") is True
+    assert page.locator("[data-alert-state]").first.inner_text() == "Resolved"
+    alert.refresh_from_db()
+    assert alert.state == "resolved" and alert.useful is False
+    assert alert.events.get(kind="resolved").note == "exam stress, already known"
+    screenshot(page, "10-inbox-resolved")
