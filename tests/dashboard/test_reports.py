@@ -11,6 +11,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.report_exports import REPORT_KINDS
 from dashboard.reports import BadReportError, consent_coverage, rule_outcomes, weekly_trends
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.conftest import login
@@ -214,3 +215,30 @@ def test_rule_outcomes_volume_ack_time_and_usefulness(
     assert (row.raised, row.open, row.acknowledged) == (3, 1, 2)
     assert row.median_ack_hours == pytest.approx(2.0)
     assert (row.rated, row.useful, row.useful_share) == (2, 1, 0.5)
+
+
+EXPECTED_FIRST_CELLS = {
+    "trends-classroom": ["classroom", "7A"],
+    "trends-grade": ["grade", "7"],
+    "trends-week": ["group", "Whole school"],
+    "consent": ["group", "7A"],
+    "alert-rules": ["rule", "Low mood"],
+}
+
+
+@pytest.mark.parametrize("kind", REPORT_KINDS)
+def test_every_report_downloads_as_csv(kind: str, school: Organization, admin: StaffMember) -> None:
+    # given a class of 5 observed today and an alert raised today
+    kids = make_class(school, "7A", 5)
+    for kid in kids:
+        add_rollup(kid, school_today(school), probs(sad=0.5))
+    make_alert(kids[0], [school_today(school)], rule_name="Low mood")
+    # when the admin downloads the report
+    response = login(admin).get(reverse("dashboard:report_csv", args=[kind]) + "?weeks=1")
+    # then it is a CSV attachment named after the school and the report, with the data row
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert f"{school.slug}-{kind}-" in response["Content-Disposition"]
+    lines = read_csv(response.content)
+    assert [lines[0][0], lines[1][0]] == EXPECTED_FIRST_CELLS[kind]
+    assert set(EXPECTED_FIRST_CELLS) == set(REPORT_KINDS)

@@ -186,3 +186,25 @@ def test_alert_evidence_days_are_marked_on_the_timeline(
     markers = response.context["chart_data"]["markers"]
     assert [(m["from"], m["to"]) for m in markers] == [(2, 3)]
     assert b"Sustained negative affect" in response.content
+
+
+def test_alert_evidence_is_marked_on_the_hourly_timeline_in_local_days(
+    counselor: StaffMember, student: Participant, classroom: Classroom
+) -> None:
+    # given class hours on 2, 3 and 4 June (London summer time: local 00:30 is 23:30 UTC the
+    # day before) and an alert whose evidence names 3 June only
+    for day in (2, 3, 4):
+        start = dt.datetime(2026, 6, day, 0, 30, tzinfo=LONDON)
+        session = make_session(classroom, start)
+        add_minutes(student, session, start, 60, probs(sad=0.6))
+        add_minutes(student, session, start + dt.timedelta(hours=9), 30, probs(sad=0.6))
+    make_alert(student, [dt.date(2026, 6, 3)])
+    # when the page shows 1..5 June per hour
+    url = reverse("dashboard:student", args=[student.pk])
+    response = login(counselor).get(f"{url}?start=2026-06-01&end=2026-06-05&resolution=hour")
+    # then one band covers exactly the hours of 3 June (local), not the UTC day
+    data = response.context["chart_data"]
+    labels = data["timeline"]["labels"]
+    (marker,) = data["markers"]
+    covered = labels[marker["from"] : marker["to"] + 1]
+    assert covered == ["Wed 03 Jun 00:00", "Wed 03 Jun 01:00", "Wed 03 Jun 09:00"]
