@@ -1,8 +1,9 @@
 """``python -m inference bench``: per-stage timings and peak memory on this machine's CPU.
 
 Synthetic classroom: 30 head crops from the real photos in ../shared/testdata/faces pasted on a
-1280x720 canvas (inference.classroom_scene). Figures are medians of a few runs; the JSON
-object is the last line printed.
+1280x720 canvas (inference.classroom_scene), and single faces (one face per frame, one chip
+per model call). Figures are medians of ``repeats``-scaled runs; the JSON object is the last
+line printed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import numpy as np
 from inference.analysis_cli import build_gallery
 from inference.classroom_scene import compose_classroom, crop_faces
 from inference.engine import EngineConfig, FaceEngine
+from inference.face_geometry import extract_chips
+from inference.identity import CHIP_PADDING, CHIP_SIZE, Gallery
 from inference.image_io import decode_image
 
 
@@ -38,16 +41,40 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
-def load_scene(faces_dir: Path) -> tuple[bytes, np.ndarray]:
-    """(JPEG bytes, decoded BGR) of the synthetic 30-face 1280x720 classroom frame."""
+def load_scenes(faces_dir: Path) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """(JPEG bytes, decoded BGR) of the synthetic 30-face 1280x720 classroom frame, and a
+    1280x720 frame with a single face from the same photos."""
     photos = sorted(faces_dir.glob("enroll/*/*")) + sorted(faces_dir.glob("probe/*"))
     heads = crop_faces([decode_image(p.read_bytes()) for p in photos])
     frame, _ = compose_classroom(heads)
+    single, _ = compose_classroom(heads, n_faces=1)
     _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    return jpeg.tobytes(), decode_image(jpeg.tobytes())
+    return jpeg.tobytes(), decode_image(jpeg.tobytes()), single
 
 
-def bench_engine(engine: FaceEngine, faces_dir: Path, jpeg: bytes, frame: np.ndarray) -> dict:
+def single_face_figures(
+    engine: FaceEngine, gallery: Gallery, frame: np.ndarray, repeats: int
+) -> dict[str, float]:
+    """Milliseconds for one face: a whole 1-face frame, and each model on one chip."""
+    rgb = np.ascontiguousarray(frame[:, :, ::-1])
+    face = engine._find_faces(rgb)[0]
+    (chip,) = extract_chips(rgb, [face.shape], CHIP_SIZE, CHIP_PADDING)
+    return {
+        "frame1_untracked_ms": round(
+            median_ms(lambda: engine.analyze_frame(frame, gallery), repeats), 1
+        ),
+        "embed_ms_single_face": round(
+            median_ms(lambda: engine.embedder.embed_chips([chip]), repeats), 2
+        ),
+        "classify_ms_single_face": round(
+            median_ms(lambda: engine.classifier.classify([face.emotion_chip]), repeats * 4), 3
+        ),
+    }
+
+
+def bench_engine(
+    engine: FaceEngine, faces_dir: Path, jpeg: bytes, frame: np.ndarray, repeats: int = 5
+) -> dict:
     """Timings of one engine configuration (see module doc)."""
     gallery = build_gallery(engine, faces_dir / "enroll")
     untracked = engine.analyze_frame(frame, gallery)
@@ -61,30 +88,36 @@ def bench_engine(engine: FaceEngine, faces_dir: Path, jpeg: bytes, frame: np.nda
     stages |= {f"tracked_{k}_ms": round(v, 2) for k, v in tracked.timings_ms.items()}
     return stages | {
         "faces_detected": len(untracked.faces),
-        "decode_ms": round(median_ms(lambda: decode_image(jpeg), 5), 2),
+        "decode_ms": round(median_ms(lambda: decode_image(jpeg), repeats), 2),
         "classify_ms_per_face": round(
-            median_ms(lambda: engine.classifier.classify(batch), 20) / 32, 3
+            median_ms(lambda: engine.classifier.classify(batch), repeats * 4) / 32, 3
         ),
         "frame30_untracked_ms": round(
-            median_ms(lambda: engine.analyze_frame(frame, gallery), 3), 1
+            median_ms(lambda: engine.analyze_frame(frame, gallery), max(1, repeats * 3 // 5)), 1
         ),
         "frame30_tracked_ms": round(
-            median_ms(lambda: engine.analyze_frame(frame, gallery, tracker, next(clock)), 5), 1
+            median_ms(lambda: engine.analyze_frame(frame, gallery, tracker, next(clock)), repeats),
+            1,
         ),
         "embed_ms_per_face": round(untracked.timings_ms["embed"] / max(len(untracked.faces), 1), 2),
     }
 
 
-def run_bench(faces_dir: Path, detector: str = "hog") -> dict[str, Any]:
-    """One-thread figures (the targets) plus all-thread figures and peak RSS."""
-    jpeg, frame = load_scene(faces_dir)
+def run_bench(faces_dir: Path, detector: str = "hog", repeats: int = 5) -> dict[str, Any]:
+    """One-thread figures (the targets) plus all-thread figures and peak RSS.
+
+    ``repeats`` scales how many timed runs each median takes (1 = a quick smoke run).
+    """
+    jpeg, frame, single = load_scenes(faces_dir)
     engine = FaceEngine(EngineConfig(detector=detector, threads=1))
     result: dict[str, Any] = {"detector": detector, "frame": "1280x720, 30 faces"}
-    result |= bench_engine(engine, faces_dir, jpeg, frame)
+    result |= bench_engine(engine, faces_dir, jpeg, frame, repeats)
+    gallery = build_gallery(engine, faces_dir / "enroll")
+    result |= single_face_figures(engine, gallery, single, repeats)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)  # one engine, all models loaded
     del engine
     all_threads = FaceEngine(EngineConfig(detector=detector, threads=0))
-    multi = bench_engine(all_threads, faces_dir, jpeg, frame)
+    multi = bench_engine(all_threads, faces_dir, jpeg, frame, repeats)
     keys = ("classify_ms_per_face", "frame30_tracked_ms", "frame30_untracked_ms")
     result |= {f"all_threads_{k}": multi[k] for k in keys}
     return result

@@ -153,7 +153,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     faces = Path(args.faces)
     if not (faces / "enroll").is_dir():
         raise ValueError(f"benchmark photos not found in {faces} (need enroll/ and probe/)")
-    result = run_bench(faces, args.detector)
+    result = run_bench(faces, args.detector, args.repeats)
     if not args.json:
         for key, value in sorted(result.items()):
             print(f"{key:>36}: {value}")
@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     be = sub.add_parser("bench", help="per-stage timings and peak memory (JSON last line)")
     be.add_argument("--faces", default=default_faces)
     be.add_argument("--detector", default="hog")
+    be.add_argument("--repeats", type=int, default=5, help="timed runs per median (1 = quick)")
     be.add_argument("--json", action="store_true")
     be.set_defaults(func=cmd_bench)
     ca = sub.add_parser("calibrate", help="genuine/impostor embedding distances")
