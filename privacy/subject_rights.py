@@ -1,7 +1,8 @@
 """Data-subject rights: export everything held about a participant; erase it on request.
 
 "Everything" is found, not listed by hand: every model with a foreign key to Participant is
-exported, so data added by a new app is covered without touching this module.
+exported, and so are rows that belong to those rows (an alert's history), so data added by a
+new app is covered without touching this module.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from consent.actions import lock_participants
 from privacy.models import ErasureRequest, ErasureStatus
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import AuditEvent, Participant, StaffMember
+from wellbeing.spreadsheet import csv_cell
 
 # Secrets and biometric identifiers are described, never exported (see docs/privacy.md).
 WITHHELD_FIELDS = {"ciphertext", "token_hash"}
@@ -46,14 +48,36 @@ def _row(obj: models.Model) -> dict[str, Any]:
     }
 
 
+def _foreign_keys(model: type[models.Model]) -> list[models.ForeignKey[Any, Any]]:
+    return [f for f in model._meta.concrete_fields if isinstance(f, models.ForeignKey)]
+
+
 def _related_models() -> list[tuple[str, type[models.Model], str]]:
-    """(section name, model, field name) for every FK to Participant in the project."""
-    found = []
+    """(section name, model, lookup to the participant) for every model holding rows about them.
+
+    Rows that refer to the participant directly, and rows that belong to those rows (an alert's
+    history and e-mails, a personal session's frames): one hop further, through links that are
+    deleted with the participant (on_delete=CASCADE), i.e. data that exists only because of them.
+    """
+    direct = [
+        (model, field)
+        for model in apps.get_models()
+        for field in _foreign_keys(model)
+        if field.related_model is Participant
+    ]
+    found = {model._meta.label_lower: (model, field.name) for model, field in direct}
+    owners = [(model, field.name) for model, field in direct if _cascades(field)]
     for model in apps.get_models():
-        for field in model._meta.concrete_fields:
-            if isinstance(field, models.ForeignKey) and field.related_model is Participant:
-                found.append((model._meta.label_lower, model, field.name))
-    return sorted(found, key=lambda item: item[0])
+        label = model._meta.label_lower
+        for field in _foreign_keys(model):
+            for owner, owner_field in owners:
+                if label not in found and field.related_model is owner:
+                    found[label] = (model, f"{field.name}__{owner_field}")
+    return sorted((label, model, lookup) for label, (model, lookup) in found.items())
+
+
+def _cascades(field: models.ForeignKey[Any, Any]) -> bool:
+    return field.remote_field.on_delete is models.CASCADE
 
 
 def collect_participant_data(ctx: AuditContext, participant: Participant) -> dict[str, Any]:
@@ -68,8 +92,8 @@ def collect_participant_data(ctx: AuditContext, participant: Participant) -> dic
             "classrooms": [c.name for c in participant.classrooms.all()],
         },
     }
-    for section, model, field in _related_models():
-        rows = model._default_manager.filter(**{field: participant}).order_by("pk")
+    for section, model, lookup in _related_models():
+        rows = model._default_manager.filter(**{lookup: participant}).order_by("pk")
         data[section] = [_row(obj) for obj in rows.iterator(chunk_size=2000)]
     audit = AuditEvent.objects.filter(
         organization=ctx.organization, participant_pseudonym=participant.pseudonym
@@ -80,7 +104,11 @@ def collect_participant_data(ctx: AuditContext, participant: Participant) -> dic
 
 
 def export_csv_zip(data: dict[str, Any]) -> bytes:
-    """One CSV per section in a zip archive (built in memory: it holds numbers, not pictures)."""
+    """One CSV per section in a zip archive (built in memory: it holds numbers, not pictures).
+
+    Cells go through ``csv_cell``: JSON for lists and objects, text that a spreadsheet would run
+    as a formula defused.
+    """
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for section, rows in data.items():
@@ -91,7 +119,7 @@ def export_csv_zip(data: dict[str, Any]) -> bytes:
             columns = sorted({key for row in rows for key in row})
             writer = csv.DictWriter(text, fieldnames=columns)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
             archive.writestr(f"{section}.csv", text.getvalue())
     return buffer.getvalue()
 

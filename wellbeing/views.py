@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from wellbeing.actions import record_audit
 from wellbeing.models import AuditEvent, AuditEventQuerySet, Organization, Role, StaffMember
+from wellbeing.spreadsheet import csv_cell
 from wellbeing.two_factor import (
     confirm_totp,
     has_confirmed_device,
@@ -70,7 +71,7 @@ def audit_log_csv(request: HttpRequest, staff: StaffMember) -> StreamingHttpResp
     record_audit(audit_context(request, staff), "audit.export", filters=filters)
     writer = csv.writer(_Echo())
     rows = (
-        [str(getattr(event, column)) for column in AUDIT_CSV_COLUMNS]
+        [csv_cell(getattr(event, column)) for column in AUDIT_CSV_COLUMNS]
         for event in events.iterator(chunk_size=2000)
     )
     stream = (writer.writerow(row) for row in ([*AUDIT_CSV_COLUMNS], *rows))
