@@ -52,6 +52,7 @@ def test_camera_joins_a_scheduled_session(
 def brighter(jpeg: bytes) -> bytes:
     """The same scene with more contrast: faces stay put, the emotion scores move a little."""
     image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
     changed = cv2.convertScaleAbs(image, alpha=1.3, beta=-20)
     return bytes(cv2.imencode(".jpg", changed)[1].tobytes())
 
