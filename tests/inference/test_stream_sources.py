@@ -26,7 +26,7 @@ def served_clip(tmp_path: Path, faces_dir: Path) -> Iterator[str]:
     frames = [f for _, f in iter_frames(str(faces_dir / "video/short_hamilton_clip.mp4"))][:10]
     height, width = frames[0].shape[:2]
     writer = cv2.VideoWriter(
-        str(tmp_path / "cam.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (width, height)
+        str(tmp_path / "cam.avi"), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (width, height)
     )
     for frame in frames:
         writer.write(frame)
