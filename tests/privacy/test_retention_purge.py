@@ -64,6 +64,7 @@ def test_every_kind_goes_after_its_own_period_and_the_purge_says_so(
     for age in (0, 10, 40, 70):  # one observation, minute and day row at each age
         add_series(student, now - dt.timedelta(days=age))
     session = ClassSession.objects.filter(started_at__lt=now - dt.timedelta(days=8)).first()
+    assert session is not None
     for age, frame in ((0, "fresh"), (10, "old")):
         ProcessedFrame.objects.create(frame_id=frame, session=session, captured_at=now)
         ProcessedFrame.objects.filter(frame_id=frame).update(
