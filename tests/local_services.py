@@ -80,15 +80,15 @@ def start_throwaway_postgres() -> str:
         ],
         user,
     )
-    atexit.register(
-        lambda: subprocess.run(
-            ["runuser", "-u", user, "--", pg_ctl, "-D", data, "-m", "fast", "stop"]
-            if user
-            else [pg_ctl, "-D", data, "-m", "fast", "stop"],
-            capture_output=True,
-            check=False,
-        )
-    )
+
+    def stop() -> None:
+        stop_args = [pg_ctl, "-D", data, "-m", "fast", "stop"]
+        if user:
+            stop_args = ["runuser", "-u", user, "--", *stop_args]
+        subprocess.run(stop_args, capture_output=True, check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
     return f"postgres://postgres@127.0.0.1:{port}/wellbeing"
 
 
@@ -111,11 +111,40 @@ def start_throwaway_redis() -> str:
     return f"redis://127.0.0.1:{port}/14"
 
 
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/wellbeing"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def postgres_accepts(url: str) -> bool:
+    """Whether the server of ``url`` lets its user in (the database itself may not exist yet)."""
+    import psycopg2
+
+    parts = urlparse(url)
+    try:
+        psycopg2.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=parts.username or "postgres",
+            password=parts.password or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg2.OperationalError:
+        return False
+    return True
+
+
 def ensure_services() -> None:
     """Point DATABASE_URL and REDIS_URL at answering servers (see module docstring)."""
-    db = urlparse(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wellbeing"))
-    if not port_answers(db.hostname or "127.0.0.1", db.port or 5432):
+    configured = os.environ.get("DATABASE_URL")
+    db_url = configured or DEFAULT_DATABASE_URL
+    db = urlparse(db_url)
+    answers = port_answers(db.hostname or "127.0.0.1", db.port or 5432)
+    # Debian's own cluster (started by `apt-get install postgresql` where systemd runs) answers
+    # on 5432 but refuses password-less TCP logins: without an explicit DATABASE_URL, use a
+    # private server instead of failing every test. An explicit URL is left to fail loudly.
+    if not answers or (configured is None and not postgres_accepts(db_url)):
         os.environ["DATABASE_URL"] = start_throwaway_postgres()
-    redis = urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"))
+    redis = urlparse(os.environ.get("REDIS_URL", DEFAULT_REDIS_URL))
     if not port_answers(redis.hostname or "127.0.0.1", redis.port or 6379):
         os.environ["REDIS_URL"] = start_throwaway_redis()

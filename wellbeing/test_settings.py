@@ -6,17 +6,18 @@ import sys
 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-0123456789abcdef")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wellbeing")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 os.environ.setdefault("FACE_TEMPLATE_KEY", "dGVzdC1rZXktdGVzdC1rZXktdGVzdC1rZXktdGVzdC0=")
 
 # Under pytest, before the settings read DATABASE_URL/REDIS_URL: use the servers that answer,
-# or start throwaway ones (see tests/local_services.py). Type checkers importing this module
-# for django-stubs start nothing.
+# or start throwaway ones (see tests/local_services.py; it needs to know whether DATABASE_URL
+# was set by the caller, so the defaults below come after it). Type checkers importing this
+# module for django-stubs start nothing.
 if "pytest" in sys.modules:
     from tests.local_services import ensure_services
 
     ensure_services()
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wellbeing")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
 from wellbeing.settings import *  # noqa: F403
 
