@@ -137,3 +137,24 @@ def test_alert_closed_by_consent_withdrawal_cannot_be_reopened(
         close_alert(ctx, counselor, alert, "dismissed")
     alert.refresh_from_db()
     assert (alert.state, alert.closed_reason) == ("resolved", "consent_withdrawn")
+
+
+@pytest.mark.parametrize("ignores", [True, False])
+def test_urgent_alerts_break_quiet_hours_unless_the_school_says_otherwise(
+    school: Organization,
+    pupils: list[Participant],
+    ignores: bool,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: quiet hours all day long, an urgent rule
+    AlertPolicy.objects.filter(organization=school).update(
+        quiet_start=dt.time(0), quiet_end=dt.time(23, 59), urgent_ignores_quiet_hours=ignores
+    )
+    rule = Rule.objects.current().get(organization=school, slug="sustained-negative")
+    update_rule(AuditContext.system(school), rule, severity="urgent")
+    # when
+    raise_alert_for(school, pupils, django_capture_on_commit_callbacks)
+    # then: sent at once by default, held when the school wants quiet hours kept for urgent too
+    delivery = EmailDelivery.objects.get()
+    assert len(mail.outbox) == (1 if ignores else 0)
+    assert delivery.status == (DeliveryStatus.SENT if ignores else DeliveryStatus.PENDING)
