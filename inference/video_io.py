@@ -11,11 +11,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inference.image_io import DEFAULT_MAX_PIXELS
+
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 
 class VideoOpenError(ValueError):
-    """The source could not be opened or yields no frames."""
+    """The source could not be opened, yields no frames or announces oversized frames."""
 
 
 def parse_source(source: str) -> str | int:
@@ -24,18 +26,26 @@ def parse_source(source: str) -> str | int:
 
 
 def iter_frames(
-    source: str | int, sample_fps: float | None = None, max_frames: int | None = None
+    source: str | int,
+    sample_fps: float | None = None,
+    max_frames: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (timestamp in seconds, BGR uint8 frame), keeping about ``sample_fps`` per second.
 
     Timestamps come from the container when it reports them, else from the frame index and
-    the nominal rate. Raises VideoOpenError when nothing can be read.
+    the nominal rate. Raises VideoOpenError when nothing can be read, or when the source
+    announces frames of more than ``max_pixels`` (the same bomb guard as for images).
     """
     if isinstance(source, str) and "://" not in source and not Path(source).is_file():
         raise VideoOpenError(f"no such video file: {source}")
     capture = cv2.VideoCapture(source)
     if not capture.isOpened():
         raise VideoOpenError(f"cannot open video source {source!r}")
+    width, height = capture.get(cv2.CAP_PROP_FRAME_WIDTH), capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+    if width * height > max_pixels:
+        capture.release()
+        raise VideoOpenError(f"video frames are {width:.0f}x{height:.0f}, over {max_pixels} pixels")
     fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
     step = max(1, round(fps / sample_fps)) if sample_fps else 1
     index = yielded = 0

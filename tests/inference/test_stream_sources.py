@@ -1,4 +1,4 @@
-"""The frame reader takes webcams (an index) and network URLs as well as files."""
+"""The frame reader takes webcams (an index) and network URLs as well as files, within limits."""
 
 from __future__ import annotations
 
@@ -57,3 +57,12 @@ def test_unreachable_stream_is_a_clear_error() -> None:
     # given an RTSP URL where nothing listens / then VideoOpenError, not a hang or a crash
     with pytest.raises(VideoOpenError):
         list(iter_frames("rtsp://127.0.0.1:9/none", max_frames=1))
+
+
+def test_oversized_video_frames_are_refused_before_decoding(faces_dir: Path) -> None:
+    clip = str(faces_dir / "video/short_hamilton_clip.mp4")
+    # given the 640x360 clip and a pixel limit just below its frame size
+    # when read / then VideoOpenError from the announced size, before any frame is decoded
+    with pytest.raises(VideoOpenError, match="over 230399 pixels"):
+        next(iter_frames(clip, max_pixels=640 * 360 - 1))
+    assert next(iter_frames(clip, max_pixels=640 * 360))[1].shape == (360, 640, 3)
