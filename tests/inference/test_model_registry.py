@@ -7,6 +7,7 @@ models directory holding tiny constant-output ONNX models.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -177,3 +178,25 @@ def test_the_shipped_registry_names_a_registered_model() -> None:
     assert active_model_name(DEFAULT_MODELS_DIR) in {
         m.name for m in list_models(DEFAULT_MODELS_DIR)
     }
+
+
+def test_evaluate_scores_the_named_model(two_models: Path, tmp_path: Path) -> None:
+    # given 3 "sad" and 1 "surprise" faces, and models that always answer sad (a, active)
+    # or surprise (b)
+    for i, label in enumerate(["sad", "sad", "sad", "surprise"]):
+        (tmp_path / "data" / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "data" / label / f"{i}.png"), np.zeros((48, 48), np.uint8))
+    cmd = [sys.executable, "-m", "inference", "evaluate", "--data", str(tmp_path / "data")]
+    env = {**os.environ, "WELLBEING_MODELS_DIR": str(two_models)}
+    # when evaluated with --model b, and with the active model
+    runs = {
+        name: subprocess.run(
+            [*cmd, *extra, "--json"], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+        )
+        for name, extra in (("b", ["--model", "b"]), ("a", []))
+    }
+    metrics = {k: json.loads(v.stdout.strip().splitlines()[-1]) for k, v in runs.items()}
+    # then each run scores its own model: b gets the one surprise right, a the three sad ones
+    assert metrics["b"]["model"] == "b" and metrics["b"]["accuracy"] == pytest.approx(0.25)
+    assert metrics["a"]["model"] == "a" and metrics["a"]["accuracy"] == pytest.approx(0.75)
+    assert metrics["b"]["per_class"]["surprise"]["recall"] == pytest.approx(1.0)
