@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -29,7 +28,7 @@ from capture.series import (
 from wellbeing.actions import AuditContext
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
-from wellbeing.models import Classroom, ClassSession, Participant, staff_of
+from wellbeing.models import ClassSession, Participant, staff_of
 
 
 class SeriesQuerySerializer(serializers.Serializer[dict[str, object]]):
@@ -97,12 +96,10 @@ class SessionSummaryView(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
-        classrooms = Classroom.objects.visible_to(request.user)
-        people = Participant.objects.visible_to(request.user)
         session = get_object_or_404(
-            ClassSession.objects.filter(
-                Q(classroom__in=classrooms) | Q(participant__in=people)
-            ).select_related("classroom__organization", "participant__organization"),
+            ClassSession.objects.visible_to(request.user).select_related(
+                "classroom__organization", "participant__organization"
+            ),
             pk=pk,
         )
         owner = session.classroom or session.participant

@@ -167,6 +167,18 @@ class SessionStatus(models.TextChoices):
     ENDED = "ended", "Ended"
 
 
+class ClassSessionQuerySet(models.QuerySet["ClassSession"]):
+    def visible_to(self, user: AnyUser) -> ClassSessionQuerySet:
+        """Sessions of classrooms the user may see, and personal-device sessions of participants
+        whose individual data the user may see (so never another school's)."""
+        if staff_of(user) is None:
+            return self.none()
+        return self.filter(
+            models.Q(classroom__in=Classroom.objects.visible_to(user))
+            | models.Q(participant__in=Participant.objects.visible_to(user))
+        )
+
+
 class ClassSession(models.Model):
     """A lesson during which capture may run."""
 
@@ -199,6 +211,8 @@ class ClassSession(models.Model):
     frames_processed = models.PositiveIntegerField(default=0)
     # Frames accepted by ingest that could not be analysed (expired in Redis, undecodable).
     frames_dropped = models.PositiveIntegerField(default=0)
+
+    objects = ClassSessionQuerySet.as_manager()
 
     class Meta:
         indexes = [models.Index(fields=["classroom", "status"])]

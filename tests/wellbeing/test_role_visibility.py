@@ -93,3 +93,30 @@ def test_public_retention_page_needs_no_login(school: Organization) -> None:
 
     page = Client().get(reverse("retention", args=[school.slug])).content.decode()
     assert f"{school.raw_observation_days} days" in page and "never stored" in page
+
+
+def test_session_visibility_follows_classrooms_and_participants(
+    school: Organization,
+    admin: StaffMember,
+    counselor: StaffMember,
+    teacher: StaffMember,
+    classroom: Classroom,
+    student: Participant,
+    other_admin: StaffMember,
+) -> None:
+    from wellbeing.models import ClassSession
+
+    # given a lesson in the teacher's class, one in another class, and a student's own session
+    lesson = ClassSession.objects.create(classroom=classroom)
+    elsewhere = ClassSession.objects.create(
+        classroom=Classroom.objects.create(organization=school, name="8A")
+    )
+    personal = ClassSession.objects.create(participant=student)
+    visible = lambda staff: set(ClassSession.objects.visible_to(staff.user))  # noqa: E731
+    # then admins see all three, the teacher only their class (never a personal session),
+    # the counselor the classes plus their caseload's personal session, another school nothing
+    assert visible(admin) == {lesson, elsewhere, personal}
+    assert visible(teacher) == {lesson}
+    assert visible(counselor) == {lesson, elsewhere, personal}
+    assert visible(other_admin) == set()
+    assert set(ClassSession.objects.visible_to(AnonymousUser())) == set()
