@@ -174,6 +174,19 @@ class AlertQuerySet(models.QuerySet["Alert"]):
     def active(self) -> AlertQuerySet:
         return self.filter(state__in=ACTIVE_STATES)
 
+    def feedback_by_rule(self) -> dict[str, dict[str, int]]:
+        """rule slug -> alerts raised, rated by a counselor, and rated useful (precision)."""
+        rows = (
+            self.order_by()
+            .values("rule_slug")
+            .annotate(
+                raised=models.Count("pk"),
+                rated=models.Count("pk", filter=models.Q(useful__isnull=False)),
+                useful=models.Count("pk", filter=models.Q(useful=True)),
+            )
+        )
+        return {row.pop("rule_slug"): row for row in rows}
+
 
 class Alert(models.Model):
     """A prompt for a counselor to check in with a student, with the evidence that raised it."""

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from alerts.forms import EmailPreferenceForm, RuleForm
-from alerts.models import Rule
+from alerts.models import Alert, Rule
 from alerts.workflow import AlertWorkflowError, set_email_preference, update_rule
 from wellbeing.models import Role, StaffMember
 from wellbeing.web_access import audit_context, staff_required
@@ -21,10 +21,13 @@ can_edit_rules = staff_required(Role.ADMIN)
 
 @can_see_rules
 def rule_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
-    rules = Rule.objects.filter(organization=staff.organization).current().order_by("slug")
-    return render(
-        request, "alerts/rules.html", {"rules": rules, "can_edit": staff.role == Role.ADMIN}
-    )
+    rules = list(Rule.objects.filter(organization=staff.organization).current().order_by("slug"))
+    # Precision as counselors rated it, shown next to the numbers an admin would tune.
+    feedback = Alert.objects.filter(organization=staff.organization).feedback_by_rule()
+    none = {"raised": 0, "rated": 0, "useful": 0}
+    rows = [(rule, feedback.get(rule.slug, none)) for rule in rules]
+    context = {"rows": rows, "can_edit": staff.role == Role.ADMIN}
+    return render(request, "alerts/rules.html", context)
 
 
 @can_edit_rules

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import timezone
 
-from alerts.models import Rule
+from alerts.models import Alert, Rule
 from tests.conftest import login
-from wellbeing.models import AuditEvent, Organization, StaffMember
+from wellbeing.models import AuditEvent, Organization, Participant, StaffMember
 
 
 def current(org: Organization, slug: str) -> Rule:
@@ -113,3 +114,21 @@ def test_django_admin_edit_is_a_new_version_and_bad_numbers_are_form_errors(
     assert Rule.objects.get(pk=rule.pk).persistence_m == 3
     # and the old version is no longer editable
     assert "current version" in client.post(url, rule_post(rule)).content.decode()
+
+
+def test_rules_page_shows_how_useful_each_rules_alerts_were(
+    school: Organization, admin: StaffMember, student: Participant
+) -> None:
+    # given: three alerts of the sustained-negative rule: rated useful, not useful, unrated
+    rule = current(school, "sustained-negative")
+    for useful in (True, False, None):
+        Alert.objects.create(
+            organization=school, participant=student, rule=rule, rule_slug=rule.slug,
+            severity="notify", state="resolved", useful=useful, evidence={},
+            window_start="2026-02-02", window_end="2026-02-06", raised_at=timezone.now(),
+        )  # fmt: skip
+    # when
+    page = login(admin).get("/alerts/rules/").content.decode()
+    # then: the admin sees the precision next to the rule's numbers
+    assert "3 raised; 1 of 2 rated useful (50%)" in page
+    assert "0 raised; none rated yet" in page
