@@ -1,7 +1,8 @@
 """``python -m training explain``: Grad-CAM and occlusion maps over one face, for developers.
 
 Grad-CAM (Selvaraju et al., 2017) weights the last convolutional feature maps by the gradient
-of the predicted class score; it needs a PyTorch checkpoint. Occlusion slides a grey patch over
+of the predicted class score; it needs a PyTorch module: a checkpoint's, or one rebuilt from a
+registered model this pipeline exported (training.onnx_weights). Occlusion slides a grey patch over
 the face and records how much the predicted class probability drops; it works for any model,
 ONNX included. Both maps are rendered next to the face in one PNG. Explanations are for model
 developers debugging a model, never shown about a participant (nothing here stores a face).
@@ -92,7 +93,8 @@ def explain_image(loaded: LoadedModel, image_path: Path, out_path: Path) -> dict
     """Write face | Grad-CAM | occlusion panels to ``out_path``; returns the prediction.
 
     The image is taken as a face crop (as the engine passes to the classifier). Grad-CAM is
-    drawn only for PyTorch checkpoints; ONNX-only models get the face and occlusion panels.
+    drawn when a PyTorch module is at hand (a checkpoint, or a registered model exported by
+    this pipeline); other ONNX models get the face and occlusion panels.
     """
     crop = read_image(image_path)
     inputs = preprocess_faces([crop], loaded.preprocessing)

@@ -86,12 +86,20 @@ def resolve_checkpoint(name: str, runs_dir: Path = Path(".runs")) -> Path | None
 def load_any_model(name: str, models_dir: Path | None = None, threads: int = 1) -> LoadedModel:
     """Load a checkpoint (path or run name) or a registered model of the models directory.
 
+    For a registered model that this pipeline exported, ``module`` is the PyTorch module
+    rebuilt from the ONNX weights (training.onnx_weights), so that Grad-CAM works without
+    the checkpoint.
+
     Raises CheckpointError / inference.model_manifest.ManifestError when neither exists.
     """
     checkpoint = resolve_checkpoint(name)
     if checkpoint is not None:
         module, spec, _ = load_model(checkpoint)
         return LoadedModel(str(checkpoint), torch_predictor(module), spec, module)
+    from training.onnx_weights import module_from_onnx  # imports onnx_export, which needs us
+
     manifest, path = resolve_model(name, models_dir)
     predict = onnx_predictor(path, manifest.classes, threads)
-    return LoadedModel(name, predict, manifest.preprocessing, manifest=manifest)
+    # Scoring stays with onnxruntime; the rebuilt module (when exact) only serves Grad-CAM.
+    rebuilt = module_from_onnx(manifest, path)
+    return LoadedModel(name, predict, manifest.preprocessing, rebuilt, manifest)

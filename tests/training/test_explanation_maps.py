@@ -10,10 +10,48 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
 
-from inference.model_manifest import CANONICAL_CLASSES  # noqa: E402
+from torch import nn  # noqa: E402
+
+from inference.model_manifest import (  # noqa: E402
+    CANONICAL_CLASSES,
+    ModelManifest,
+    Preprocessing,
+)
 from tests.training.conftest import synthetic_face  # noqa: E402
 from training.explanation_maps import PANEL, explain_image, grad_cam, occlusion_map  # noqa: E402
+from training.export_pipeline import export_checkpoint  # noqa: E402
 from training.model_predictors import load_any_model  # noqa: E402
+from training.model_zoo import BUILDERS, build_model  # noqa: E402
+from training.onnx_export import export_onnx  # noqa: E402
+from training.onnx_weights import max_difference, module_from_onnx  # noqa: E402
+
+
+def manifest_for(family: str | None, size: int = 24) -> ModelManifest:
+    training = {"model": {"family": family, "width": 0.25, "dropout": 0.0}} if family else {}
+    return ModelManifest(
+        name="m",
+        version="1",
+        classes=CANONICAL_CLASSES,
+        preprocessing=Preprocessing(size=size),
+        file="m.onnx",
+        sha256="",
+        licence="",
+        source="",
+        training=training,
+    )
+
+
+def with_random_batchnorm(model: nn.Module) -> nn.Module:
+    """Give every batch-norm non-trivial statistics, as training would, so folding matters."""
+    gen = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
+            n = m.num_features
+            m.running_mean = torch.randn(n, generator=gen) * 0.5
+            m.running_var = torch.rand(n, generator=gen) + 0.5
+            m.weight.data = torch.rand(n, generator=gen) + 0.5
+            m.bias.data = torch.randn(n, generator=gen) * 0.2
+    return model.eval()
 
 
 def test_occlusion_finds_the_only_informative_region() -> None:
@@ -45,3 +83,45 @@ def test_grad_cam_and_explain_png(trained_run: Path, tmp_path: Path) -> None:
     png = cv2.imread(str(tmp_path / "out.png"))
     assert png is not None and png.shape[1] == 3 * PANEL
     assert result["predicted"] in CANONICAL_CLASSES and result["grad_cam"] is True
+
+
+@pytest.mark.parametrize("family", sorted(BUILDERS))
+def test_module_rebuilt_from_onnx_gives_the_same_grad_cam(family: str, tmp_path: Path) -> None:
+    # given a model with trained-like batch-norm statistics, exported to ONNX
+    torch.manual_seed(0)
+    original = with_random_batchnorm(build_model(family, 1, width=0.25, dropout=0.0))
+    path = tmp_path / "m.onnx"
+    export_onnx(original, (1, 24, 24), path)
+    # when the module is rebuilt from the ONNX weights and the manifest's family
+    rebuilt = module_from_onnx(manifest_for(family), path)
+    # then it matches onnxruntime and its Grad-CAM equals the original's
+    assert rebuilt is not None
+    assert max_difference(rebuilt, path, (1, 24, 24)) <= 1e-4
+    x = np.random.default_rng(1).standard_normal((1, 1, 24, 24)).astype(np.float32)
+    for target in (0, 3):
+        np.testing.assert_allclose(
+            grad_cam(rebuilt, x, target), grad_cam(original, x, target), atol=1e-4
+        )
+
+
+def test_models_not_exported_here_are_not_rebuilt(tmp_path: Path) -> None:
+    # given an ONNX file whose manifest has no training record, and one naming the wrong family
+    path = tmp_path / "m.onnx"
+    export_onnx(build_model("vgg", 1, width=0.25).eval(), (1, 24, 24), path)
+    # when rebuilding is attempted, then neither yields a module (occlusion maps only)
+    assert module_from_onnx(manifest_for(None), path) is None
+    assert module_from_onnx(manifest_for("resnet"), path) is None
+
+
+def test_explain_a_registered_model_draws_grad_cam(trained_run: Path, tmp_path: Path) -> None:
+    # given a trained checkpoint exported as a registered ONNX model (checkpoint not needed)
+    models = tmp_path / "models"
+    export_checkpoint(trained_run / "best.pt", "tiny", models)
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), synthetic_face(3, np.random.default_rng(0)))
+    # when the registered model explains a face
+    result = explain_image(load_any_model("tiny", models), image, tmp_path / "out.png")
+    # then the PNG has the face, Grad-CAM and occlusion panels
+    png = cv2.imread(str(tmp_path / "out.png"))
+    assert result["grad_cam"] is True
+    assert png is not None and png.shape[1] == 3 * PANEL
