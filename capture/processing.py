@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import weakref
 from typing import Literal
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from capture.timeseries import (
     count_dropped_frame,
     store_frame_outcome,
 )
-from inference.engine import FaceResult, FrameResult
+from inference.engine import FaceResult, FrameResult, Gallery
 from inference.image_io import ImageDecodeError, decode_image
 from inference.tracking import TrackerState
 from wellbeing.models import ClassSession, Organization
@@ -41,6 +42,10 @@ TRACKER_IDLE_S = 600.0
 
 _trackers_lock = threading.Lock()
 _trackers: dict[int, tuple[float, TrackerState]] = {}
+# The gallery (template keys) each tracker last saw; entries vanish with their tracker.
+_gallery_seen: weakref.WeakKeyDictionary[TrackerState, tuple[str, ...]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def tracker_for(session_id: int) -> TrackerState:
@@ -65,6 +70,22 @@ def scrub_tracks(tracker: TrackerState, allowed: set[str]) -> None:
             track.identity = track.distance = track.checked_at = None
             track.history.clear()
             track.ema = None
+
+
+def rematch_unknown_tracks(tracker: TrackerState, gallery: Gallery) -> None:
+    """When the gallery changed (an enrollment, a consent given), re-match unknown faces now.
+
+    A track's identity is re-checked only every few seconds; without this, a student enrolled
+    during the lesson would stay "unknown" for several more frames.
+    """
+    signature = tuple(sorted(gallery.keys))
+    with _trackers_lock:
+        changed = _gallery_seen.get(tracker, signature) != signature
+        _gallery_seen[tracker] = signature
+    if changed:
+        for track in tracker.tracks.values():
+            if track.identity is None:
+                track.checked_at = None
 
 
 def select_observations(
@@ -114,6 +135,7 @@ def analyse_frame(
     )
     tracker = tracker_for(session_id)
     scrub_tracks(tracker, set(gallery.participants))
+    rematch_unknown_tracks(tracker, gallery.gallery)
     engine = engine_on_active_model()  # loaded once; follows a newly activated model
     return engine.analyze_frame(image, gallery.gallery, tracker, timestamp=at)
 
