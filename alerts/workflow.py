@@ -17,6 +17,7 @@ from django.utils import timezone
 from alerts.models import CLOSED_STATES, Alert, AlertEvent, AlertState, Rule
 from alerts.notifications import CONSENT_WITHDRAWN, cancel_pending_for_participant
 from alerts.rules import check_rule_numbers
+from alerts.series import consented_participant_ids
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Participant, Role, StaffMember
 
@@ -109,6 +110,13 @@ def reopen_alert(ctx: AuditContext, staff: StaffMember, alert: Alert, note: str 
     """resolved/dismissed -> open. Refused when closed because consent was withdrawn."""
     if alert.closed_reason == CONSENT_WITHDRAWN:
         raise AlertWorkflowError("This alert was closed because consent was withdrawn.")
+    # An alert closed by a counselor before a withdrawal must not come back either.
+    if alert.participant_id not in consented_participant_ids(
+        alert.organization, among=[alert.participant_id]
+    ):
+        raise AlertWorkflowError(
+            "The student no longer has consent for emotion analysis; the alert stays closed."
+        )
     if not note.strip():
         raise AlertWorkflowError("Say why the alert is reopened (a note is required).")
     return _transition(

@@ -9,13 +9,14 @@ from django.test import Client
 
 from alerts.models import Alert, AlertEvent, AlertState, Rule
 from tests.conftest import login
-from tests.factories import make_staff
+from tests.factories import grant_consent, make_guardian, make_staff
 from wellbeing.models import AuditEvent, Organization, Participant, Role, StaffMember
 
 
 @pytest.fixture
-def alert(school: Organization, student: Participant) -> Alert:
-    """An open alert for the counselor's student (as the engine would store it)."""
+def alert(school: Organization, student: Participant, notice: Any) -> Alert:
+    """An open alert for the counselor's consented student (as the engine would store it)."""
+    grant_consent(student, make_guardian(student))
     rule = Rule.objects.current().get(organization=school, slug="sustained-negative")
     evidence = {
         "summary": "abnormal on 3 of the last 5 school days (rule needs 3 of 5)",

@@ -158,3 +158,21 @@ def test_urgent_alerts_break_quiet_hours_unless_the_school_says_otherwise(
     delivery = EmailDelivery.objects.get()
     assert len(mail.outbox) == (1 if ignores else 0)
     assert delivery.status == (DeliveryStatus.SENT if ignores else DeliveryStatus.PENDING)
+
+
+def test_alert_closed_before_consent_was_withdrawn_cannot_be_reopened(
+    school: Organization,
+    pupils: list[Participant],
+    counselor: StaffMember,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: the counselor resolved the alert, then the guardian withdrew consent
+    alert = raise_alert_for(school, pupils, django_capture_on_commit_callbacks)
+    ctx = AuditContext.system(school)
+    close_alert(ctx, counselor, alert, "resolved", "Talked with the student")
+    withdraw_consent(ctx, pupils[0].consent_records.get(), note="Family")
+    # when / then: reopening is refused and the alert stays resolved
+    with pytest.raises(AlertWorkflowError, match="no longer has consent"):
+        reopen_alert(ctx, counselor, alert, "Worried again")
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
