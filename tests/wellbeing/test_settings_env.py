@@ -90,7 +90,9 @@ def test_production_environment_uses_postgres_and_redis() -> None:
     assert got["db_name"] == "wellbeing"
     assert got["eager"] is False and got["broker"] == redis and got["backend"] == redis
     assert got["channel_layer"] == "channels_redis.core.RedisChannelLayer"
-    assert got["channel_hosts"] == [redis]
+    hosts = got["channel_hosts"]
+    assert isinstance(hosts, list) and len(hosts) == 1
+    assert (hosts[0]["address"] if isinstance(hosts[0], dict) else hosts[0]) == redis
     assert got["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert got["allowed_hosts"] == ["wellbeing.example.org", "admin.example.org"]
     assert got["email"] == [
