@@ -25,8 +25,11 @@ from django.db import connection, connections
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from capture.client import Frame, ServerClient
 from capture.live import session_group
+from capture.localstack import start_worker, stop_process
 from consent.actions import enroll_face
+from inference.model_manifest import CANONICAL_CLASSES
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import grant_consent, make_guardian, make_notice, make_participant
 from tests.local_services import free_port, port_answers
@@ -47,13 +50,17 @@ def database_url_of_tests() -> str:
 @pytest.fixture
 def daphne_url(transactional_db: Any, tmp_path: Path) -> Iterator[str]:
     """A daphne process serving the project (HTTP + WebSocket) on the test database."""
+    yield from serve_with_daphne(tmp_path, "tests.browser.daphne_settings")
+
+
+def serve_with_daphne(tmp_path: Path, settings_module: str) -> Iterator[str]:
     static_root = tmp_path / "static"
     with override_settings(STATIC_ROOT=static_root):
         call_command("collectstatic", interactive=False, verbosity=0)
     port = free_port()
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.browser.daphne_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "DATABASE_URL": database_url_of_tests(),
         "REDIS_URL": settings.REDIS_URL,
         "STATIC_ROOT": str(static_root),
@@ -159,3 +166,92 @@ def test_teacher_watches_the_live_view_update_when_a_frame_is_processed(
     body = page.content()
     assert "Obama Student" not in body and "Biden Student" not in body
     screenshot(page, "06-live-after")
+
+
+@pytest.fixture
+def daphne_and_worker(transactional_db: Any, tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    """daphne queueing inference tasks on the broker, and a function that starts one Celery
+    worker process (same settings, test database) to run them; the worker is stopped after."""
+    settings_module = "tests.browser.worker_settings"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url_of_tests(),
+        "REDIS_URL": settings.REDIS_URL,
+        "DATABASE_CONN_MAX_AGE": "0",
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+    workers: list[Any] = []
+
+    def start() -> None:
+        log = (tmp_path / "worker.log").open("ab")
+        workers.append(start_worker(env, log, concurrency=1))
+
+    try:
+        for url in serve_with_daphne(tmp_path, settings_module):
+            yield url, start
+    finally:
+        for proc in workers:
+            stop_process(proc)
+
+
+def start_class(school: Organization, classroom: Classroom) -> tuple[str, int]:
+    """Two consented, enrolled students in 7B, a group minimum of 2, a running session."""
+    school.min_group_size = 2
+    school.save()
+    make_notice(school)
+    enroll(school, classroom, "Obama Student", "obama")
+    enroll(school, classroom, "Biden Student", "biden")
+    _, token = create_device(AuditContext.system(school), "7B camera", classroom=classroom)
+    started = Client().post(
+        "/api/ingest/sessions", data={}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
+    session_id = int(started.json()["session_id"])
+    forget_stale_subscribers(session_id)
+    return token, session_id
+
+
+def test_counselor_watches_the_live_view_update_when_the_worker_processes_a_frame(
+    daphne_and_worker: tuple[str, Any],
+    page: Any,
+    school: Organization,
+    classroom: Classroom,
+    counselor: StaffMember,
+    tmp_path: Path,
+) -> None:
+    if not (FACES / "manifest.json").is_file():
+        pytest.skip(f"shared test faces not found at {FACES} (../shared/testdata/faces)")
+    from playwright.sync_api import expect
+
+    base_url, start_worker_process = daphne_and_worker
+    # given a running class session and a counselor watching its live view
+    token, session_id = start_class(school, classroom)
+    sign_in(page, base_url, counselor.user.username, PASSWORD)
+    page.goto(base_url + reverse("dashboard:live", args=[session_id]))
+    page.wait_for_selector("#live-connection[data-state=open]", timeout=15_000)
+    # when the camera sends a frame to the server while no worker runs
+    camera = ServerClient(base_url, token, timeout=30)
+    frame = Frame(time.time_ns() // 1_000_000 % 2_000_000_000, time.time(), scene_photo())
+    status, _ = camera.send_frame(session_id, frame)
+    assert status in (200, 201, 202)
+    # then it waits on the broker and the page has nothing new
+    page.wait_for_timeout(2_000)
+    assert page.locator("#live-view").get_attribute("data-updates") == "0"
+    # when a worker process starts and processes the queued frame
+    start_worker_process()
+    # then the page updates over the WebSocket with class-level numbers only
+    expect(page.locator("#live-view")).to_have_attribute(
+        "data-updates", re.compile(r"^[1-9]\d*$"), timeout=90_000
+    )
+    assert page.locator("#live-recognised").inner_text() == "2"
+    counts = [page.locator(f"#live-count-{name}").inner_text() for name in CANONICAL_CLASSES]
+    assert sum(int(c) for c in counts) == 2
+    assert "Obama Student" not in page.content()
+    # and the socket stayed up while it waited (no consumer crash in the server log)
+    assert "Exception inside application" not in (tmp_path / "daphne.log").read_text()
+    screenshot(page, "11-live-after-worker")
+
+
+def scene_photo() -> bytes:
+    return (FACES / "scenes" / "obama+biden.jpg").read_bytes()
