@@ -83,7 +83,7 @@ def command_explain(args: argparse.Namespace) -> int:
     from training.explanation_maps import explain_image
     from training.model_predictors import load_any_model
 
-    loaded = load_any_model(args.model, Path(args.models_dir))
+    loaded = load_any_model(args.model, Path(args.models_dir), rebuild=True)
     print_json(explain_image(loaded, Path(args.image), Path(args.out)))
     return 0
 

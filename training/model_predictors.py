@@ -83,12 +83,14 @@ def resolve_checkpoint(name: str, runs_dir: Path = Path(".runs")) -> Path | None
     return candidate if candidate.is_file() else None
 
 
-def load_any_model(name: str, models_dir: Path | None = None, threads: int = 1) -> LoadedModel:
+def load_any_model(
+    name: str, models_dir: Path | None = None, threads: int = 1, rebuild: bool = False
+) -> LoadedModel:
     """Load a checkpoint (path or run name) or a registered model of the models directory.
 
-    For a registered model that this pipeline exported, ``module`` is the PyTorch module
-    rebuilt from the ONNX weights (training.onnx_weights), so that Grad-CAM works without
-    the checkpoint.
+    With ``rebuild``, a registered model that this pipeline exported also gets ``module``, the
+    PyTorch module rebuilt from its ONNX weights (training.onnx_weights), so that Grad-CAM
+    works without the checkpoint.
 
     Raises CheckpointError / inference.model_manifest.ManifestError when neither exists.
     """
@@ -101,5 +103,5 @@ def load_any_model(name: str, models_dir: Path | None = None, threads: int = 1) 
     manifest, path = resolve_model(name, models_dir)
     predict = onnx_predictor(path, manifest.classes, threads)
     # Scoring stays with onnxruntime; the rebuilt module (when exact) only serves Grad-CAM.
-    rebuilt = module_from_onnx(manifest, path)
+    rebuilt = module_from_onnx(manifest, path) if rebuild else None
     return LoadedModel(name, predict, manifest.preprocessing, rebuilt, manifest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,7 @@ from inference.model_manifest import (  # noqa: E402
     Preprocessing,
 )
 from tests.training.conftest import synthetic_face  # noqa: E402
+from training.cli import main  # noqa: E402
 from training.explanation_maps import PANEL, explain_image, grad_cam, occlusion_map  # noqa: E402
 from training.export_pipeline import export_checkpoint  # noqa: E402
 from training.model_predictors import load_any_model  # noqa: E402
@@ -113,15 +115,30 @@ def test_models_not_exported_here_are_not_rebuilt(tmp_path: Path) -> None:
     assert module_from_onnx(manifest_for("resnet"), path) is None
 
 
-def test_explain_a_registered_model_draws_grad_cam(trained_run: Path, tmp_path: Path) -> None:
+def test_explain_a_registered_model_draws_grad_cam(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # given a trained checkpoint exported as a registered ONNX model (checkpoint not needed)
     models = tmp_path / "models"
     export_checkpoint(trained_run / "best.pt", "tiny", models)
     image = tmp_path / "face.png"
     cv2.imwrite(str(image), synthetic_face(3, np.random.default_rng(0)))
-    # when the registered model explains a face
-    result = explain_image(load_any_model("tiny", models), image, tmp_path / "out.png")
+    capsys.readouterr()
+    # when `python -m training explain --model tiny FACE --out PNG` runs
+    out = tmp_path / "out.png"
+    argv = [
+        "explain",
+        "--model",
+        "tiny",
+        "--models-dir",
+        str(models),
+        str(image),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
     # then the PNG has the face, Grad-CAM and occlusion panels
-    png = cv2.imread(str(tmp_path / "out.png"))
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    png = cv2.imread(str(out))
     assert result["grad_cam"] is True
     assert png is not None and png.shape[1] == 3 * PANEL
