@@ -175,19 +175,29 @@ def upsert_minute_aggregates(
 def first_session_minutes(
     outcome: FrameOutcome, new_minutes: set[int], day: dt.date, tz_name: str
 ) -> set[int]:
-    """Participants for whom this is their first minute of this session on this local day."""
+    """Participants for whom this is their only minute of this session on this local day so far.
+
+    Any other stored minute counts, earlier or later: frames of one session can be stored out
+    of order (two worker processes, a retried frame), and a late frame of an earlier minute
+    must not count the session a second time.
+    """
     if not new_minutes:
         return set()
     tz = zoneinfo.ZoneInfo(tz_name)
     day_start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     minute = outcome.captured_at.replace(second=0, microsecond=0)
-    earlier = MinuteAggregate.objects.filter(
-        session_id=outcome.session_id,
-        participant_id__in=new_minutes,
-        minute__gte=day_start,
-        minute__lt=minute,
-    ).values_list("participant_id", flat=True)
-    return new_minutes - set(earlier)
+    other = (
+        MinuteAggregate.objects.filter(
+            session_id=outcome.session_id,
+            participant_id__in=new_minutes,
+            minute__gte=day_start,
+            minute__lt=day_end,
+        )
+        .exclude(minute=minute)
+        .values_list("participant_id", flat=True)
+    )
+    return new_minutes - set(other)
 
 
 def upsert_daily_rollups(
