@@ -145,3 +145,23 @@ def test_replay_covers_session_window_rules(
     assert [(label, slug) for label, _, slug in replayed] == [
         (pupils[0].pseudonym, "session-negative")
     ]
+
+
+def test_whole_class_session_dip_alerts_nobody(
+    school: Organization, classroom: Classroom, pupils: list[Participant]
+) -> None:
+    # given: an active session rule; the whole class negative in the same 3 of 5 sessions
+    create_rule(
+        AuditContext.system(school), "session-negative", name="Negative in class sessions",
+        signal="negative_share", window="session", threshold=0.45, clear_threshold=0.35,
+        baseline_weeks=0, class_margin=0.1, persistence_m=3, persistence_d=5, mode="active",
+    )  # fmt: skip
+    days = school_days(5)
+    write_series(pupils, days, 0.15)
+    for i, day in enumerate(days):
+        write_session(classroom, day, {p: (0.7 if i % 2 == 0 else 0.15) for p in pupils})
+    # when
+    report = evaluate_organization(school, as_of=days[-1])
+    # then: the class-session median absorbs the dip
+    assert not Alert.objects.filter(rule_slug="session-negative").exists()
+    assert report.rules == 2  # the session rule and the default sustained-negative rule
