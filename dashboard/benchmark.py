@@ -7,8 +7,8 @@ aggregates and the matching daily rollups in a separate database (BENCH_DATABASE
 postgres://postgres@127.0.0.1:5432/wellbeing_bench_dash; created when missing), then renders
 the student page in-process through Django's test client (URL routing, permission check,
 queries, audit write, template rendering: the server's share of a request, no network) and
-prints JSON, last line: student_page_ms (p95 of the default 14-day page), p50/p95 of the
-default page, of a whole-year range and of a 31-day hourly range, and the row counts.
+prints JSON, last line: student_page_ms (the worst p95 of the default 14-day page, a
+whole-year range and a 31-day hourly range), p50/p95 of each of them, and the row counts.
 """
 
 from __future__ import annotations

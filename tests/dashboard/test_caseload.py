@@ -94,3 +94,26 @@ def test_open_alerts_are_counted_per_student(school: Organization, counselor: St
     rows = list(caseload_queryset(counselor, today, sort="-alerts"))
     # then only the open alert counts
     assert [(r, getattr(r, "open_alerts")) for r in rows] == [(flagged, 1), (calm, 0)]  # noqa: B009
+
+
+def test_sorting_by_last_seen_puts_never_seen_students_last(
+    school: Organization, counselor: StaffMember
+) -> None:
+    # given students seen an hour ago, a week ago, and never
+    now = timezone.now()
+    recent = make_participant(school, "Recent", counselor=counselor)
+    older = make_participant(school, "Older", counselor=counselor)
+    never = make_participant(school, "Never", counselor=counselor)
+    for kid, seen in ((recent, now - dt.timedelta(hours=1)), (older, now - dt.timedelta(days=7))):
+        kid.last_seen_at = seen
+        kid.save(update_fields=["last_seen_at"])
+    # when sorted by last seen, both directions
+    today = today_in(school)
+    latest_first = list(caseload_queryset(counselor, today, sort="-last_seen"))
+    oldest_first = list(caseload_queryset(counselor, today, sort="last_seen"))
+    # then the order follows the time and the never-seen student is always last
+    assert latest_first == [recent, older, never]
+    assert oldest_first == [older, recent, never]
+    # and the page marks the sorted column for screen readers
+    body = login(counselor).get(reverse("dashboard:home") + "?sort=-last_seen").content.decode()
+    assert 'aria-sort="descending"><a href="?sort=last_seen">Last seen' in body
