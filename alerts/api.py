@@ -29,6 +29,7 @@ from alerts.workflow import (
     reopen_alert,
     update_rule,
 )
+from wellbeing.actions import record_audit
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
 from wellbeing.api.error_docs import error_responses
@@ -110,6 +111,13 @@ class AlertViewSet(
             "events__actor__user"
         )
         return by_severity_then_age(alerts)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
+        if page:  # who saw whose alerts: one event per page, naming the pseudonyms shown
+            pseudonyms = [alert.participant.pseudonym for alert in page]
+            record_audit(audit_context(request), "alert.list", pseudonyms=pseudonyms)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         alert = self.get_object()

@@ -59,7 +59,10 @@ def participant_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     page = Paginator(participants, 25).get_page(request.GET.get("page"))
     notice = ConsentNotice.objects.current_for(staff.organization)
     rows = [(p, decide_consent(p.consent_records.all(), notice, ALL_SCOPES)) for p in page]
-    record_audit(audit_context(request, staff), "participant.list", page=page.number, q=query)
+    if page.object_list:
+        pseudonyms = [p.pseudonym for p in page]
+        ctx = audit_context(request, staff)
+        record_audit(ctx, "participant.list", page=page.number, q=query, pseudonyms=pseudonyms)
     context = {"page": page, "rows": rows, "q": query, "notice": notice, "scopes": ALL_SCOPES}
     return render(request, "consent/participant_list.html", context)
 

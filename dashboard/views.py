@@ -66,7 +66,9 @@ def caseload_context(request: HttpRequest, staff: StaffMember) -> dict[str, obje
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     lines = negative_sparklines([p.pk for p in page], today)
     if page.object_list:
-        record_audit(audit_context(request, staff), "participant.list", page=page.number)
+        pseudonyms = [p.pseudonym for p in page]
+        ctx = audit_context(request, staff)
+        record_audit(ctx, "participant.list", page=page.number, pseudonyms=pseudonyms)
     return {
         "page": page,
         "q": query,
