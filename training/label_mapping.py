@@ -36,7 +36,8 @@ RAFDB_LABELS: Mapping[str, str | None] = {
 }
 
 # AffectNet numeric folders / annotations: 0=Neutral 1=Happy 2=Sad 3=Surprise 4=Fear 5=Disgust
-# 6=Anger 7=Contempt (8-10 are None/Uncertain/No-face and are not emotion classes).
+# 6=Anger 7=Contempt; 8-10 (None, Uncertain, No-face) are no emotion class and, like contempt,
+# are skipped and counted.
 AFFECTNET_LABELS: Mapping[str, str | None] = {
     "0": "neutral",
     "1": "happy",
@@ -46,6 +47,9 @@ AFFECTNET_LABELS: Mapping[str, str | None] = {
     "5": "disgust",
     "6": "angry",
     "7": None,
+    "8": None,
+    "9": None,
+    "10": None,
 }
 
 # Folder names seen in FER-2013, CK+ (CK+48), AffectNet and RAF-DB copies, and in user folders.

@@ -167,3 +167,13 @@ def test_real_fer_sample_loads(fer_sample: Path) -> None:
     # then all seven classes are present and pixel values are within [0, 1]
     assert all(count > 0 for count in ds.class_counts().values())
     assert float(ds.inputs.min()) >= 0.0 and float(ds.inputs.max()) <= 1.0
+
+
+def test_affectnet_non_emotion_folders_are_skipped_and_counted(tmp_path: Path) -> None:
+    # given AffectNet numeric folders 1 (happy), 7 (contempt) and 8-10 (none, uncertain, no face)
+    root = write_class_folders(tmp_path / "aff", ["1", "7", "8", "9", "10"], per_class=2)
+    # when loaded
+    ds = load_dataset("affectnet", root, "train", SPEC)
+    # then only the happy images load and the other folders are reported as skipped
+    assert ds.class_counts()["happy"] == 2 and len(ds) == 2
+    assert ds.skipped == {"10": 2, "7": 2, "8": 2, "9": 2}
