@@ -1,12 +1,17 @@
 """Biometric retention (BIPA model): a template is destroyed when its purpose ends, i.e. when
-consent ends (consent.actions) or when the participant has not been seen for the school's
-``template_days_after_last_seen`` days."""
+consent ends (consent.actions) or when the participant's last interaction is older than the
+school's ``template_days_after_last_seen`` days.
+
+The last interaction is the later of the participant's last sighting by a camera and their
+latest enrollment: a template enrolled last week for a student the cameras have not seen yet is
+not expired, however old the student's record is.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from consent.actions import destroy_templates
@@ -22,10 +27,9 @@ def purge_expired_templates(now: dt.datetime | None = None) -> int:
         cutoff = now - dt.timedelta(days=org.template_days_after_last_seen)
         stale = (
             Participant.objects.filter(organization=org, face_templates__isnull=False)
-            .filter(
-                Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True, created_at__lt=cutoff)
-            )
-            .distinct()
+            .annotate(enrolled_at=Max("face_templates__created_at"))
+            .filter(enrolled_at__lt=cutoff)
+            .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at__isnull=True))
         )
         ctx = AuditContext.system(org, "retention")
         for participant in stale:

@@ -58,9 +58,13 @@ def test_seed_demo_creates_a_consented_school_once(db: Any, tmp_path: Path) -> N
 
 
 def test_expired_templates_are_purged(student: Participant) -> None:
-    # given a template of a student last seen 400 days ago (school keeps them 365 days)
-    FaceTemplate.objects.create(
+    # given a template enrolled 500 days ago of a student last seen 400 days ago (school keeps
+    # them 365 days after the last interaction)
+    template = FaceTemplate.objects.create(
         participant=student, ciphertext=encrypt_embedding(np.ones(128)), embedder="t"
+    )
+    FaceTemplate.objects.filter(pk=template.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=500)
     )
     student.last_seen_at = timezone.now() - dt.timedelta(days=400)
     student.save()
