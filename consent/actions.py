@@ -79,6 +79,9 @@ def record_consent(
     """Record a grant or a refusal/objection under the current notice version."""
     ensure_same_organization(ctx, participant)
     _validate_record(participant, scopes, decision, given_by, guardian, evidence_reference)
+    # One day of slack: the school's date may already be tomorrow in UTC terms.
+    if evidence_date > timezone.localdate() + dt.timedelta(days=1):
+        raise ConsentError("The evidence date is in the future; record the date of the form.")
     notice = ConsentNotice.objects.current_for(participant.organization)
     if notice is None:
         raise ConsentError("Publish a consent notice before recording consent.")
@@ -119,6 +122,8 @@ def _validate_record(
         raise ConsentError("Unknown decision or person giving it.")
     if given_by == GivenBy.GUARDIAN and guardian is None:
         raise ConsentError("Name the guardian who gave this decision.")
+    if given_by == GivenBy.STUDENT and guardian is not None:
+        raise ConsentError("The student's own decision names no guardian.")
     if guardian is not None and guardian.participant_id != participant.pk:
         raise ConsentError("That guardian is not recorded for this participant.")
     if not evidence_reference.strip():
