@@ -47,6 +47,26 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     return payload
 
 
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a local weights file for transfer learning: a checkpoint of this pipeline or
+    a plain ``torch.save(model.state_dict())`` file. Loaded with ``weights_only=True``, so a
+    weights file from elsewhere cannot run code.
+    """
+    if not path.is_file():
+        raise CheckpointError(f"weights file not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt or unsafe files
+        raise CheckpointError(f"cannot read weights {path}: {exc}") from exc
+    if isinstance(payload, dict) and isinstance(payload.get("state_dict"), dict):
+        payload = payload["state_dict"]
+    if not isinstance(payload, dict) or not payload:
+        raise CheckpointError(f"{path} holds no state_dict (parameter name -> tensor)")
+    if not all(isinstance(v, torch.Tensor) for v in payload.values()):
+        raise CheckpointError(f"{path} holds no state_dict (parameter name -> tensor)")
+    return payload
+
+
 def preprocessing_of(payload: dict[str, Any]) -> Preprocessing:
     pre = payload["preprocessing"]
     return Preprocessing(**{**pre, "mean": tuple(pre["mean"]), "std": tuple(pre["std"])})

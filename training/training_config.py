@@ -39,7 +39,9 @@ class ModelSection:
     family: str = "resnet"
     width: float = 1.0
     dropout: float = 0.3
-    pretrained: str = ""  # optional local checkpoint (.pt) to start from (transfer learning)
+    # Optional local weights to start from (transfer learning): a checkpoint of this pipeline or
+    # a plain state_dict .pt file; tensors whose names and shapes match are loaded.
+    pretrained: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from inference.model_manifest import CANONICAL_CLASSES
-from training.checkpoints import read_checkpoint, save_checkpoint
+from training.checkpoints import read_checkpoint, read_weights, save_checkpoint
 from training.dataset_loaders import describe_counts
 from training.errors import CheckpointError
 from training.lr_schedules import plan_epochs
@@ -42,12 +42,10 @@ def prepare_model(config: TrainingConfig, device: torch.device) -> nn.Module:
     m = config.model
     model = build_model(m.family, config.preprocessing.channels, m.width, m.dropout)
     if m.pretrained:
-        payload = read_checkpoint(Path(m.pretrained))
+        weights = read_weights(Path(m.pretrained))
         own = model.state_dict()
         # Transfer learning: take every tensor whose name and shape match (the head may differ).
-        usable = {
-            k: v for k, v in payload["state_dict"].items() if k in own and own[k].shape == v.shape
-        }
+        usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
         if not usable:
             raise CheckpointError(f"{m.pretrained} shares no weights with a {m.family} model")
         model.load_state_dict(usable, strict=False)

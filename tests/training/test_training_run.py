@@ -141,3 +141,28 @@ def test_summary_reports_class_weights_and_per_class_val_figures(tmp_path: Path)
         assert per_class[name]["recall"] == pytest.approx(float(hits)), name
     assert summary["val_per_class_at_best_epoch"] == per_class
     assert "val recall angry=" in (config.run_dir / "run.log").read_text()
+
+
+def test_plain_state_dict_files_are_pretrained_weights_too(tmp_path: Path) -> None:
+    # given weights saved as a plain state_dict (not a checkpoint of this pipeline)
+    from training.errors import CheckpointError
+    from training.model_zoo import build_model
+
+    torch.manual_seed(3)
+    source = build_model("baseline", 1, width=0.25, dropout=0.0)
+    torch.save(source.state_dict(), tmp_path / "weights.pt")
+    data = write_class_folders(tmp_path / "d", list(CANONICAL_CLASSES), per_class=2)
+    raw = tiny_config(data, data, tmp_path / "runs", epochs=1)
+    raw["model"]["pretrained"] = str(tmp_path / "weights.pt")
+    raw["train"]["lr"] = 0.0
+    # when a run starts from them with a zero learning rate
+    config = parse_config(raw)
+    train_model(config)
+    # then the first layer holds the given weights
+    new, _, _ = load_model(config.run_dir / "last.pt")
+    assert torch.equal(next(source.parameters()), next(new.parameters()))
+    # and a file without tensors is refused with a clear error
+    torch.save({"note": "no weights"}, tmp_path / "bad.pt")
+    raw["model"]["pretrained"] = str(tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="holds no state_dict"):
+        train_model(parse_config(raw))
