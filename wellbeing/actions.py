@@ -242,6 +242,43 @@ def assign_caseload(
     return assignment
 
 
+def _ensure_teachers(ctx: AuditContext, teachers: list[StaffMember]) -> None:
+    if any(t.organization_id != ctx.organization.pk or t.role != Role.TEACHER for t in teachers):
+        raise PermissionError("Only teachers of your school can teach its classrooms.")
+
+
+def create_classroom(
+    ctx: AuditContext, name: str, *, grade: str = "", teachers: list[StaffMember] | None = None
+) -> Classroom:
+    """Add a classroom to the actor's school, optionally with its teachers."""
+    _ensure_teachers(ctx, teachers or [])
+    with transaction.atomic():
+        classroom = Classroom.objects.create(
+            organization=ctx.organization, name=name.strip(), grade=grade
+        )
+        classroom.teachers.set(teachers or [])
+        record_audit(ctx, "classroom.create", target=classroom, name=classroom.name)
+    return classroom
+
+
+def update_classroom(ctx: AuditContext, classroom: Classroom, **fields: Any) -> Classroom:
+    """Rename, regrade or re-staff a classroom (``teachers`` replaces the set)."""
+    if classroom.organization_id != ctx.organization.pk:
+        raise PermissionError("That classroom belongs to another school.")
+    teachers = fields.pop("teachers", None)
+    if teachers is not None:
+        _ensure_teachers(ctx, teachers)
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(classroom, name, value.strip() if name == "name" else value)
+        classroom.save()
+        if teachers is not None:
+            classroom.teachers.set(teachers)
+        changed = sorted([*fields, *(["teachers"] if teachers is not None else [])])
+        record_audit(ctx, "classroom.update", target=classroom, fields=changed)
+    return classroom
+
+
 # What a school admin may change about their school. Jurisdiction, the EU exception and the
 # DPIA reference decide whether capture is lawful at all, so they stay with the operator.
 SCHOOL_SETTINGS = (

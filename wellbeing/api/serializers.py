@@ -221,6 +221,27 @@ class ClassroomSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "grade"]
 
 
+class ClassroomWriteSerializer(serializers.Serializer):
+    """Fields an admin may set; on PATCH each is optional, ``teachers`` replaces the set."""
+
+    name = serializers.CharField(max_length=120)
+    grade = serializers.CharField(max_length=32, allow_blank=True, required=False)
+    teachers = SchoolScopedField(
+        many=True, queryset=StaffMember.objects.filter(role=Role.TEACHER), required=False
+    )
+
+    def validate_name(self, value: str) -> str:
+        # Names are unique per school (a database constraint); say so instead of failing there.
+        taken = Classroom.objects.filter(
+            organization=self.context["staff"].organization, name=value.strip()
+        )
+        if self.context.get("classroom") is not None:
+            taken = taken.exclude(pk=self.context["classroom"].pk)
+        if taken.exists():
+            raise serializers.ValidationError("Your school already has a classroom of that name.")
+        return value.strip()
+
+
 class DeviceSerializer(serializers.ModelSerializer):
     """A capture device; the token itself is never shown again, only its prefix."""
 

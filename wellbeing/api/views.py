@@ -23,7 +23,14 @@ from rest_framework.response import Response
 
 from consent.actions import MAX_ENROLLMENT_PHOTOS, enroll_face, record_consent
 from consent.models import ConsentNotice, ConsentRecord
-from wellbeing.actions import add_guardian, assign_caseload, create_participant, update_participant
+from wellbeing.actions import (
+    add_guardian,
+    assign_caseload,
+    create_classroom,
+    create_participant,
+    update_classroom,
+    update_participant,
+)
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_list, record_participant_view
 from wellbeing.api.error_docs import error_responses
@@ -38,6 +45,7 @@ from wellbeing.api.serializers import (
     CaseloadAssignmentSerializer,
     CaseloadRequestSerializer,
     ClassroomSerializer,
+    ClassroomWriteSerializer,
     ConsentRecordCreateSerializer,
     ConsentRecordSerializer,
     EnrollmentResultSerializer,
@@ -47,7 +55,7 @@ from wellbeing.api.serializers import (
     ParticipantWriteSerializer,
 )
 from wellbeing.models import CaseloadAssignment, Classroom, Participant, staff_of
-from wellbeing.permissions import IsOrgAdmin
+from wellbeing.permissions import IsOrgAdmin, IsStaffMember
 
 # Reads open to admins and counselors; every other action is admin-only.
 _READ_ACTIONS = {("list", "GET"), ("retrieve", "GET"), ("consents", "GET")}
@@ -254,10 +262,44 @@ class ParticipantViewSet(
 
 
 class ClassroomViewSet(SchoolObjectMixin, viewsets.ReadOnlyModelViewSet[Classroom]):
-    """Classrooms the caller may see: the school's (admins, counselors) or their own (teachers)."""
+    """Classrooms the caller may see: the school's (admins, counselors) or their own (teachers).
+    Admins add and change them."""
 
     serializer_class = ClassroomSerializer
     queryset = Classroom.objects.none()
 
+    def get_permissions(self) -> list[BasePermission]:
+        # Reads: any staff member (the default); writes: admins only.
+        return [IsStaffMember() if self.request.method == "GET" else IsOrgAdmin()]
+
     def get_queryset(self) -> QuerySet[Classroom]:
         return Classroom.objects.visible_to(self.request.user).order_by("name", "pk")
+
+    @extend_schema(
+        request=ClassroomWriteSerializer,
+        responses={201: ClassroomSerializer, **error_responses(400, 403)},
+        description="Add a classroom to the caller's school, with its teachers (admin).",
+    )
+    def create(self, request: Request) -> Response:
+        context = {"staff": current_staff(request)}
+        payload = ClassroomWriteSerializer(data=request.data, context=context)
+        payload.is_valid(raise_exception=True)
+        with refusals_as_http():
+            classroom = create_classroom(audit_context(request), **payload.validated_data)
+        return Response(ClassroomSerializer(classroom).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ClassroomWriteSerializer(partial=True),
+        responses={200: ClassroomSerializer, **error_responses(400, 403, 404)},
+        description="Rename a classroom or replace its teachers (admin).",
+    )
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        classroom = self.get_object()
+        context = {"staff": current_staff(request), "classroom": classroom}
+        payload = ClassroomWriteSerializer(data=request.data, partial=True, context=context)
+        payload.is_valid(raise_exception=True)
+        if not payload.validated_data:
+            raise ValidationError({"non_field_errors": ["Send name, grade or teachers."]})
+        with refusals_as_http():
+            update_classroom(audit_context(request), classroom, **payload.validated_data)
+        return Response(ClassroomSerializer(classroom).data)
