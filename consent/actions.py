@@ -201,13 +201,13 @@ def enroll_face(
     if not state.allows(Scope.FACE_TEMPLATE):
         why = state.reasons.get(Scope.FACE_TEMPLATE, "")
         raise EnrollmentError(f"Enrollment refused: no active face_template consent ({why}).")
+    cipher = template_cipher()  # a missing key fails before the face engine does any work
     embeddings = []
     for index, data in enumerate(photos, start=1):
         try:
             embeddings.append(compute_enrollment_embedding(data))
         except ValueError as exc:
             raise EnrollmentError(f"Photo {index}: {exc}") from exc
-    cipher = template_cipher()
     with transaction.atomic():
         templates = [
             FaceTemplate.objects.create(

@@ -26,6 +26,7 @@ from consent.forms import (
 )
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
 from consent.rules import consent_state, decide_consent
+from consent.template_crypto import TemplateKeyError
 from wellbeing.actions import (
     add_guardian,
     create_device,
@@ -167,7 +168,7 @@ def enroll_face(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespon
             form.cleaned_data["photos"],
         )
         messages.success(request, f"Enrolled {len(templates)} template(s); photos discarded.")
-    except EnrollmentError as exc:
+    except (EnrollmentError, TemplateKeyError) as exc:
         messages.error(request, str(exc))
     return redirect("consent:participant", pk=pk)
 

@@ -120,3 +120,22 @@ def test_print_form_shows_the_current_notice(
 ) -> None:
     page = login(admin).get(reverse("consent:print_form", args=[student.pk])).content.decode()
     assert notice.title in page and student.full_name in page and "Signature" in page
+
+
+def test_enrollment_without_a_configured_key_explains_and_stores_nothing(
+    admin: StaffMember, student: Participant, guardian: Guardian, notice: Any, settings: Any
+) -> None:
+    from consent.models import FaceTemplate
+    from tests.factories import grant_consent
+
+    # given consent on record but a server without FACE_TEMPLATE_KEY
+    grant_consent(student, guardian)
+    settings.FACE_TEMPLATE_KEY = ""
+    photo = SimpleUploadedFile("a.jpg", b"\xff\xd8\xff", content_type="image/jpeg")
+    # when an admin enrolls a photo, then the page names the missing key (not a server error)
+    response = login(admin).post(
+        reverse("consent:enroll", args=[student.pk]), {"photos": [photo]}, follow=True
+    )
+    assert response.status_code == 200
+    assert "FACE_TEMPLATE_KEY is not set" in response.content.decode()
+    assert not FaceTemplate.objects.exists()
