@@ -1,15 +1,37 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from consent import models
 
 
+class ThroughActionsOnly(admin.ModelAdmin[Any]):
+    """Viewable, never changed here.
+
+    A consent change has effects (templates destroyed, data deleted or de-identified, alerts
+    closed, all audited) that only the consent pages and API bring about, through
+    consent.actions. Editing a record here would skip them: deleting an objection would even
+    restore processing silently.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(models.ConsentNotice)
-class ConsentNoticeAdmin(admin.ModelAdmin[models.ConsentNotice]):
+class ConsentNoticeAdmin(ThroughActionsOnly):
     list_display = ("title", "organization", "version", "published_at")
 
 
 @admin.register(models.ConsentRecord)
-class ConsentRecordAdmin(admin.ModelAdmin[models.ConsentRecord]):
+class ConsentRecordAdmin(ThroughActionsOnly):
     list_display = ("participant", "decision", "given_by", "notice", "recorded_at", "withdrawn_at")
     list_filter = ("decision", "given_by")
 
