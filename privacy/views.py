@@ -69,13 +69,16 @@ def erasure_requests(request: HttpRequest, staff: StaffMember) -> HttpResponse:
 def erasure_decide(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     erasure = get_object_or_404(ErasureRequest, pk=pk, organization=staff.organization)
     ctx = audit_context(request, staff)
+    decision = request.POST.get("decision")
     try:
-        if request.POST.get("decision") == "reject":
+        if decision == "reject":
             reject_erasure(ctx, erasure, request.POST.get("reason", ""), handled_by=staff)
             messages.success(request, "Request rejected; the reason is recorded.")
-        else:
+        elif decision == "erase":  # irreversible: only on an explicit choice, never by default
             deleted = carry_out_erasure(ctx, erasure, handled_by=staff)
             messages.success(request, f"Erased: {json.dumps(deleted)}")
+        else:
+            messages.error(request, "Choose to erase or to reject the request.")
     except ErasureError as exc:
         messages.error(request, str(exc))
     return redirect("privacy:erasure_requests")

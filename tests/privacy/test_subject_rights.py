@@ -113,3 +113,17 @@ def test_erasure_through_the_page(admin: StaffMember, recorded_student: Particip
     request = ErasureRequest.objects.get()
     client.post(reverse("privacy:erasure_decide", args=[request.pk]), {"decision": "erase"})
     assert not Participant.objects.filter(pk=recorded_student.pk).exists()
+
+
+@pytest.mark.parametrize("body", [{}, {"decision": "maybe"}])
+def test_erasure_needs_an_explicit_choice(
+    admin: StaffMember, recorded_student: Participant, body: dict[str, str]
+) -> None:
+    # given an open request
+    request = open_erasure_request(AuditContext.system(admin.organization), recorded_student, "x")
+    # when the decide endpoint is posted without choosing erase or reject
+    login(admin).post(reverse("privacy:erasure_decide", args=[request.pk]), body)
+    # then nothing is erased and the request stays open
+    assert Participant.objects.filter(pk=recorded_student.pk).exists()
+    request.refresh_from_db()
+    assert request.status == "open"
