@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from wellbeing import models
 
@@ -60,7 +61,15 @@ class CaptureDeviceAdmin(admin.ModelAdmin[models.CaptureDevice]):
         "token_prefix",
         "revoked_at",
     )
-    readonly_fields = ("token_prefix", "token_hash", "created_at", "rotated_at", "last_seen_at")
+    # Viewable only: creating, rotating and revoking go through the pages or the API, which
+    # issue the token once, check the owner is of the same school and write the audit trail.
+    # (A device added here would have no token, and an empty hash.)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(models.AuditEvent)
@@ -69,5 +78,13 @@ class AuditEventAdmin(admin.ModelAdmin[models.AuditEvent]):
     list_filter = ("organization", "action")
     readonly_fields = [f.name for f in models.AuditEvent._meta.fields]
 
-    def has_change_permission(self, request: object, obj: object = None) -> bool:
-        return False  # the audit trail is append-only
+    # The audit trail is append-only and written by the actions: no forged, edited or deleted
+    # events (the retention purge removes old ones in code).
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

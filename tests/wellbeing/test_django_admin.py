@@ -1,0 +1,46 @@
+"""Django admin (the operator's tool) cannot forge audit events or tokenless devices."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from wellbeing.actions import AuditContext, create_device, record_audit
+from wellbeing.models import AuditEvent, CaptureDevice, Classroom, Organization
+
+
+@pytest.fixture
+def operator(db: object) -> Client:
+    client = Client()
+    client.force_login(User.objects.create_superuser("operator", "op@example.org", "pw-op-long"))
+    return client
+
+
+def test_audit_events_can_be_read_but_not_added_changed_or_deleted(
+    operator: Client, school: Organization
+) -> None:
+    event = record_audit(AuditContext.system(school), "participant.view")
+    base = "/admin/wellbeing/auditevent/"
+    assert operator.get(base).status_code == 200
+    assert operator.get(f"{base}{event.pk}/change/").status_code == 200  # view-only page
+    assert operator.get(f"{base}add/").status_code == 403
+    assert operator.post(f"{base}{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_devices_can_be_read_but_not_added_or_edited(
+    operator: Client, school: Organization, classroom: Classroom
+) -> None:
+    device, _ = create_device(AuditContext.system(school), "Camera", classroom=classroom)
+    base = "/admin/wellbeing/capturedevice/"
+    assert operator.get(base).status_code == 200
+    assert operator.get(f"{base}add/").status_code == 403
+    # a POST to the change page cannot revoke it behind the audit trail's back
+    response = operator.post(
+        f"{base}{device.pk}/change/", {"name": "x", "revoked_at_0": "2026-01-01"}
+    )
+    assert response.status_code == 403
+    device.refresh_from_db()
+    assert device.name == "Camera" and device.revoked_at is None
+    assert CaptureDevice.objects.count() == 1
