@@ -49,6 +49,10 @@ def seed_everything(seed: int) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # On CUDA, cuDNN would otherwise pick convolution algorithms by timing (benchmark) and some
+    # are non-deterministic: the same seed would not give the same GPU run. No effect on CPU.
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
     return torch.Generator().manual_seed(seed)
 
 

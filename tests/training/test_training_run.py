@@ -64,6 +64,18 @@ def test_same_seed_gives_the_same_run(synthetic_split: Path, tmp_path: Path) -> 
     assert losses[0] == losses[1]
 
 
+def test_seeding_also_makes_gpu_convolutions_deterministic() -> None:
+    from training.training_loop import seed_everything
+
+    # given cuDNN left in its fast, timing-based mode
+    torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = True, False
+    # when a run seeds everything
+    gen = seed_everything(5)
+    # then cuDNN is told to use deterministic algorithms and the generator carries the seed
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    assert gen.initial_seed() == 5
+
+
 def test_early_stopping_stops_when_val_loss_stalls(synthetic_split: Path, tmp_path: Path) -> None:
     # given a zero learning rate (val loss cannot fall) and patience 1
     raw = tiny_config(synthetic_split, synthetic_split, tmp_path, epochs=6)
