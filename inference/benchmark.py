@@ -38,6 +38,17 @@ def median_ms(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident memory of this process's own address space, in MiB.
+
+    Reads VmHWM from /proc: ``ru_maxrss`` survives exec, so a benchmark started by a large
+    parent (pytest after hundreds of tests) would report the parent's peak instead of its own.
+    Falls back to ``ru_maxrss`` where /proc is missing.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: kilobytes
 
 
