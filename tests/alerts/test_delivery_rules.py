@@ -16,7 +16,7 @@ from alerts.notifications import send_delivery
 from alerts.tasks import MAX_SEND_RETRIES, backoff_seconds, send_delivery_task
 from alerts.workflow import AlertWorkflowError, close_alert, reopen_alert, update_rule
 from consent.actions import withdraw_consent
-from tests.alerts.test_notifications import raise_alert_for
+from tests.alerts.test_notifications import quiet_hours_around_now, raise_alert_for
 from tests.alerts.test_smtp_delivery import eager_retries  # noqa: F401 (fixture)
 from tests.factories import make_staff
 from tests.local_services import free_port
@@ -146,10 +146,8 @@ def test_urgent_alerts_break_quiet_hours_unless_the_school_says_otherwise(
     ignores: bool,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    # given: quiet hours all day long, an urgent rule
-    AlertPolicy.objects.filter(organization=school).update(
-        quiet_start=dt.time(0), quiet_end=dt.time(23, 59), urgent_ignores_quiet_hours=ignores
-    )
+    # given: quiet hours around the current local time, an urgent rule
+    quiet_hours_around_now(school, urgent_ignores_quiet_hours=ignores)
     rule = Rule.objects.current().get(organization=school, slug="sustained-negative")
     update_rule(AuditContext.system(school), rule, severity="urgent")
     # when

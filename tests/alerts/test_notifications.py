@@ -23,6 +23,21 @@ from wellbeing.models import Organization, Participant, StaffMember
 EMOTION_WORDS = ("sad", "angry", "fear", "disgust", "negative", "emotion", "affect", "0.6")
 
 
+def quiet_hours_around_now(school: Organization, **policy: Any) -> None:
+    """Quiet hours from an hour before to two hours after the current local time.
+
+    The e-mail tasks run on the real clock, so a fixed window such as 00:00-23:59 would not
+    hold in the minute before local midnight; this one (wrapping past midnight when needed)
+    always contains the moment of the test.
+    """
+    local = dt.datetime.now(zoneinfo.ZoneInfo(school.timezone)).replace(second=0, microsecond=0)
+    AlertPolicy.objects.filter(organization=school).update(
+        quiet_start=(local - dt.timedelta(hours=1)).time(),
+        quiet_end=(local + dt.timedelta(hours=2)).time(),
+        **policy,
+    )
+
+
 def raise_alert_for(school: Organization, pupils: list[Participant], captured: Any) -> Alert:
     """Given: pupils[0] sad on the last 5 of 25 school days; evaluate on the last day."""
     days = school_days(25)
@@ -194,9 +209,7 @@ def test_withdrawn_consent_closes_alerts_and_sends_nothing_more(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     # given: an open alert whose e-mail is still held by quiet hours
-    AlertPolicy.objects.filter(organization=school).update(
-        quiet_start=dt.time(0), quiet_end=dt.time(23, 59)
-    )
+    quiet_hours_around_now(school)
     alert = raise_alert_for(school, pupils, django_capture_on_commit_callbacks)
     delivery = EmailDelivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING
