@@ -7,6 +7,7 @@ matches nobody in the gallery leaves as ``identity=None`` with nothing that coul
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ import cv2
 import dlib
 import numpy as np
 
-from inference.detection import Detection, create_detector
+from inference.detection import Detection, FaceDetector, create_detector
 from inference.emotion import EmotionClassifier
 from inference.face_geometry import (
     HeadPose,
@@ -139,6 +140,9 @@ class FaceEngine:
         self.config = config or EngineConfig()
         cv2.setNumThreads(max(self.config.threads, 0))
         self.detector = create_detector(self.config.detector)
+        # Detectors asked for by name per call (a classroom's setting), created on first use.
+        self._detectors: dict[str, FaceDetector] = {self.config.detector: self.detector}
+        self._detectors_lock = threading.Lock()
         self.landmarks = LandmarkModel()
         self.embedder = create_embedder(self.config.embedder, self.config.threads)
         self.classifier = EmotionClassifier(self.config.model_name, self.config.threads)
@@ -153,6 +157,22 @@ class FaceEngine:
         return TrackerState(
             smoothing_window=cfg.smoothing_window, ema_alpha=cfg.ema_alpha, max_age=max_age
         )
+
+    def detector_for(self, name: str | None = None) -> FaceDetector:
+        """The detector called ``name`` (None: the configured one), created once and cached.
+
+        Raises UnknownDetectorError (a ValueError listing the valid names) for an unknown name.
+        Safe to call from several threads: each name is instantiated at most once.
+        """
+        if name is None:
+            return self.detector
+        detector = self._detectors.get(name)
+        if detector is None:
+            with self._detectors_lock:
+                detector = self._detectors.get(name)
+                if detector is None:
+                    detector = self._detectors[name] = create_detector(name)
+        return detector
 
     def reload_model(self, name: str | None = None) -> None:
         """Switch the emotion model (None = the registry's active one); ManifestError if bad."""
@@ -184,16 +204,22 @@ class FaceEngine:
         gallery: Gallery,
         tracker: TrackerState | None = None,
         timestamp: float | None = None,
+        detector: str | None = None,
     ) -> FrameResult:
         """Detect, identify (new/due tracks only), classify and smooth every face.
 
         ``image`` is BGR uint8 (as decode_image returns). Without a tracker every face is
         embedded and nothing is smoothed. ``timestamp`` (seconds) defaults to time.monotonic().
+        ``detector`` names a backend of ``inference.detection.DETECTORS`` for this frame only
+        (e.g. ``"hog2x"`` for a camera that sees small faces); None uses
+        ``EngineConfig.detector``. An unknown name raises UnknownDetectorError (a ValueError)
+        before any work is done.
         """
+        face_detector = self.detector_for(detector)
         clock = _Stopwatch()
         now = time.monotonic() if timestamp is None else timestamp
         rgb = np.ascontiguousarray(image[:, :, ::-1])
-        dets = self.detector.detect(rgb)
+        dets = face_detector.detect(rgb)
         clock.lap("detect")
         faces = self._describe(rgb, dets)
         clock.lap("align")
