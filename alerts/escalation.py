@@ -4,7 +4,9 @@ Escalation: an urgent alert still *open* (not acknowledged, not closed, signal n
 ``escalation_minutes`` after it was raised is sent to the organization's first alert contact,
 after twice that time to the second, and so on. Acknowledging stops it: the check runs under a
 row lock, and a queued escalation e-mail is cancelled at send time if the alert is no longer
-open.
+open. Reopening restarts the ladder: the clock counts from the latest reopening (not from
+``raised_at``, which would escalate an old reopened alert at once) and starts at the first
+contact again (workflow.reopen_alert resets the level and cancels e-mails still queued).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from alerts.models import Alert, AlertEvent, AlertState, DeliveryStatus, EmailDelivery, Severity
@@ -31,13 +34,18 @@ def escalation_minutes(org: Organization) -> int:
 def escalate_unacknowledged(now: dt.datetime | None = None) -> list[int]:
     """Escalate every due alert by one contact; returns the ids of the deliveries made."""
     now = now or timezone.now()
-    candidates = Alert.objects.filter(
-        severity=Severity.URGENT, state=AlertState.OPEN, cleared_at=None, raised_at__lt=now
-    ).select_related("organization")
+    candidates = (
+        Alert.objects.filter(
+            severity=Severity.URGENT, state=AlertState.OPEN, cleared_at=None, raised_at__lt=now
+        )
+        .annotate(reopened_at=Max("events__created_at", filter=Q(events__kind="reopened")))
+        .select_related("organization")
+    )
     made: list[int] = []
     for alert in candidates:
         contacts = [c for c in alert.organization.alert_contacts if isinstance(c, str) and c]
-        due = alert.raised_at + dt.timedelta(
+        since = max(alert.raised_at, alert.reopened_at or alert.raised_at)
+        due = since + dt.timedelta(
             minutes=escalation_minutes(alert.organization) * (alert.escalation_level + 1)
         )
         if alert.escalation_level < len(contacts) and now >= due:
@@ -58,7 +66,7 @@ def escalate_one(alert_id: int, now: dt.datetime) -> list[int]:
         )
         delivery = EmailDelivery.objects.create(
             organization=alert.organization,
-            idempotency_key=f"escalation:{alert.pk}:level:{level}",
+            idempotency_key=escalation_key(alert, level),
             kind="escalation",
             alert=alert,
             event=event,
@@ -70,6 +78,14 @@ def escalate_one(alert_id: int, now: dt.datetime) -> list[int]:
         alert.save(update_fields=["escalation_level"])
         transaction.on_commit(lambda: queue_deliveries([delivery.pk]))
     return [delivery.pk]
+
+
+def escalation_key(alert: Alert, level: int) -> str:
+    """Idempotency key of one escalation step; each reopening starts a ladder of its own."""
+    reopened = alert.events.filter(kind="reopened").order_by("-created_at", "-pk").first()
+    if reopened is None:
+        return f"escalation:{alert.pk}:level:{level}"
+    return f"escalation:{alert.pk}:reopen:{reopened.pk}:level:{level}"
 
 
 def send_daily_digests(now: dt.datetime | None = None) -> list[int]:

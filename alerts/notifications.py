@@ -247,3 +247,9 @@ def cancel_pending_for_participant(participant_id: int, reason: str) -> int:
     return EmailDelivery.objects.filter(
         alert__participant_id=participant_id, status=DeliveryStatus.PENDING
     ).update(status=DeliveryStatus.CANCELLED, last_error=reason)
+
+
+def cancel_pending_escalations(alert_id: int, reason: str) -> int:
+    return EmailDelivery.objects.filter(
+        alert_id=alert_id, kind="escalation", status=DeliveryStatus.PENDING
+    ).update(status=DeliveryStatus.CANCELLED, last_error=reason)

@@ -15,7 +15,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts.models import CLOSED_STATES, Alert, AlertEvent, AlertState, Rule
-from alerts.notifications import CONSENT_WITHDRAWN, cancel_pending_for_participant
+from alerts.notifications import (
+    CONSENT_WITHDRAWN,
+    cancel_pending_escalations,
+    cancel_pending_for_participant,
+)
 from alerts.rules import check_rule_numbers
 from alerts.series import consented_participant_ids
 from wellbeing.actions import AuditContext, record_audit
@@ -119,20 +123,26 @@ def reopen_alert(ctx: AuditContext, staff: StaffMember, alert: Alert, note: str 
         )
     if not note.strip():
         raise AlertWorkflowError("Say why the alert is reopened (a note is required).")
-    return _transition(
-        ctx,
-        staff,
-        alert,
-        "reopened",
-        CLOSED_STATES,
-        note,
-        state=AlertState.OPEN,
-        closed_at=None,
-        closed_by=None,
-        closed_reason="",
-        acknowledged_at=None,
-        acknowledged_by=None,
-    )
+    with transaction.atomic():
+        # Escalation restarts from the reopening at the first contact (alerts.escalation);
+        # escalation e-mails of the earlier episode still held by quiet hours are dropped.
+        reopened = _transition(
+            ctx,
+            staff,
+            alert,
+            "reopened",
+            CLOSED_STATES,
+            note,
+            state=AlertState.OPEN,
+            closed_at=None,
+            closed_by=None,
+            closed_reason="",
+            acknowledged_at=None,
+            acknowledged_by=None,
+            escalation_level=0,
+        )
+        cancel_pending_escalations(reopened.pk, "cancelled: alert reopened, escalation restarts")
+    return reopened
 
 
 def rate_alert(

@@ -14,7 +14,13 @@ from alerts.escalation import escalate_unacknowledged, send_daily_digests
 from alerts.models import Alert, AlertPolicy, DeliveryStatus, EmailDelivery, Rule
 from alerts.notifications import send_delivery
 from alerts.tasks import MAX_SEND_RETRIES, backoff_seconds, send_delivery_task
-from alerts.workflow import AlertWorkflowError, close_alert, reopen_alert, update_rule
+from alerts.workflow import (
+    AlertWorkflowError,
+    acknowledge_alert,
+    close_alert,
+    reopen_alert,
+    update_rule,
+)
 from consent.actions import withdraw_consent
 from tests.alerts.test_notifications import quiet_hours_around_now, raise_alert_for
 from tests.alerts.test_smtp_delivery import eager_retries  # noqa: F401 (fixture)
@@ -174,3 +180,72 @@ def test_alert_closed_before_consent_was_withdrawn_cannot_be_reopened(
         reopen_alert(ctx, counselor, alert, "Worried again")
     alert.refresh_from_db()
     assert alert.state == "resolved"
+
+
+def urgent_alert_raised_hours_ago(
+    school: Organization, pupils: list[Participant], captured: Any, hours: int
+) -> Alert:
+    """An urgent alert (contacts: head, then deputy) whose raised_at lies ``hours`` back."""
+    school.alert_contacts = ["head@example.org", "deputy@example.org"]
+    school.save()
+    rule = Rule.objects.current().get(organization=school, slug="sustained-negative")
+    update_rule(AuditContext.system(school), rule, severity="urgent")
+    alert = raise_alert_for(school, pupils, captured)
+    Alert.objects.filter(pk=alert.pk).update(raised_at=alert.raised_at - dt.timedelta(hours=hours))
+    alert.refresh_from_db()
+    return alert
+
+
+def test_reopened_urgent_alert_escalates_counted_from_its_reopening(
+    school: Organization,
+    pupils: list[Participant],
+    counselor: StaffMember,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: an urgent alert raised 5 hours ago, escalated to the head after 60 minutes, then
+    # acknowledged and resolved; later the counselor reopens it
+    settings.ALERT_ESCALATION_MINUTES = 60
+    alert = urgent_alert_raised_hours_ago(school, pupils, django_capture_on_commit_callbacks, 5)
+    first = escalate_unacknowledged(alert.raised_at + dt.timedelta(minutes=61))
+    ctx = AuditContext.system(school)
+    acknowledge_alert(ctx, counselor, alert)
+    close_alert(ctx, counselor, alert, "resolved", "Talked with the student")
+    reopen_alert(ctx, counselor, alert, "Worried again")
+    reopened_at = alert.events.get(kind="reopened").created_at
+    # when: the escalation task runs every 5 minutes for three hours after the reopening
+    sent = []
+    for minutes in range(0, 181, 5):
+        now = reopened_at + dt.timedelta(minutes=minutes)
+        sent += [(minutes, EmailDelivery.objects.get(pk=pk).to_address)
+                 for pk in escalate_unacknowledged(now)]  # fmt: skip
+    # then: nothing at once although raised_at is old; the ladder restarts at the head
+    assert [EmailDelivery.objects.get(pk=pk).to_address for pk in first] == ["head@example.org"]
+    assert sent == [(60, "head@example.org"), (120, "deputy@example.org")]
+    kinds = list(alert.events.values_list("kind", flat=True))
+    assert kinds[-4:] == ["resolved", "reopened", "escalated", "escalated"]
+
+
+def test_escalation_held_by_quiet_hours_is_cancelled_when_the_alert_is_reopened(
+    school: Organization,
+    pupils: list[Participant],
+    counselor: StaffMember,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given: quiet hours kept for urgent alerts too; an escalation to the head held by them,
+    # then the alert acknowledged and resolved
+    settings.ALERT_ESCALATION_MINUTES = 60
+    quiet_hours_around_now(school, urgent_ignores_quiet_hours=False)
+    alert = urgent_alert_raised_hours_ago(school, pupils, django_capture_on_commit_callbacks, 2)
+    held = escalate_unacknowledged(dt.datetime.now(dt.UTC))
+    ctx = AuditContext.system(school)
+    acknowledge_alert(ctx, counselor, alert)
+    close_alert(ctx, counselor, alert, "resolved", "Talked with the student")
+    # when: the counselor reopens it before the quiet hours end
+    reopen_alert(ctx, counselor, alert, "Worried again")
+    # then: the old episode's escalation is not sent when the quiet hours are over
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=3)
+    assert len(held) == 1
+    assert send_delivery(held[0], now=later) == "already cancelled"
+    assert [m.to for m in mail.outbox if "Escalated" in m.subject] == []
