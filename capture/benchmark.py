@@ -72,7 +72,7 @@ def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
     )
     ctx = AuditContext.system(org, "benchmark")
     rooms = [Classroom.objects.create(organization=org, name=f"R{i}") for i in range(classrooms)]
-    notice = publish_notice(ctx, "Bench", "Benchmark notice")
+    notice = publish_notice(ctx, "Bench", "Benchmark notice", confirmed=True)
     manifest = json.loads((faces_dir / "manifest.json").read_text())
     for name, photos in manifest["enroll"].items():
         person = create_participant(ctx, name, classrooms=rooms)

@@ -46,8 +46,19 @@ def ensure_same_organization(ctx: AuditContext, *objects: object) -> None:
             raise PermissionError("That record belongs to another school.")
 
 
-def publish_notice(ctx: AuditContext, title: str, text: str) -> ConsentNotice:
-    """Publish the next notice version. Existing grants stop counting: fresh consent is needed."""
+def publish_notice(ctx: AuditContext, title: str, text: str, *, confirmed: bool) -> ConsentNotice:
+    """Publish the next notice version. Existing grants stop counting: fresh consent is needed.
+
+    Every participant who had an active scope gets the full effects of a withdrawal at once
+    (templates destroyed, stored numbers deleted or de-identified, alerts closed). Callers must
+    have shown those consequences (privacy.notice_publication) and pass ``confirmed=True``;
+    without it nothing is published.
+    """
+    if not confirmed:
+        raise ConsentError(
+            "Publishing a new notice version ends every active consent and deletes the data "
+            "under the school's withdrawal policy; confirm to publish."
+        )
     with transaction.atomic():
         latest = ConsentNotice.objects.select_for_update().filter(organization=ctx.organization)
         version = max((n.version for n in latest), default=0) + 1
@@ -57,7 +68,10 @@ def publish_notice(ctx: AuditContext, title: str, text: str) -> ConsentNotice:
         notice = ConsentNotice.objects.create(
             organization=ctx.organization, version=version, title=title, text=text
         )
-        record_audit(ctx, "notice.publish", target=notice, version=version)
+        lapsing = [p for p in participants if before[p.pk]]
+        record_audit(
+            ctx, "notice.publish", target=notice, version=version, consents_lapsed=len(lapsing)
+        )
         for participant in participants:
             lost = set(before[participant.pk])  # no grant is valid under the new version yet
             _apply_loss(ctx, participant, lost, reason=f"new notice v{version}")

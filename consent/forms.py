@@ -102,3 +102,15 @@ class DeviceForm(forms.Form):
         if bool(data.get("classroom")) == bool(data.get("participant")):
             raise forms.ValidationError("Choose either a classroom or a student, not both.")
         return data
+
+
+class NoticeForm(forms.Form):
+    """A new notice version; ``confirm`` and ``reviewed_lapses`` come from the review step."""
+
+    title = forms.CharField(max_length=200)
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="What is processed, why, and for how long.",
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reviewed_lapses = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("participants/<int:pk>/enroll/", views.enroll_face, name="enroll"),
     path("participants/<int:pk>/form/", views.consent_form_print, name="print_form"),
     path("records/<int:record_pk>/withdraw/", views.consent_withdraw, name="withdraw"),
+    path("notices/", views.notice_list, name="notices"),
     path("devices/", views.device_list, name="devices"),
     re_path(
         r"^devices/(?P<pk>\d+)/(?P<action>rotate|revoke)/$",

@@ -1,10 +1,11 @@
-"""Admin pages for participants, consent, enrollment and devices. Thin: parse, check, act."""
+"""Admin pages for participants, consent, notices, enrollment, devices. Thin: parse, check, act."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
+from django.forms import HiddenInput
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -21,12 +22,14 @@ from consent.forms import (
     DeviceForm,
     EnrollmentForm,
     GuardianForm,
+    NoticeForm,
     ParticipantForm,
     WithdrawForm,
 )
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
 from consent.rules import consent_state, decide_consent
 from consent.template_crypto import TemplateKeyError
+from privacy.notice_publication import publication_effects, publish_confirmed_notice
 from wellbeing.actions import (
     add_guardian,
     create_device,
@@ -223,3 +226,30 @@ def device_action(request: HttpRequest, staff: StaffMember, pk: int, action: str
     except ValueError as exc:
         messages.error(request, str(exc))
     return redirect("consent:devices")
+
+
+@admin_only
+def notice_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    """Notice versions, and publishing the next one in two steps: review the consequences, then
+    confirm. The confirmation carries the number of lapsing consents the admin saw; if that
+    changed meanwhile, the review is shown again instead of publishing."""
+    form = NoticeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        effects = publication_effects(staff.organization)
+        data = form.cleaned_data
+        if data["confirm"] and data["reviewed_lapses"] == effects.consents_lapsing:
+            notice = publish_confirmed_notice(
+                audit_context(request, staff), data["title"], data["text"], confirm=True
+            )
+            messages.success(request, f"Published {notice}. {effects.summary()}")
+            return redirect("consent:notices")
+        review = NoticeForm(
+            initial={**data, "confirm": True, "reviewed_lapses": effects.consents_lapsing}
+        )
+        for name in ("title", "text"):
+            review.fields[name].widget = HiddenInput()
+        changed = data["confirm"]  # confirmed, but the figures moved since the review
+        context = {"form": review, "effects": effects, "changed": changed}
+        return render(request, "consent/notice_confirm.html", context)
+    notices = ConsentNotice.objects.filter(organization=staff.organization).order_by("-version")
+    return render(request, "consent/notice_list.html", {"form": form, "notices": notices})

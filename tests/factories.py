@@ -68,7 +68,10 @@ def make_guardian(participant: Participant, name: str = "Sam Parent") -> Guardia
 
 def make_notice(org: Organization) -> ConsentNotice:
     return publish_notice(
-        AuditContext.system(org), "Emotion analysis in class", "We analyse facial expressions..."
+        AuditContext.system(org),
+        "Emotion analysis in class",
+        "We analyse facial expressions...",
+        confirmed=True,
     )
 
 

@@ -133,7 +133,7 @@ def seed_demo_school(faces_dir: Path | None = None) -> DemoSummary:
         classroom = Classroom.objects.create(organization=org, name="Year 9 Drama", grade="9")
         classroom.teachers.add(teacher)
         ctx = AuditContext.system(org, "seed_demo")
-        publish_notice(ctx, "Emotion analysis in lessons", NOTICE_TEXT)
+        publish_notice(ctx, "Emotion analysis in lessons", NOTICE_TEXT, confirmed=True)
         names = list(identities) or FALLBACK_NAMES
         for key in names:
             participant = create_participant(

@@ -51,7 +51,12 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("POST", "/api/consents/{record}/withdraw/", {"note": "x"}, (200, 403, 403, 403, 404)),
     ("GET", "/api/notices/", None, (200, 200, 200, 403, 200)),
     ("GET", "/api/notices/{notice}/", None, (200, 200, 200, 403, 404)),
-    ("POST", "/api/notices/", {"title": "v2", "text": "New text"}, (201, 403, 403, 403, 201)),
+    (
+        "POST",
+        "/api/notices/",
+        {"title": "v2", "text": "New text", "confirm": True},
+        (201, 403, 403, 403, 201),
+    ),
     # Admin: 400 because the student has no face_template consent (refused before the engine).
     ("POST", "/api/participants/{student}/enroll/", "PHOTO", (400, 403, 403, 403, 404)),
     (

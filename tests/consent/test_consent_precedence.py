@@ -75,7 +75,12 @@ def test_new_notice_version_requires_fresh_consent(
     grant_consent(student, guardian)
     assert consent_state(student, BOTH).allows(*BOTH)
     # when version 2 is published
-    publish_notice(AuditContext.system(student.organization), "Changed notice", "New purposes")
+    publish_notice(
+        AuditContext.system(student.organization),
+        "Changed notice",
+        "New purposes",
+        confirmed=True,
+    )
     # then the old grant no longer counts, until consent is given again
     state = consent_state(student, BOTH)
     assert state.active_scopes == frozenset()

@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.actions import publish_notice, withdraw_consent
+from consent.actions import withdraw_consent
 from consent.models import ConsentNotice, ConsentRecord
+from privacy.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
-from wellbeing.api.error_docs import error_responses
+from wellbeing.api.error_docs import ApiErrorSerializer, error_responses
 from wellbeing.api.refusals import SchoolObjectMixin, refusals_as_http
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.api.serializers import (
@@ -73,6 +74,25 @@ class ConsentRecordViewSet(
         return Response(self.get_serializer(self.get_queryset().get(pk=record.pk)).data)
 
 
+class NoticePublishSerializer(NoticeSerializer):
+    confirm = serializers.BooleanField(
+        write_only=True,
+        required=False,
+        default=False,
+        help_text="Must be true: publishing ends every active consent, with the effects of a "
+        "withdrawal. Without it the answer is 400 confirmation_required, stating them.",
+    )
+
+    class Meta(NoticeSerializer.Meta):
+        fields = [*NoticeSerializer.Meta.fields, "confirm"]
+
+
+class PublicationRefusalSerializer(ApiErrorSerializer):
+    consequences = serializers.DictField(
+        help_text="What publishing would do now (privacy.notice_publication.PublicationEffects)."
+    )
+
+
 class NoticeViewSet(
     SchoolObjectMixin,
     mixins.ListModelMixin,
@@ -81,7 +101,8 @@ class NoticeViewSet(
 ):
     """The school's consent notices, newest version first; creating one publishes a new version.
 
-    Publishing a new version means every participant needs fresh consent.
+    Publishing a new version means every participant needs fresh consent, and those who had it
+    lose it at once with the effects of a withdrawal; so it needs ``confirm: true``.
     """
 
     serializer_class = NoticeSerializer
@@ -96,10 +117,32 @@ class NoticeViewSet(
             return ConsentNotice.objects.none()
         return ConsentNotice.objects.filter(organization=staff.organization).order_by("-version")
 
-    @extend_schema(responses={201: NoticeSerializer, **error_responses(400, 403)})
+    @extend_schema(
+        request=NoticePublishSerializer,
+        responses={
+            201: NoticeSerializer,
+            400: OpenApiResponse(
+                PublicationRefusalSerializer,
+                description="Invalid payload, or confirmation_required: nothing was published; "
+                "detail and consequences say what publishing would end and delete.",
+            ),
+            **error_responses(403),
+        },
+    )
     def create(self, request: Request) -> Response:
-        payload = self.get_serializer(data=request.data)
+        """Publish the next notice version (admin); send ``confirm: true`` to do it."""
+        payload = NoticePublishSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        notice = publish_notice(audit_context(request), data["title"], data["text"])
+        try:
+            notice = publish_confirmed_notice(
+                audit_context(request), data["title"], data["text"], confirm=data["confirm"]
+            )
+        except PublicationNotConfirmed as refused:
+            body = {
+                "error": "confirmation_required",
+                "detail": str(refused),
+                "consequences": refused.effects.as_dict(),
+            }
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(notice).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,130 @@
+"""What publishing a new consent notice version does to stored data, stated before it is done.
+
+Grants count only under the current notice version (consent.rules), so a new version ends every
+active consent at once. Each participant who had an active scope gets exactly the effects of a
+withdrawal (consent.actions._apply_loss and its receivers), in the publishing transaction:
+processing stops, face templates are destroyed, the person's stored numbers are deleted (or,
+under the school's ``deidentify`` policy, their day totals pooled and every individual row
+deleted), active alerts are closed and pending e-mails cancelled. That follows the first
+principle (nothing about a person is stored unless an active consent covers it), and none of it
+can be undone, so the pages and the API show these figures and publish only when confirmed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from django.db.models import Prefetch
+
+from alerts.models import Alert
+from capture.models import DailyRollup, MinuteAggregate, Observation
+from consent.actions import publish_notice
+from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord, FaceTemplate, Scope
+from consent.rules import decide_consent
+from wellbeing.actions import AuditContext
+from wellbeing.models import Organization, Participant
+
+
+class PublicationNotConfirmed(ValueError):
+    """Publishing was asked for without confirmation; ``effects`` says what it would do."""
+
+    def __init__(self, effects: PublicationEffects) -> None:
+        super().__init__(effects.summary())
+        self.effects = effects
+
+
+@dataclass(frozen=True)
+class PublicationEffects:
+    """The consequences of publishing the next notice version now (counts, nothing changed)."""
+
+    next_version: int
+    participants: int
+    consents_lapsing: int
+    series_deleted_for: int
+    observations: int
+    minute_aggregates: int
+    daily_rollups: int
+    withdrawal_policy: str
+    templates_destroyed_for: int
+    templates: int
+    alerts_closed: int
+    daily_rollup_days: int
+
+    def as_dict(self) -> dict[str, int | str]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        """The confirmation text: plain words, every figure, what is kept."""
+        if not self.consents_lapsing:
+            return (
+                f"Publishing version {self.next_version}: no participant has active consent, "
+                "so no consent lapses and no stored data is deleted."
+            )
+        return " ".join(
+            [
+                f"Publishing version {self.next_version} ends every consent given under earlier "
+                f"versions: {self.consents_lapsing} of {self.participants} participants lose "
+                "their active consent and are not analysed until consent is recorded again.",
+                "At once, when you publish:",
+                self._series_sentence(),
+                f"{self.templates} face templates of {self.templates_destroyed_for} participants "
+                "are destroyed;",
+                f"{self.alerts_closed} open or acknowledged alerts are closed and their pending "
+                "e-mails cancelled.",
+                "This cannot be undone. Participants, guardians, consent history and the audit "
+                "trail are kept.",
+            ]
+        )
+
+    def _series_sentence(self) -> str:
+        figures = (
+            f"{self.observations} per-frame readings, {self.minute_aggregates} per-minute and "
+            f"{self.daily_rollups} per-day figures"
+        )
+        if self.withdrawal_policy == "deidentify":
+            return (
+                f"the stored numbers of {self.series_deleted_for} participants ({figures}) are "
+                "deleted, after their day totals are pooled into de-identified grade totals "
+                f"(kept {self.daily_rollup_days} days);"
+            )
+        return (
+            f"the stored numbers of {self.series_deleted_for} participants ({figures}) are deleted;"
+        )
+
+
+def publication_effects(organization: Organization) -> PublicationEffects:
+    """Count what publishing the next version would end, destroy, delete and close."""
+    notice = ConsentNotice.objects.current_for(organization)
+    participants = Participant.objects.filter(organization=organization).prefetch_related(
+        Prefetch("consent_records", ConsentRecord.objects.in_force())
+    )
+    active = {
+        p.pk: decide_consent(p.consent_records.all(), notice, ALL_SCOPES).active_scopes
+        for p in participants
+    }
+    series = [pk for pk, scopes in active.items() if Scope.EMOTION_ANALYSIS in scopes]
+    templated = [pk for pk, scopes in active.items() if Scope.FACE_TEMPLATE in scopes]
+    return PublicationEffects(
+        next_version=(notice.version if notice else 0) + 1,
+        participants=len(active),
+        consents_lapsing=sum(1 for scopes in active.values() if scopes),
+        series_deleted_for=len(series),
+        observations=Observation.objects.filter(participant_id__in=series).count(),
+        minute_aggregates=MinuteAggregate.objects.filter(participant_id__in=series).count(),
+        daily_rollups=DailyRollup.objects.filter(participant_id__in=series).count(),
+        withdrawal_policy=organization.withdrawal_policy,
+        templates_destroyed_for=len(templated),
+        templates=FaceTemplate.objects.filter(participant_id__in=templated).count(),
+        alerts_closed=Alert.objects.filter(participant_id__in=series).active().count(),
+        daily_rollup_days=organization.daily_rollup_days,
+    )
+
+
+def publish_confirmed_notice(
+    ctx: AuditContext, title: str, text: str, *, confirm: bool
+) -> ConsentNotice:
+    """Publish the next version only when ``confirm``; otherwise raise PublicationNotConfirmed
+    carrying the effects, having changed nothing."""
+    if not confirm:
+        raise PublicationNotConfirmed(publication_effects(ctx.organization))
+    return publish_notice(ctx, title, text, confirmed=True)
