@@ -20,6 +20,7 @@ from wellbeing.models import (
     CaptureDevice,
     CaseloadAssignment,
     Classroom,
+    FaceDetector,
     Guardian,
     Organization,
     Participant,
@@ -50,6 +51,17 @@ class AuditContext:
             organization=staff.organization,
             actor=request.user,
             actor_label=f"{request.user.get_username()} ({staff.role})",
+            ip_address=request.META.get("REMOTE_ADDR"),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+        )
+
+    @classmethod
+    def operator(cls, request: HttpRequest, organization: Organization) -> AuditContext:
+        """The site operator (Django admin, across schools) acting on ``organization``'s data."""
+        return cls(
+            organization=organization,
+            actor=request.user,
+            actor_label=f"{request.user.get_username()} (operator)",
             ip_address=request.META.get("REMOTE_ADDR"),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
         )
@@ -224,6 +236,8 @@ def assign_caseload(
     """Put the participant on the counselor's caseload (idempotent)."""
     if counselor.role != Role.COUNSELOR:
         raise ValueError("Only counselors have a caseload.")
+    if not counselor.user.is_active:
+        raise ValueError("That counselor is deactivated.")
     if ctx.organization.pk not in (counselor.organization_id, participant.organization_id) or (
         counselor.organization_id != participant.organization_id
     ):
@@ -247,27 +261,54 @@ def _ensure_teachers(ctx: AuditContext, teachers: list[StaffMember]) -> None:
         raise PermissionError("Only teachers of your school can teach its classrooms.")
 
 
+def _ensure_detector(detector: str) -> None:
+    if detector not in FaceDetector.values:
+        raise ValueError(
+            f"Unknown face detector {detector!r}; choose one of {FaceDetector.values}."
+        )
+
+
 def create_classroom(
-    ctx: AuditContext, name: str, *, grade: str = "", teachers: list[StaffMember] | None = None
+    ctx: AuditContext,
+    name: str,
+    *,
+    grade: str = "",
+    teachers: list[StaffMember] | None = None,
+    detector: str = FaceDetector.HOG,
 ) -> Classroom:
-    """Add a classroom to the actor's school, optionally with its teachers."""
+    """Add a classroom to the actor's school, optionally with its teachers and face detector.
+
+    Raises PermissionError (teacher of another school), ValueError (unknown detector).
+    """
     _ensure_teachers(ctx, teachers or [])
+    _ensure_detector(detector)
     with transaction.atomic():
         classroom = Classroom.objects.create(
-            organization=ctx.organization, name=name.strip(), grade=grade
+            organization=ctx.organization,
+            name=name.strip(),
+            grade=grade,
+            detector=str(detector),
         )
         classroom.teachers.set(teachers or [])
-        record_audit(ctx, "classroom.create", target=classroom, name=classroom.name)
+        record_audit(
+            ctx, "classroom.create", target=classroom, name=classroom.name, detector=str(detector)
+        )
     return classroom
 
 
 def update_classroom(ctx: AuditContext, classroom: Classroom, **fields: Any) -> Classroom:
-    """Rename, regrade or re-staff a classroom (``teachers`` replaces the set)."""
+    """Rename, regrade, re-staff a classroom (``teachers`` replaces the set) or change its
+    face detector; the audit event names the changed fields, and the detector's old and new
+    value (it changes the workers' CPU cost). Raises PermissionError, ValueError."""
     if classroom.organization_id != ctx.organization.pk:
         raise PermissionError("That classroom belongs to another school.")
     teachers = fields.pop("teachers", None)
     if teachers is not None:
         _ensure_teachers(ctx, teachers)
+    detail: dict[str, Any] = {}
+    if "detector" in fields:
+        _ensure_detector(fields["detector"])
+        detail["detector"] = {"before": classroom.detector, "after": fields["detector"]}
     with transaction.atomic():
         for name, value in fields.items():
             setattr(classroom, name, value.strip() if name == "name" else value)
@@ -275,8 +316,27 @@ def update_classroom(ctx: AuditContext, classroom: Classroom, **fields: Any) -> 
         if teachers is not None:
             classroom.teachers.set(teachers)
         changed = sorted([*fields, *(["teachers"] if teachers is not None else [])])
-        record_audit(ctx, "classroom.update", target=classroom, fields=changed)
+        record_audit(ctx, "classroom.update", target=classroom, fields=changed, **detail)
     return classroom
+
+
+def record_classroom_edit(
+    ctx: AuditContext,
+    classroom: Classroom,
+    *,
+    created: bool,
+    fields: list[str],
+    detector_before: str | None = None,
+) -> AuditEvent:
+    """Audit a classroom saved outside create/update_classroom (the operator's Django admin)
+    with the same action names and detail, so the trail reads the same whichever way."""
+    if created:
+        detail: dict[str, Any] = {"name": classroom.name, "detector": classroom.detector}
+        return record_audit(ctx, "classroom.create", target=classroom, **detail)
+    detail = {"fields": sorted(fields)}
+    if "detector" in fields:
+        detail["detector"] = {"before": detector_before, "after": classroom.detector}
+    return record_audit(ctx, "classroom.update", target=classroom, **detail)
 
 
 # What a school admin may change about their school. Jurisdiction, the EU exception and the

@@ -1,7 +1,11 @@
+from typing import Any
+
 from django.contrib import admin
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from wellbeing import models
+from wellbeing.actions import AuditContext, record_classroom_edit
 
 
 @admin.register(models.Organization)
@@ -18,8 +22,23 @@ class StaffMemberAdmin(admin.ModelAdmin[models.StaffMember]):
 
 @admin.register(models.Classroom)
 class ClassroomAdmin(admin.ModelAdmin[models.Classroom]):
-    list_display = ("name", "organization", "grade")
-    list_filter = ("organization",)
+    list_display = ("name", "organization", "grade", "detector")
+    list_filter = ("organization", "detector")
+
+    def save_model(
+        self, request: HttpRequest, obj: models.Classroom, form: ModelForm[Any], change: bool
+    ) -> None:
+        # Audited like the school admins' API changes (the detector changes the workers' CPU
+        # cost); the admin saves inside one transaction, so the event and the change go together.
+        super().save_model(request, obj, form, change)
+        if form.changed_data or not change:
+            record_classroom_edit(
+                AuditContext.operator(request, obj.organization),
+                obj,
+                created=not change,
+                fields=list(form.changed_data),
+                detector_before=form.initial.get("detector"),
+            )
 
 
 @admin.register(models.ClassSession)

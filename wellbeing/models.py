@@ -142,6 +142,16 @@ class ClassroomQuerySet(models.QuerySet["Classroom"]):
         return mine
 
 
+class FaceDetector(models.TextChoices):
+    """Face detector the workers run on a classroom camera's frames (``inference.detection``).
+
+    Personal devices always use ``hog``: a laptop webcam sees one large face.
+    """
+
+    HOG = "hog", "Standard (faces from ~70 px, fastest)"
+    HOG2X = "hog2x", "Small faces (back rows, 40-70 px; about 3-4x the CPU per frame)"
+
+
 class Classroom(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="classrooms"
@@ -149,6 +159,13 @@ class Classroom(models.Model):
     name = models.CharField(max_length=120)
     grade = models.CharField(max_length=32, blank=True)
     teachers = models.ManyToManyField(StaffMember, blank=True, related_name="classrooms")
+    detector = models.CharField(
+        max_length=16,
+        choices=FaceDetector.choices,
+        default=FaceDetector.HOG,
+        help_text="Which face detector runs on this classroom's camera frames. Small faces "
+        "finds the back rows of a large room but costs about 3-4x the worker CPU per frame.",
+    )
 
     objects = ClassroomQuerySet.as_manager()
 

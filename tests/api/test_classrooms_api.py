@@ -13,7 +13,14 @@ from wellbeing.models import AuditEvent, Classroom, Role, StaffMember
 
 def _rooms() -> list[tuple[Any, ...]]:
     return sorted(
-        (c.pk, c.organization_id, c.name, c.grade, tuple(sorted(t.pk for t in c.teachers.all())))
+        (
+            c.pk,
+            c.organization_id,
+            c.name,
+            c.grade,
+            c.detector,
+            tuple(sorted(t.pk for t in c.teachers.all())),
+        )
         for c in Classroom.objects.prefetch_related("teachers")
     )
 
@@ -93,6 +100,8 @@ def test_another_schools_admin_cannot_reach_or_staff_our_classroom(
         {"name": "New", "teachers": ["abc"]},
         {"name": "New", "teachers": [999_999]},
         {"name": "New", "teachers": ["COUNSELOR"]},  # a counselor is not a teacher
+        {"name": "New", "detector": "cnn"},  # a real backend, but too slow for live frames
+        {"name": "New", "detector": ""},
     ],
 )
 def test_malformed_classrooms_are_refused_and_change_nothing(
@@ -117,3 +126,68 @@ def test_empty_patch_and_duplicate_rename_are_refused(
     # keeping its own name is not a clash
     assert patch_json(client, f"/api/classrooms/{classroom.pk}/", {"name": "7B"}).status_code == 200
     assert _rooms() == before
+
+
+def test_a_new_classroom_uses_the_standard_detector_unless_told(admin: StaffMember) -> None:
+    client = client_for(admin)
+    # when the admin adds one classroom without a detector and one for small faces
+    plain = post_json(client, "/api/classrooms/", {"name": "10A"})
+    back_rows = post_json(client, "/api/classrooms/", {"name": "Hall", "detector": "hog2x"})
+    # then each has the detector asked for (hog by default), shown and audited
+    assert (plain.status_code, back_rows.status_code) == (201, 201), back_rows.content
+    assert (plain.json()["detector"], back_rows.json()["detector"]) == ("hog", "hog2x")
+    created = AuditEvent.objects.get(
+        action="classroom.create", target_id=str(back_rows.json()["id"])
+    )
+    assert created.detail["detector"] == "hog2x"
+
+
+def test_admin_switches_a_classroom_to_the_small_face_detector(
+    admin: StaffMember, teacher: StaffMember, classroom: Classroom
+) -> None:
+    # given 7B on the default detector
+    assert classroom.detector == "hog"
+    # when the admin chooses the small-face detector for it
+    response = patch_json(
+        client_for(admin), f"/api/classrooms/{classroom.pk}/", {"detector": "hog2x"}
+    )
+    # then it is stored and shown, staff reading classrooms see it, and the change is audited
+    # with the old and new value (it changes the workers' CPU cost)
+    assert response.status_code == 200, response.content
+    assert response.json()["detector"] == "hog2x"
+    classroom.refresh_from_db()
+    assert classroom.detector == "hog2x" and list(classroom.teachers.all()) == [teacher]
+    seen = client_for(teacher).get(f"/api/classrooms/{classroom.pk}/").json()
+    assert seen["detector"] == "hog2x"
+    event = AuditEvent.objects.get(action="classroom.update")
+    assert event.detail == {"fields": ["detector"], "detector": {"before": "hog", "after": "hog2x"}}
+    assert event.actor == admin.user
+
+
+@pytest.mark.parametrize("value", ["cnn", "HOG2X", "", None, 2, ["hog2x"]])
+def test_unknown_detectors_are_refused_and_change_nothing(
+    admin: StaffMember, classroom: Classroom, value: Any
+) -> None:
+    # given the classroom as it is and the audit trail's length
+    before, events = _rooms(), AuditEvent.objects.count()
+    # when the admin sends a detector that is not one of the choices
+    response = patch_json(
+        client_for(admin), f"/api/classrooms/{classroom.pk}/", {"detector": value}
+    )
+    # then the field is named in a 400 and nothing changed, nothing was audited
+    assert response.status_code == 400, response.content
+    assert response.json()["error"] == "invalid" and "detector" in response.json()["fields"]
+    assert _rooms() == before and AuditEvent.objects.count() == events
+
+
+def test_another_schools_admin_cannot_change_our_detector(
+    other_admin: StaffMember, teacher: StaffMember, classroom: Classroom
+) -> None:
+    # given our classroom / when another school's admin (or our teacher) tries to set it
+    before, events = _rooms(), AuditEvent.objects.count()
+    path = f"/api/classrooms/{classroom.pk}/"
+    foreign = patch_json(client_for(other_admin), path, {"detector": "hog2x"})
+    ours = patch_json(client_for(teacher), path, {"detector": "hog2x"})
+    # then it "does not exist" for them, teachers may not, and nothing changed
+    assert (foreign.status_code, ours.status_code) == (404, 403)
+    assert _rooms() == before and AuditEvent.objects.count() == events

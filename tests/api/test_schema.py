@@ -47,6 +47,11 @@ def test_schema_endpoint_serves_valid_openapi_with_every_endpoint(counselor: Any
     # and the device token appears only in the issued-token response, never in Device
     assert "token" not in schema["components"]["schemas"]["Device"]["properties"]
     assert "token" in schema["components"]["schemas"]["IssuedToken"]["properties"]
+    # and a classroom's face detector is documented with exactly its two choices
+    schemas = schema["components"]["schemas"]
+    for name in ("Classroom", "ClassroomWrite", "PatchedClassroomWrite"):
+        assert "detector" in schemas[name]["properties"], name
+    assert schemas["DetectorEnum"]["enum"] == ["hog", "hog2x"]
 
 
 def test_schema_generation_has_no_warnings() -> None:

@@ -44,3 +44,38 @@ def test_devices_can_be_read_but_not_added_or_edited(
     device.refresh_from_db()
     assert device.name == "Camera" and device.revoked_at is None
     assert CaptureDevice.objects.count() == 1
+
+
+def _classroom_form(classroom: Classroom, **changes: object) -> dict[str, object]:
+    form: dict[str, object] = {
+        "organization": classroom.organization_id,
+        "name": classroom.name,
+        "grade": classroom.grade,
+        "teachers": [t.pk for t in classroom.teachers.all()],
+        "detector": classroom.detector,
+    }
+    return {**form, **changes}
+
+
+def test_operator_detector_change_is_validated_and_audited(
+    operator: Client, classroom: Classroom
+) -> None:
+    page = f"/admin/wellbeing/classroom/{classroom.pk}/change/"
+    # given the change page offers the detector with its plain-words choices
+    assert "Small faces (back rows" in operator.get(page).content.decode()
+    # when the operator sends a value that is not a choice
+    refused = operator.post(page, _classroom_form(classroom, detector="cnn"))
+    # then the form is shown again with an error and nothing is stored or audited
+    assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
+    classroom.refresh_from_db()
+    assert classroom.detector == "hog" and not AuditEvent.objects.exists()
+    # when the operator chooses the small-face detector
+    saved = operator.post(page, _classroom_form(classroom, detector="hog2x"))
+    # then it is stored and audited as a classroom change, naming the operator
+    assert saved.status_code == 302
+    classroom.refresh_from_db()
+    assert classroom.detector == "hog2x"
+    event = AuditEvent.objects.get(action="classroom.update", target_id=str(classroom.pk))
+    assert event.detail == {"fields": ["detector"], "detector": {"before": "hog", "after": "hog2x"}}
+    assert event.organization == classroom.organization
+    assert event.actor_label == "operator (operator)"

@@ -25,6 +25,7 @@ from wellbeing.models import (
     CaptureDevice,
     CaseloadAssignment,
     Classroom,
+    FaceDetector,
     Guardian,
     Participant,
     Role,
@@ -203,7 +204,7 @@ class EnrollmentResultSerializer(serializers.Serializer):
 
 
 class CaseloadRequestSerializer(serializers.Serializer):
-    counselor = SchoolScopedField(queryset=StaffMember.objects.filter(role=Role.COUNSELOR))
+    counselor = SchoolScopedField(queryset=StaffMember.objects.active().filter(role=Role.COUNSELOR))
 
 
 class CaseloadAssignmentSerializer(serializers.ModelSerializer):
@@ -218,7 +219,7 @@ class CaseloadAssignmentSerializer(serializers.ModelSerializer):
 class ClassroomSerializer(serializers.ModelSerializer):
     class Meta:
         model = Classroom
-        fields = ["id", "name", "grade"]
+        fields = ["id", "name", "grade", "detector"]
 
 
 class ClassroomWriteSerializer(serializers.Serializer):
@@ -228,6 +229,12 @@ class ClassroomWriteSerializer(serializers.Serializer):
     grade = serializers.CharField(max_length=32, allow_blank=True, required=False)
     teachers = SchoolScopedField(
         many=True, queryset=StaffMember.objects.filter(role=Role.TEACHER), required=False
+    )
+    detector = serializers.ChoiceField(
+        choices=FaceDetector.choices,
+        required=False,
+        help_text="Face detector for this classroom's camera: hog (default; faces from ~70 px) "
+        "or hog2x (back rows, faces of 40-70 px; about 3-4x the worker CPU per frame).",
     )
 
     def validate_name(self, value: str) -> str:

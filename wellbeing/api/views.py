@@ -278,7 +278,8 @@ class ClassroomViewSet(SchoolObjectMixin, viewsets.ReadOnlyModelViewSet[Classroo
     @extend_schema(
         request=ClassroomWriteSerializer,
         responses={201: ClassroomSerializer, **error_responses(400, 403)},
-        description="Add a classroom to the caller's school, with its teachers (admin).",
+        description="Add a classroom to the caller's school, with its teachers and face "
+        "detector (admin).",
     )
     def create(self, request: Request) -> Response:
         context = {"staff": current_staff(request)}
@@ -291,7 +292,7 @@ class ClassroomViewSet(SchoolObjectMixin, viewsets.ReadOnlyModelViewSet[Classroo
     @extend_schema(
         request=ClassroomWriteSerializer(partial=True),
         responses={200: ClassroomSerializer, **error_responses(400, 403, 404)},
-        description="Rename a classroom or replace its teachers (admin).",
+        description="Rename a classroom, replace its teachers or choose its face detector (admin).",
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         classroom = self.get_object()
@@ -299,7 +300,7 @@ class ClassroomViewSet(SchoolObjectMixin, viewsets.ReadOnlyModelViewSet[Classroo
         payload = ClassroomWriteSerializer(data=request.data, partial=True, context=context)
         payload.is_valid(raise_exception=True)
         if not payload.validated_data:
-            raise ValidationError({"non_field_errors": ["Send name, grade or teachers."]})
+            raise ValidationError({"non_field_errors": ["Send name, grade, teachers or detector."]})
         with refusals_as_http():
             update_classroom(audit_context(request), classroom, **payload.validated_data)
         return Response(ClassroomSerializer(classroom).data)
