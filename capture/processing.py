@@ -30,7 +30,8 @@ from capture.timeseries import (
 from inference.engine import FaceResult, FrameResult, Gallery
 from inference.image_io import ImageDecodeError, decode_image
 from inference.tracking import TrackerState
-from wellbeing.models import ClassSession, Organization
+from wellbeing.face_engine import get_face_engine
+from wellbeing.models import ClassSession, FaceDetector, Organization
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +50,27 @@ _gallery_seen: weakref.WeakKeyDictionary[TrackerState, tuple[str, ...]] = (
 
 
 def tracker_for(session_id: int) -> TrackerState:
-    """This process's tracker of the session (created on first use, dropped when idle)."""
+    """This process's tracker of the session (created on first use, dropped when idle).
+
+    New trackers come from the engine, so its configured smoothing (window or EMA) applies.
+    """
+    engine = get_face_engine()  # outside the lock: the first call loads the models (seconds)
     now = time.monotonic()
     with _trackers_lock:
         for key in [k for k, (used, _) in _trackers.items() if now - used > TRACKER_IDLE_S]:
             del _trackers[key]
-        _, tracker = _trackers.get(session_id, (now, TrackerState(max_age=TRACK_MAX_AGE_S)))
+        entry = _trackers.get(session_id)
+        tracker = entry[1] if entry else engine.new_tracker(max_age=TRACK_MAX_AGE_S)
         _trackers[session_id] = (now, tracker)
     return tracker
+
+
+def session_detector(session: ClassSession) -> str:
+    """The face detector for the session's frames: its classroom's setting for a classroom
+    camera; always the standard one for a personal device (a webcam sees one large face)."""
+    if session.classroom is not None:
+        return session.classroom.detector
+    return FaceDetector.HOG.value
 
 
 def scrub_tracks(tracker: TrackerState, allowed: set[str]) -> None:
@@ -127,9 +141,14 @@ def to_observation(participant_id: int, face: FaceResult) -> FaceObservation:
 
 
 def analyse_frame(
-    image_bytes: bytes, session_id: int, gallery: SessionGallery, at: float
+    image_bytes: bytes,
+    session_id: int,
+    gallery: SessionGallery,
+    at: float,
+    detector: str | None = None,
 ) -> FrameResult:
-    """Decode (with the upload limits) and run the engine; ImageDecodeError if undecodable."""
+    """Decode (with the upload limits) and run the engine with ``detector`` (None: the
+    engine's default); ImageDecodeError if undecodable."""
     image = decode_image(
         image_bytes, max_bytes=settings.MAX_UPLOAD_BYTES, max_pixels=settings.MAX_IMAGE_PIXELS
     )
@@ -137,7 +156,7 @@ def analyse_frame(
     scrub_tracks(tracker, set(gallery.participants))
     rematch_unknown_tracks(tracker, gallery.gallery)
     engine = engine_on_active_model()  # loaded once; follows a newly activated model
-    return engine.analyze_frame(image, gallery.gallery, tracker, timestamp=at)
+    return engine.analyze_frame(image, gallery.gallery, tracker, timestamp=at, detector=detector)
 
 
 def session_organization(session: ClassSession) -> Organization:
@@ -190,7 +209,9 @@ def outcome_of(
     """Run the engine on the frame; None when the bytes do not decode."""
     gallery = build_session_gallery(session)
     try:
-        result = analyse_frame(data, session.pk, gallery, captured_at)
+        result = analyse_frame(
+            data, session.pk, gallery, captured_at, detector=session_detector(session)
+        )
     except ImageDecodeError as exc:
         log.info("frame %s dropped: not decodable (%s)", frame_id, type(exc).__name__)
         return None
