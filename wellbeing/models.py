@@ -17,6 +17,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from wellbeing.retention_limits import RETENTION_BOUNDS, retention_problems
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -83,6 +85,12 @@ class Organization(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Retention periods stay within their bounds (wellbeing.retention_limits)."""
+        problems = retention_problems({name: getattr(self, name) for name in RETENTION_BOUNDS})
+        if problems:
+            raise ValidationError(problems)
 
     def capture_block_reason(self) -> str | None:
         """Why capture may not start here, or None when it may (the jurisdiction gate)."""

@@ -20,8 +20,8 @@ from wellbeing.api.error_docs import error_responses
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.models import Organization
 from wellbeing.permissions import IsOrgAdmin
+from wellbeing.retention_limits import RETENTION_BOUNDS, bounds_message, retention_problems
 
-RETENTION_FIELDS = [name for name in SCHOOL_SETTINGS if name.endswith("_days")]
 MAX_ALERT_CONTACTS = 10
 
 
@@ -37,10 +37,24 @@ class SchoolSettingsSerializer(serializers.ModelSerializer[Organization]):
         model = Organization
         fields = ["name", "slug", "jurisdiction", *SCHOOL_SETTINGS]
         read_only_fields = ["name", "slug", "jurisdiction"]
-        # Zero days would purge data the moment it is written; keep at least one day.
+        # Bounds and their reasons live in wellbeing.retention_limits (Organization.clean too).
         extra_kwargs: dict[str, dict[str, Any]] = {
-            name: {"min_value": 1, "max_value": 36_500} for name in RETENTION_FIELDS
+            name: {
+                "min_value": bounds.low,
+                "max_value": bounds.high,
+                "error_messages": dict.fromkeys(("min_value", "max_value"), bounds_message(name)),
+            }
+            for name, bounds in RETENTION_BOUNDS.items()
         }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Periods checked together (the audit log outlives the data it audits), using the
+        stored value of each period the request leaves out."""
+        periods = {name: attrs.get(name, getattr(self.instance, name)) for name in RETENTION_BOUNDS}
+        problems = retention_problems(periods)
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
 
 
 class SchoolSettingsView(APIView):
