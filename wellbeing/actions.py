@@ -236,6 +236,8 @@ def assign_caseload(
     """Put the participant on the counselor's caseload (idempotent)."""
     if counselor.role != Role.COUNSELOR:
         raise ValueError("Only counselors have a caseload.")
+    if not counselor.user.is_active:
+        raise ValueError("That counselor is deactivated.")
     if ctx.organization.pk not in (counselor.organization_id, participant.organization_id) or (
         counselor.organization_id != participant.organization_id
     ):

@@ -13,6 +13,7 @@ import zoneinfo
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -110,8 +111,25 @@ class Role(models.TextChoices):
     TEACHER = "teacher", "Teacher"
 
 
+class StaffMemberQuerySet(models.QuerySet["StaffMember"]):
+    def visible_to(self, user: AnyUser) -> StaffMemberQuerySet:
+        """Staff records the user may manage: an admin's own school's; nobody else's."""
+        staff = staff_of(user)
+        if staff is None or staff.role != Role.ADMIN:
+            return self.none()
+        return self.filter(organization=staff.organization)
+
+    def active(self) -> StaffMemberQuerySet:
+        """Not deactivated (an invited member who has not set a password yet counts)."""
+        return self.filter(user__is_active=True)
+
+    def can_sign_in(self) -> StaffMemberQuerySet:
+        """Active and with a password set: members who could sign in right now."""
+        return self.active().exclude(user__password__startswith=UNUSABLE_PASSWORD_PREFIX)
+
+
 class StaffMember(models.Model):
-    """A user's role in one organization."""
+    """A user's role in one organization. Deactivation is ``user.is_active = False``."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff"
@@ -123,6 +141,8 @@ class StaffMember(models.Model):
         choices=[("immediate", "Immediate"), ("digest", "Daily digest"), ("none", "Dashboard")],
         default="immediate",
     )
+
+    objects = StaffMemberQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}, {self.organization})"

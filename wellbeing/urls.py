@@ -4,7 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from wellbeing import views
+from wellbeing import staff_views, views
 from wellbeing.two_factor import OptionalOTPAuthenticationForm
 
 
@@ -24,6 +24,18 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/two-factor/", views.two_factor_setup, name="two_factor"),
+    path(
+        "accounts/set-password/<uidb64>/<token>/",
+        staff_views.SetPasswordView.as_view(),
+        name="set_password",
+    ),
+    path("staff/", staff_views.staff_list, name="staff_list"),
+    path("staff/new/", staff_views.staff_create, name="staff_create"),
+    path("staff/<int:pk>/", staff_views.staff_detail, name="staff_detail"),
+    path("staff/<int:pk>/role/", staff_views.staff_role, name="staff_role"),
+    path("staff/<int:pk>/deactivate/", staff_views.staff_deactivate, name="staff_deactivate"),
+    path("staff/<int:pk>/reactivate/", staff_views.staff_reactivate, name="staff_reactivate"),
+    path("staff/<int:pk>/invite/", staff_views.staff_invite, name="staff_invite"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("capture.urls")),

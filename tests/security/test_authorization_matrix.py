@@ -28,7 +28,8 @@ from tests.factories import grant_consent, make_guardian, make_notice, make_part
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.models import Classroom, ClassSession, Organization, Role
 
-PUBLIC = {"healthz", "login", "logout", "retention"}
+# set_password answers anyone holding an invitation link (tests/wellbeing/test_staff_*).
+PUBLIC = {"healthz", "login", "logout", "retention", "set_password"}
 DEVICE_AUTH = {"ingest-session-start", "ingest-session-end", "ingest-frame"}
 
 
@@ -65,11 +66,14 @@ def concrete(route: str, ids: dict[str, Any]) -> str:
         pk = ids["erasure"]
     if path.startswith("consent/") and "devices" in path:
         pk = ids["device"]
+    if path.startswith(("staff/", "api/staff/")):
+        pk = ids.get("staff", pk)
     path = re.sub(r"\(\?P<pk>[^)]*\)", str(pk), path)
     path = re.sub(r"\(\?P<action>[^)]*\)", "revoke", path)
     path = path.replace("<int:pk>", str(pk)).replace("<int:record_pk>", str(ids["record"]))
     path = path.replace("<int:session_id>", str(ids["session"]))
     path = path.replace("<slug:action>", "acknowledge").replace("<slug:kind>", "consent")
+    path = path.replace("<uidb64>", "MQ").replace("<token>", "set-password")
     return "/" + path
 
 
@@ -96,7 +100,7 @@ def their_school(other_school: Organization) -> dict[str, Any]:
     return {
         "participant": student.pk, "record": record.pk, "notice": notice.pk,
         "classroom": classroom.pk, "device": device.pk, "session": session.pk, "rule": rule.pk,
-        "alert": alert.pk, "erasure": erasure.pk,
+        "alert": alert.pk, "erasure": erasure.pk, "staff": counselor.pk,
     }  # fmt: skip
 
 
@@ -114,6 +118,8 @@ def states() -> list[Any]:
         list(Alert.objects.values_list("state", "acknowledged_at")),
         list(ConsentRecord.objects.values_list("withdrawn_at", flat=True)),
         list(apps.get_model("wellbeing", "CaptureDevice").objects.values_list("revoked_at")),
+        sorted(apps.get_model("auth", "User").objects.values_list("pk", "is_active")),
+        sorted(apps.get_model("wellbeing", "StaffMember").objects.values_list("pk", "role")),
     ]
 
 
