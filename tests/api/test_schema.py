@@ -27,6 +27,11 @@ EXPECTED_PATHS = {
     "/api/devices/{id}/": {"get"},
     "/api/devices/{id}/rotate/": {"post"},
     "/api/devices/{id}/revoke/": {"post"},
+    "/api/staff/": {"get", "post"},
+    "/api/staff/{id}/": {"get", "patch"},
+    "/api/staff/{id}/deactivate/": {"post"},
+    "/api/staff/{id}/reactivate/": {"post"},
+    "/api/staff/{id}/invite/": {"post"},
 }
 
 

@@ -204,7 +204,7 @@ class EnrollmentResultSerializer(serializers.Serializer):
 
 
 class CaseloadRequestSerializer(serializers.Serializer):
-    counselor = SchoolScopedField(queryset=StaffMember.objects.filter(role=Role.COUNSELOR))
+    counselor = SchoolScopedField(queryset=StaffMember.objects.active().filter(role=Role.COUNSELOR))
 
 
 class CaseloadAssignmentSerializer(serializers.ModelSerializer):
