@@ -96,9 +96,12 @@ def send_daily_digests(now: dt.datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     made: list[int] = []
-    staff_rows = StaffMember.objects.filter(
-        email_preference="digest", role__in=[Role.COUNSELOR, Role.ADMIN]
-    ).select_related("organization", "user")
+    # Deactivated staff get no digest (they can no longer open what it links to).
+    staff_rows = (
+        StaffMember.objects.active()
+        .filter(email_preference="digest", role__in=[Role.COUNSELOR, Role.ADMIN])
+        .select_related("organization", "user")
+    )
     for staff in staff_rows:
         local = now.astimezone(zoneinfo.ZoneInfo(staff.organization.timezone))
         if local.hour != DIGEST_LOCAL_HOUR or not staff.user.email:

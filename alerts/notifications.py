@@ -76,8 +76,12 @@ def not_before_for(org: Organization, severity: str, now: dt.datetime) -> dt.dat
 
 def caseload_counselors(participant_ids: Sequence[int]) -> dict[int, list[StaffMember]]:
     """participant id -> counselors with the participant on their caseload (one query)."""
+    # Active only: a deactivation hands the caseload over, but an account switched off in the
+    # operator's Django admin keeps it and must not be e-mailed about students.
     rows = CaseloadAssignment.objects.filter(
-        participant_id__in=list(participant_ids), counselor__role=Role.COUNSELOR
+        participant_id__in=list(participant_ids),
+        counselor__role=Role.COUNSELOR,
+        counselor__user__is_active=True,
     ).select_related("counselor__user")
     found: dict[int, list[StaffMember]] = {}
     for row in rows:
