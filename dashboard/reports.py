@@ -2,8 +2,10 @@
 
 All figures are aggregates over groups of participants. A group with fewer distinct
 participants than Organization.min_group_size is suppressed: its row stays (so the admin sees
-that the group exists) but every figure is blank. Trends come from DailyRollup (one row per
-participant and local day), so a report over a year reads at most 365 rows per participant.
+that the group exists) but every figure is blank. Grade and school trends also count withdrawn
+students' de-identified day totals, as participants of the group (dashboard.pooled_totals).
+Trends come from DailyRollup (one row per participant and local day), so a report over a year
+reads at most 365 rows per participant.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from alerts.models import Alert, Rule
 from capture.models import DailyRollup
 from consent.models import ALL_SCOPES
 from consent.rules import participants_with_consent
+from dashboard.pooled_totals import add_pooled_totals, pooled_week_totals
 from dashboard.series import point_from_sums, sum_annotations
 from inference.model_manifest import CANONICAL_CLASSES
 from wellbeing.models import Organization, Participant
@@ -67,13 +70,16 @@ def weekly_trends(
     first, last = report_window(today, weeks)
     group_field = GROUPINGS[by]
     keys = ["week", group_field] if group_field else ["week"]
-    rows = (
+    rows = list(
         DailyRollup.objects.filter(organization=org, day__gte=first, day__lte=last, n__gt=0)
         .annotate(week=TruncWeek("day"))
         .values(*keys)
         .annotate(participants=Count("participant", distinct=True), **sum_annotations())
         .order_by(*reversed(keys))
     )
+    if by != "classroom":  # withdrawn students' pooled totals have a grade, not a classroom
+        pooled = pooled_week_totals(org, first, last, by_grade=by == "grade")
+        rows = add_pooled_totals(rows, pooled, group_field)
     trends = [
         trend_row(row, row.get(group_field) if group_field else None, by, org) for row in rows
     ]

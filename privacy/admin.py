@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import F, QuerySet
+from django.http import HttpRequest
 
 from capture.admin import ReadOnlyAdmin
 from consent.admin import ThroughActionsOnly
@@ -17,4 +19,11 @@ class ErasureRequestAdmin(ThroughActionsOnly):
 
 @admin.register(models.DeidentifiedDailyTotal)
 class DeidentifiedDailyTotalAdmin(ReadOnlyAdmin):
-    list_display = ("organization", "grade", "day", "n")
+    """Lists only rows pooled from at least the school's min_group_size people: a smaller row
+    is one withdrawn student's day to anyone who knows who withdrew."""
+
+    list_display = ("organization", "grade", "day", "participants", "n")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[models.DeidentifiedDailyTotal]:
+        shown = F("organization__min_group_size")
+        return super().get_queryset(request).filter(participants__gte=shown)

@@ -73,13 +73,21 @@ class ErasureRequest(models.Model):
 class DeidentifiedDailyTotal(EmotionSums):
     """Day totals of withdrawn participants whose school chose de-identification.
 
-    Rows carry no participant link at all, only school, grade and day, so they cannot be
-    re-identified from this table; they still count in school-level trends.
+    Rows carry no participant link, only school, grade, day and how many withdrawn people were
+    pooled into them. A row pooled from one person is still that person's day to anyone who
+    knows who withdrew, so no page shows a row on its own: reports count rows only inside
+    grade and whole-school groups, under the same min_group_size suppression as every report
+    (dashboard.pooled_totals).
     """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     grade = models.CharField(max_length=32, blank=True)
     day = models.DateField()
+    participants = models.PositiveIntegerField(
+        default=0,
+        help_text="Withdrawn people pooled into this row (0: pooled before this was counted, "
+        "so unknown; treated as too few to show).",
+    )
 
     class Meta:
         constraints = [

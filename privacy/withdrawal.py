@@ -42,6 +42,7 @@ def _pool_rollups(participant: Participant, rollups: list[DailyRollup]) -> int:
             organization_id=participant.organization_id, grade=participant.grade, day=rollup.day
         )
         DeidentifiedDailyTotal.objects.filter(pk=total.pk).update(
-            **{name: F(name) + getattr(rollup, name) for name in POOLED_FIELDS}
+            participants=F("participants") + 1,  # one rollup per person and day
+            **{name: F(name) + getattr(rollup, name) for name in POOLED_FIELDS},
         )
     return len(rollups)
