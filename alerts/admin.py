@@ -12,6 +12,7 @@ from alerts import models
 from alerts.forms import RuleNumbersMixin
 from alerts.workflow import EDITABLE_RULE_FIELDS, create_rule, update_rule
 from wellbeing.actions import AuditContext
+from wellbeing.admin_audit import AuditedParticipantDataAdmin
 
 
 class RuleAdminForm(RuleNumbersMixin):
@@ -75,21 +76,16 @@ class AlertEventInline(admin.TabularInline[models.AlertEvent, models.Alert]):
 
 
 @admin.register(models.Alert)
-class AlertAdmin(admin.ModelAdmin[models.Alert]):
+class AlertAdmin(AuditedParticipantDataAdmin):
     list_display = ("pk", "organization", "participant", "rule", "severity", "state", "raised_at")
     list_filter = ("state", "severity")
     readonly_fields = [f.name for f in models.Alert._meta.fields]
     inlines = [AlertEventInline]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # alerts are raised by the rule engine only
+    # Raised by the rule engine, handled through alerts.workflow (audited) only.
 
 
 @admin.register(models.EmailDelivery)
-class EmailDeliveryAdmin(admin.ModelAdmin[models.EmailDelivery]):
+class EmailDeliveryAdmin(AuditedParticipantDataAdmin):
     list_display = ("idempotency_key", "kind", "to_address", "status", "attempts", "sent_at")
     list_filter = ("status", "kind")
     readonly_fields = [f.name for f in models.EmailDelivery._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False

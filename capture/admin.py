@@ -1,4 +1,7 @@
-"""Read-only admin views of the time series: numbers only, never editable by hand."""
+"""Read-only admin views of the time series: numbers only, never editable by hand.
+
+Rows of a participant are also audited when viewed (wellbeing.admin_audit).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from capture import models
+from wellbeing.admin_audit import AuditedParticipantDataAdmin
 
 
 class ReadOnlyAdmin(admin.ModelAdmin[Any]):
@@ -19,21 +23,21 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
 
 @admin.register(models.ProcessedFrame)
-class ProcessedFrameAdmin(ReadOnlyAdmin):
+class ProcessedFrameAdmin(AuditedParticipantDataAdmin):
     list_display = ("frame_id", "session", "captured_at", "faces", "recognised")
 
 
 @admin.register(models.Observation)
-class ObservationAdmin(ReadOnlyAdmin):
+class ObservationAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "session", "captured_at", "emotion", "engaged", "quality")
     list_filter = ("emotion",)
 
 
 @admin.register(models.MinuteAggregate)
-class MinuteAggregateAdmin(ReadOnlyAdmin):
+class MinuteAggregateAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "session", "minute", "n")
 
 
 @admin.register(models.DailyRollup)
-class DailyRollupAdmin(ReadOnlyAdmin):
+class DailyRollupAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "day", "n", "minutes_observed", "sessions")

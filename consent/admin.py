@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from consent import models
+from wellbeing.admin_audit import AuditedParticipantDataAdmin
 
 
 class ThroughActionsOnly(admin.ModelAdmin[Any]):
@@ -31,17 +32,17 @@ class ConsentNoticeAdmin(ThroughActionsOnly):
 
 
 @admin.register(models.ConsentRecord)
-class ConsentRecordAdmin(ThroughActionsOnly):
+class ConsentRecordAdmin(AuditedParticipantDataAdmin):
+    """Through the actions only (see ThroughActionsOnly), and every read audited."""
+
     list_display = ("participant", "decision", "given_by", "notice", "recorded_at", "withdrawn_at")
     list_filter = ("decision", "given_by")
 
 
 @admin.register(models.FaceTemplate)
-class FaceTemplateAdmin(admin.ModelAdmin[models.FaceTemplate]):
+class FaceTemplateAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "embedder", "created_at")
     # The ciphertext is never shown, not even encrypted.
     exclude = ("ciphertext",)
     readonly_fields = ("participant", "embedder", "created_at", "created_by")
-
-    def has_add_permission(self, request: object) -> bool:
-        return False  # templates are only made by enrollment
+    # Made by enrollment, destroyed by consent.actions.destroy_templates (audited) only.

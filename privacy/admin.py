@@ -5,12 +5,12 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest
 
 from capture.admin import ReadOnlyAdmin
-from consent.admin import ThroughActionsOnly
 from privacy import models
+from wellbeing.admin_audit import AuditedParticipantDataAdmin
 
 
 @admin.register(models.ErasureRequest)
-class ErasureRequestAdmin(ThroughActionsOnly):
+class ErasureRequestAdmin(AuditedParticipantDataAdmin):
     """Requests are handled at /privacy/erasure/: marking one completed here would erase nothing."""
 
     list_display = ("participant_pseudonym", "organization", "status", "received_at", "due_at")

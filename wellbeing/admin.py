@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from wellbeing import models
 from wellbeing.actions import AuditContext, record_classroom_edit
+from wellbeing.admin_audit import AuditedParticipantDataAdmin
 
 
 @admin.register(models.Organization)
@@ -41,8 +42,10 @@ class ClassroomAdmin(admin.ModelAdmin[models.Classroom]):
             )
 
 
+# Participant data (a personal device's session is one student's) is view-only here and every
+# read is audited (wellbeing.admin_audit); it changes through the pages, the API and the actions.
 @admin.register(models.ClassSession)
-class ClassSessionAdmin(admin.ModelAdmin[models.ClassSession]):
+class ClassSessionAdmin(AuditedParticipantDataAdmin):
     list_display = ("classroom", "status", "started_at", "ended_at", "frames_processed")
     list_filter = ("status",)
 
@@ -51,9 +54,18 @@ class GuardianInline(admin.TabularInline[models.Guardian, models.Participant]):
     model = models.Guardian
     extra = 0
 
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
 
 @admin.register(models.Participant)
-class ParticipantAdmin(admin.ModelAdmin[models.Participant]):
+class ParticipantAdmin(AuditedParticipantDataAdmin):
     list_display = ("pseudonym", "full_name", "organization", "grade")
     list_filter = ("organization",)
     search_fields = ("pseudonym", "full_name")
@@ -61,17 +73,17 @@ class ParticipantAdmin(admin.ModelAdmin[models.Participant]):
 
 
 @admin.register(models.Guardian)
-class GuardianAdmin(admin.ModelAdmin[models.Guardian]):
+class GuardianAdmin(AuditedParticipantDataAdmin):
     list_display = ("name", "relation", "participant")
 
 
 @admin.register(models.CaseloadAssignment)
-class CaseloadAssignmentAdmin(admin.ModelAdmin[models.CaseloadAssignment]):
+class CaseloadAssignmentAdmin(AuditedParticipantDataAdmin):
     list_display = ("counselor", "participant", "assigned_at")
 
 
 @admin.register(models.CaptureDevice)
-class CaptureDeviceAdmin(admin.ModelAdmin[models.CaptureDevice]):
+class CaptureDeviceAdmin(AuditedParticipantDataAdmin):
     list_display = (
         "name",
         "organization",
@@ -83,12 +95,6 @@ class CaptureDeviceAdmin(admin.ModelAdmin[models.CaptureDevice]):
     # Viewable only: creating, rotating and revoking go through the pages or the API, which
     # issue the token once, check the owner is of the same school and write the audit trail.
     # (A device added here would have no token, and an empty hash.)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(models.AuditEvent)
