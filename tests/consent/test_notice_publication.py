@@ -178,3 +178,12 @@ def test_only_admins_publish(
     response = client.post(PAGE, {**NEW, "confirm": "True", "reviewed_lapses": "1"})
     assert response.status_code == 403
     assert ConsentNotice.objects.filter(organization=consented.organization).count() == 1
+
+
+def test_the_public_retention_page_says_what_a_new_version_does(
+    client: Client, consented: Participant
+) -> None:
+    # when a family reads the school's public retention page
+    page = client.get(f"/schools/{consented.organization.slug}/retention/").content.decode()
+    # then it says a new notice version ends consent with the effects of a withdrawal
+    assert "publishes a new version" in page and "same effects as a withdrawal" in page
