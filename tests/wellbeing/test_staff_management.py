@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.core import mail
 from django.test import Client
@@ -257,3 +259,20 @@ def test_a_deactivated_counselor_cannot_be_given_a_caseload(
     deactivate_staff(_ctx(admin), counselor, Handover(leave_unassigned=True))
     with pytest.raises(ValueError, match="deactivated"):
         assign_caseload(_ctx(admin), StaffMember.objects.get(pk=counselor.pk), student)
+
+
+def test_an_unreachable_mail_server_keeps_the_member_and_the_invitation_can_be_resent(
+    admin: StaffMember, settings: Any
+) -> None:
+    # given a mail server that refuses connections (a closed local port)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    # when a member is invited
+    member, sent = invite_staff(_ctx(admin), "Noor", "noor@example.org", Role.TEACHER)
+    # then the member exists, the failure is reported and audited
+    assert not sent and staff_status(member) == "invited"
+    assert AuditEvent.objects.filter(action="staff.invitation_failed").count() == 1
+    # and once mail works again, the resent invitation carries a working link
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert send_invitation(_ctx(admin), member)
+    assert Client().get(invitation_link("noor@example.org"), follow=True).context["validlink"]
