@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from wellbeing.retention_limits import RETENTION_BOUNDS, retention_problems
+from wellbeing.retention_limits import MIN_GROUP_SIZE_FLOOR, RETENTION_BOUNDS, retention_problems
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -90,6 +90,12 @@ class Organization(models.Model):
     def clean(self) -> None:
         """Retention periods stay within their bounds (wellbeing.retention_limits)."""
         problems = retention_problems({name: getattr(self, name) for name in RETENTION_BOUNDS})
+        if self.min_group_size < MIN_GROUP_SIZE_FLOOR:
+            # Below 3, a suppressed report still singles a student out (or, at 1, nothing is
+            # suppressed at all): class figures would read as one child's figures.
+            problems["min_group_size"] = (
+                f"The smallest group shown must be at least {MIN_GROUP_SIZE_FLOOR} people."
+            )
         if problems:
             raise ValidationError(problems)
 

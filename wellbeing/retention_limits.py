@@ -36,6 +36,10 @@ RETENTION_BOUNDS: dict[str, Bounds] = {
     ),
 }
 
+# Reports hide groups smaller than Organization.min_group_size; below this floor the
+# suppression no longer protects a single student.
+MIN_GROUP_SIZE_FLOOR = 3
+
 # The access log must be kept at least as long as any data whose reads and changes it records.
 AUDITED_PERIODS = tuple(name for name in RETENTION_BOUNDS if name != "audit_days")
 

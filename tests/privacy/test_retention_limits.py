@@ -107,3 +107,32 @@ def test_django_admin_shows_a_form_error_and_keeps_the_value(school: Organizatio
     # and a valid change still saves
     assert operator.post(page, {**form, "audit_days": 1200}).status_code == 302
     assert _periods(school)["audit_days"] == 1200
+
+
+@pytest.mark.parametrize("size", [0, 1, 2])
+def test_small_group_suppression_cannot_be_switched_off(school: Organization, size: int) -> None:
+    # given a school that hides groups under 5 people
+    school.min_group_size = size
+    # when the smallest group shown is lowered below 3, validation refuses it with the reason
+    with pytest.raises(ValidationError) as refused:
+        school.full_clean()
+    assert "at least 3" in refused.value.message_dict["min_group_size"][0]
+
+
+def test_django_admin_refuses_a_group_size_below_the_floor(school: Organization) -> None:
+    operator = Client()
+    operator.force_login(User.objects.create_superuser("op", "op@example.org", "pw-op-long-1"))
+    page = f"/admin/wellbeing/organization/{school.pk}/change/"
+    form: dict[str, Any] = {k: v for k, v in model_to_dict(school).items() if v is not None}
+    form["alert_contacts"] = json.dumps(school.alert_contacts)
+    # when the operator sets groups of one to be shown
+    response = operator.post(page, {**form, "min_group_size": 1})
+    # then the form comes back with the reason and the stored value is unchanged
+    assert response.status_code == 200
+    assert "at least 3 people" in response.content.decode()
+    school.refresh_from_db()
+    assert school.min_group_size == 5
+    # and the floor itself is accepted
+    assert operator.post(page, {**form, "min_group_size": 3}).status_code == 302
+    school.refresh_from_db()
+    assert school.min_group_size == 3
