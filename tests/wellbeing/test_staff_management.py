@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -93,6 +94,18 @@ def test_the_link_works_once(admin: StaffMember) -> None:
     password_before = type(member.user).objects.get(pk=member.user.pk).password
     Client().post(link, {"new_password1": "Other-pass-99x", "new_password2": "Other-pass-99x"})
     assert type(member.user).objects.get(pk=member.user.pk).password == password_before
+
+
+def test_the_link_expires_after_the_configured_time(admin: StaffMember, settings: Any) -> None:
+    # given an invitation and a school that gives invitees one second
+    settings.PASSWORD_RESET_TIMEOUT = 1
+    invite_staff(_ctx(admin), "Lee", "lee@example.org", Role.TEACHER)
+    link = invitation_link("lee@example.org")
+    # when the invitee opens it two seconds later
+    time.sleep(2.1)
+    page = Client().get(link, follow=True)
+    # then the link is refused
+    assert page.status_code == 200 and not page.context["validlink"]
 
 
 def test_a_duplicate_email_is_refused_whatever_its_case(admin: StaffMember) -> None:
