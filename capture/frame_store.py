@@ -34,7 +34,7 @@ class FrameStore(Protocol):
     def delete_frame(self, frame_id: str) -> None: ...
     def was_queued(self, frame_id: str) -> bool: ...
     def mark_queued(self, frame_id: str) -> None: ...
-    def queue_length(self) -> int: ...
+    def queue_length(self, queue: str = INFERENCE_QUEUE) -> int: ...
     def count_upload(self, device_id: int) -> int: ...
 
 
@@ -86,8 +86,9 @@ class RedisFrameStore:
     def mark_queued(self, frame_id: str) -> None:
         self._call("set", seen_key(frame_id), b"1", ex=SEEN_TTL_S)
 
-    def queue_length(self) -> int:
-        length = self._call("llen", INFERENCE_QUEUE)
+    def queue_length(self, queue: str = INFERENCE_QUEUE) -> int:
+        """Tasks waiting on one Celery queue (kombu's Redis transport keeps it as a list)."""
+        length = self._call("llen", queue)
         return int(length) if isinstance(length, int) else 0
 
     def count_upload(self, device_id: int) -> int:
@@ -135,7 +136,7 @@ class MemoryFrameStore:
             self._seen = {k: v for k, v in self._seen.items() if v > now}
             self._seen[frame_id] = now + SEEN_TTL_S
 
-    def queue_length(self) -> int:
+    def queue_length(self, queue: str = INFERENCE_QUEUE) -> int:
         return 0
 
     def count_upload(self, device_id: int) -> int:

@@ -26,6 +26,7 @@ from capture.errors import (
     UnsupportedFrameTypeError,
 )
 from capture.frame_store import FrameStoreUnavailable, get_frame_store
+from capture.routing import inference_queue, queue_limit
 from capture.sessions import check_capture_allowed, running_session
 from inference.image_io import ImageDecodeError, check_complete, read_header_size
 from wellbeing.actions import DeviceAuthError, authenticate_device
@@ -123,7 +124,8 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     """Queue a checked frame once. Raises QueueFullError (429) or ServiceUnavailableError (503).
 
     Side effects: bytes in the frame store under the frame id, one process_frame_task on the
-    ``inference`` queue. A frame already queued answers "duplicate" and queues nothing.
+    session's inference queue (capture.routing). A frame already queued answers "duplicate" and
+    queues nothing.
     """
     check_capture_allowed(device)
     session = running_session(device, headers.session_id)
@@ -137,11 +139,12 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
                 f"More than {settings.INGEST_MAX_FPS_PER_DEVICE} frames per second from this "
                 "device; slow down."
             )
-        limit = getattr(settings, "INGEST_MAX_QUEUE", DEFAULT_MAX_QUEUE)
-        if store.queue_length() >= limit:
+        queue = inference_queue(session.pk)
+        limit = queue_limit(getattr(settings, "INGEST_MAX_QUEUE", DEFAULT_MAX_QUEUE))
+        if store.queue_length(queue) >= limit:
             raise QueueFullError(f"The inference queue is full ({limit} frames); retry shortly.")
         store.put_frame(frame_id, data)
-        enqueue_frame(frame_id, session.pk, device.pk, headers.captured_at)
+        enqueue_frame(frame_id, session.pk, device.pk, headers.captured_at, queue)
         # Marked after queueing: a crash in between only costs a second (idempotent) run.
         store.mark_queued(frame_id)
     except FrameStoreUnavailable as exc:
@@ -149,12 +152,15 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     return Admission(frame_id, "queued")
 
 
-def enqueue_frame(frame_id: str, session_id: int, device_id: int, captured_at: float) -> None:
+def enqueue_frame(
+    frame_id: str, session_id: int, device_id: int, captured_at: float, queue: str
+) -> None:
     from capture.tasks import process_frame_task
 
     try:
         process_frame_task.apply_async(
             args=(frame_id, session_id, device_id, captured_at),
+            queue=queue,
             retry=True,
             retry_policy=PUBLISH_RETRY,
         )

@@ -1,9 +1,9 @@
 """A throwaway local stack for the pipeline benchmark and reliability tests.
 
 Starts what the real deployment runs, as subprocesses: an ASGI server (daphne), Celery workers on
-the ``inference`` queue, a private redis-server on a free port, and a TCP proxy in front of
-PostgreSQL so a database outage can be simulated without touching the shared server. Nothing
-here stops or restarts the machine's own PostgreSQL or Redis.
+the ``inference`` queue (or its ``inference.<k>`` shards), a private redis-server on a free port,
+and a TCP proxy in front of PostgreSQL so a database outage can be simulated without touching the
+shared server. Nothing here stops or restarts the machine's own PostgreSQL or Redis.
 """
 
 from __future__ import annotations
@@ -190,14 +190,19 @@ def start_server(env: dict[str, str], port: int, log: IO[bytes]) -> subprocess.P
 
 
 def start_worker(
-    env: dict[str, str], log: IO[bytes], concurrency: int = 1, visibility_timeout: int | None = None
+    env: dict[str, str],
+    log: IO[bytes],
+    concurrency: int = 1,
+    visibility_timeout: int | None = None,
+    queues: str = "inference",
 ) -> subprocess.Popen[bytes]:
-    """A Celery worker on the inference queue, in its own process group (kill -9 friendly)."""
+    """A Celery worker on ``queues`` (comma-separated; e.g. one shard ``inference.0``), in its own
+    process group (kill -9 friendly)."""
     celery = Path(sys.executable).with_name("celery")
     worker_env = dict(env)
     if visibility_timeout is not None:
         worker_env["CELERY_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
-    args = [str(celery), "-A", "capture.worker_app", "worker", "-Q", "inference"]
+    args = [str(celery), "-A", "capture.worker_app", "worker", "-Q", queues]
     args += ["-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO"]
     return subprocess.Popen(
         args, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

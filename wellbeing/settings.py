@@ -225,7 +225,17 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
-CELERY_TASK_QUEUES = (Queue("inference"), Queue("alerts"), Queue("maintenance"))
+# Session-affine inference (capture/routing.py, docs/pipeline.md): 0 = one shared `inference`
+# queue; N > 0 = a session's frames go to `inference.<session id mod N>`, each shard consumed by
+# one concurrency-1 worker process. `inference` stays declared so frames queued before a switch
+# can still be drained.
+INFERENCE_SHARDS = max(0, env_int("INFERENCE_SHARDS", 0))
+CELERY_TASK_QUEUES = (
+    Queue("inference"),
+    *(Queue(f"inference.{shard}") for shard in range(INFERENCE_SHARDS)),
+    Queue("alerts"),
+    Queue("maintenance"),
+)
 CELERY_TASK_ROUTES = {
     "capture.tasks.*": {"queue": "inference"},
     "alerts.tasks.*": {"queue": "alerts"},
@@ -268,7 +278,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
-# Ingest backpressure: answer 429 when more frames than this wait in the inference queue.
+# Ingest backpressure: answer 429 when more frames than this wait in the inference queue (with
+# INFERENCE_SHARDS, more than this / N in the frame's shard queue).
 INGEST_MAX_QUEUE = env_int("INGEST_MAX_QUEUE", 200)
 # Rate limit per capture device (the client samples 1 frame/s by default).
 INGEST_MAX_FPS_PER_DEVICE = env_int("INGEST_MAX_FPS_PER_DEVICE", 5)
