@@ -1,7 +1,9 @@
 """``python -m capture.benchmark``: the whole pipeline under load, on the real stack.
 
 A private redis-server, daphne (ASGI) and a Celery worker (concurrency 2) run as subprocesses
-against PostgreSQL database ``wellbeing_bench`` (created if missing, never any other). N
+against PostgreSQL database ``wellbeing_bench`` (created if missing, never any other); with
+``--shards N``, N concurrency-1 workers on the session shard queues ``inference.<k>`` instead
+(INFERENCE_SHARDS=N for ingest, see capture/routing.py). N
 simulated classrooms each send a synthetic 30-face 1280x720 frame per second (enrolled demo
 identities among the faces) through the real capture client, then one device replays
 short_hamilton_clip.mp4. The last line printed is one JSON object.
@@ -17,8 +19,10 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from subprocess import Popen
+from typing import IO, Any
 
 BENCH_DB = "wellbeing_bench"
 
@@ -46,8 +50,8 @@ def prepare_database(base_url: str) -> str:
     return f"{url}/{BENCH_DB}"
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """User+system CPU of every live process in the group (and its reaped children)."""
+def group_cpu_seconds(pgids: Collection[int]) -> float:
+    """User+system CPU of every live process in the groups (and its reaped children)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -55,7 +59,7 @@ def group_cpu_seconds(pgid: int) -> float:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # field 5 (pgrp) after the comm
+        if int(fields[2]) in pgids:  # field 5 (pgrp) after the comm
             total += sum(int(v) for v in fields[11:15]) / tick
     return total
 
@@ -206,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=int, default=20, help="classroom streaming time")
     parser.add_argument("--video-seconds", type=int, default=10)
     parser.add_argument("--video-fps", type=float, default=5.0)
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=0,
+        help="N > 0: session-affine routing, N concurrency-1 workers on inference.0..N-1",
+    )
     args = parser.parse_args(argv)
     faces_dir = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "faces"
     if not (faces_dir / "manifest.json").is_file():
@@ -222,7 +232,7 @@ def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int
 
     redis = localstack.ThrowawayRedis(persistent=False)
     redis.start()
-    env = localstack.service_env(db_url, redis.url(0))
+    env = localstack.service_env(db_url, redis.url(0), INFERENCE_SHARDS=str(args.shards))
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")})
     os.environ.update(
         FACE_TEMPLATE_KEY=env["FACE_TEMPLATE_KEY"], DJANGO_SETTINGS_MODULE="wellbeing.settings"
@@ -237,34 +247,56 @@ def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     port = localstack.free_port()
     server = localstack.start_server(env, port, (logs / "server.log").open("ab"))
-    worker = localstack.start_worker(env, (logs / "worker.log").open("ab"), concurrency=2)
+    workers = start_workers(env, logs, args.shards)
     url = f"http://127.0.0.1:{port}"
     try:
         time.sleep(5)  # worker boot; models load on the first task (counted in the figures)
-        results = bench_phases(args, faces_dir, url, tokens, video_token, worker.pid)
+        pgids = [w.pid for w in workers]
+        results = bench_phases(args, faces_dir, url, tokens, video_token, pgids)
     finally:
-        localstack.stop_process(server)
-        localstack.stop_process(worker)
+        for proc in [server, *workers]:
+            localstack.stop_process(proc)
         redis.close()
+    results["shards"] = args.shards
     results["logs"] = str(logs)
     print(json.dumps(results))
     return 0
 
 
+def start_workers(env: dict[str, str], logs: Path, shards: int) -> list[Popen[bytes]]:
+    """One concurrency-2 worker on ``inference``, or one concurrency-1 worker per shard queue."""
+    from capture import localstack
+
+    def log(name: str) -> IO[bytes]:
+        return (logs / f"{name}.log").open("ab")
+
+    if not shards:
+        return [localstack.start_worker(env, log("worker"), concurrency=2)]
+    return [
+        localstack.start_worker(env, log(f"worker-{k}"), concurrency=1, queues=f"inference.{k}")
+        for k in range(shards)
+    ]
+
+
 def bench_phases(
-    args: argparse.Namespace, faces_dir: Path, url: str, tokens: list[str], video: str, pgid: int
+    args: argparse.Namespace,
+    faces_dir: Path,
+    url: str,
+    tokens: list[str],
+    video: str,
+    pgids: list[int],
 ) -> dict[str, Any]:
     from inference.video_io import iter_frames
 
     jpegs = classroom_jpegs(faces_dir, len(tokens))
-    cpu0 = group_cpu_seconds(pgid)
+    cpu0 = group_cpu_seconds(pgids)
     jobs = [(t, [jpegs[i]] * args.seconds, 1.0) for i, t in enumerate(tokens)]
     out = run_streams(url, jobs)
     sessions = [o["session"] for o in out.values()]
     acked = distinct_acked([o["stats"] for o in out.values()])
     drained = wait_drained(sessions, acked, 180)
     classroom = measure(sessions, acked)
-    cpu1 = group_cpu_seconds(pgid)
+    cpu1 = group_cpu_seconds(pgids)
     import cv2
 
     clip = faces_dir / "video" / "short_hamilton_clip.mp4"
