@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import statistics
 from collections import defaultdict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 NEGATIVE: tuple[str, ...] = ("angry", "disgust", "fear", "sad")
@@ -88,8 +88,10 @@ def check_rule_numbers(spec: Any) -> None:
         raise RuleSpecError("Rule cannot be used: " + "; ".join(problems) + ".")
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
+    """One window of one participant (a NamedTuple: a school has ~10^6 of them per
+    evaluation, and building frozen dataclasses took longer than summing them in SQL)."""
+
     day: dt.date
     label: str
     totals: Totals
@@ -143,19 +145,35 @@ def compute_group_medians(
     spec: RuleSpec,
     windows_by_participant: Mapping[int, Sequence[Window]],
     values_by_participant: Mapping[int, Sequence[float | None]] | None = None,
+    days: Collection[dt.date] | None = None,
 ) -> dict[Hashable, float]:
     """Median observed value per peer group (classroom-day or class session).
 
     Groups with fewer than MIN_PEERS_FOR_MEDIAN observed members get no median, so a class of
-    one never suppresses its own alert.
+    one never suppresses its own alert. With ``days``, only the groups of windows on those days
+    (the ones a decision compares) get a median, each over all of its members.
     """
+    wanted: set[Hashable] | None = None
+    if days is not None:
+        wanted = {
+            group
+            for windows in windows_by_participant.values()
+            for window in windows
+            if window.day in days
+            for group in window.groups
+        }
     values: dict[Hashable, list[float]] = defaultdict(list)
     for pid, windows in windows_by_participant.items():
         known = values_by_participant[pid] if values_by_participant else None
         for i, window in enumerate(windows):
+            groups = window.groups
+            if wanted is not None:
+                groups = tuple(group for group in groups if group in wanted)
+                if not groups:
+                    continue
             value = known[i] if known is not None else observed_value(spec, window)
             if value is not None:
-                for group in window.groups:
+                for group in groups:
                     values[group].append(value)
     return {
         group: statistics.median(vals)
@@ -236,15 +254,15 @@ def evaluate_series(
 ) -> Decision:
     """Decide for one participant and one rule at ``as_of`` (windows sorted by day).
 
-    ``values`` are the windows' observed values when the caller has them already. Returns
-    "raise" with the evidence, "clear" when an active alert's signal recovered, or "none" with
-    the reason. Deterministic: the same inputs give the same decision.
+    ``values`` are the windows' observed values when the caller has them already (otherwise
+    only the recent windows' are computed unless a baseline is needed). Returns "raise" with
+    the evidence, "clear" when an active alert's signal recovered, or "none" with the reason.
+    Deterministic: the same inputs give the same decision.
     """
-    if values is None:
-        values = observed_values(spec, windows)
     if prior is not None and prior.active:
         if prior.cleared:
             return Decision("none", "an alert is active (signal already recovered)")
+        values = observed_values(spec, windows) if values is None else values
         return decide_clear(spec, windows, values, as_of, prior)
     fresh_after = prior.window_end if prior else dt.date.min
     if prior is not None and prior.closed_on is not None:
@@ -257,11 +275,15 @@ def evaluate_series(
     if not days:
         return Decision("none", "no school days to judge")
     judged = set(days)
-    recent = [(w, v) for w, v in zip(windows, values, strict=True) if w.day in judged]
+    if values is None:
+        recent = [(w, observed_value(spec, w)) for w in windows if w.day in judged]
+    else:
+        recent = [(w, v) for w, v in zip(windows, values, strict=True) if w.day in judged]
     # Cheap necessary condition first: most students never reach the absolute threshold.
     above = {w.day for w, v in recent if v is not None and v >= spec.threshold}
     if len(above) < spec.persistence_m:
         return Decision("none", f"above the threshold on {len(above)} of {len(days)} days")
+    values = observed_values(spec, windows) if values is None else values
     baseline, baseline_n = compute_baseline(spec, windows, values, days[0])
     rows = [judge_window(spec, w, v, baseline, medians) for w, v in recent]
     abnormal_days = sorted({r["day"] for r in rows if r["abnormal"]})
