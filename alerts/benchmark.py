@@ -1,91 +1,36 @@
-"""Rule-evaluation benchmark: ``python -m alerts.benchmark [--participants N] [--days D]``.
+"""Rule-evaluation benchmark: ``python -m alerts.benchmark [--participants N] [--days D] ...``.
 
 Creates (drops and re-creates) its own database ``wellbeing_bench_alerts`` on the server of
-DATABASE_URL, migrates it, bulk-loads a synthetic school with COPY (participants, classroom
-memberships, consent records, one DailyRollup row per student and school day) and times
-``evaluate_organization`` with all four default rules switched on. The last line printed is a
-JSON object with ``participants``, ``days`` and ``seconds`` (first, writing evaluation).
+DATABASE_URL, migrates it and bulk-loads a synthetic school with COPY (alerts.bench_school):
+DailyRollup for every student and school day, and MinuteAggregate rows with their class
+sessions on the most recent ``--minute-days`` school days at ``--minutes-per-day`` minutes a
+student (``--lessons`` sessions a class a day), consistent with the rollups.
 
-What is measured: day-window rules, which read DailyRollup (the per-day sums the pipeline keeps).
-90 days of per-minute rows for 10,000 students (~270 million rows) are not generated: the engine
-never reads minute rows for day windows, and session windows are summed per session in SQL.
+Minute rows are loaded newest day first in stages (``--depths``, then all minute days); after
+each stage a session-window rule (the defaults have none; this one is switched on for the
+benchmark only) is timed alone, writing nothing, and EXPLAIN shows how its query reaches the
+minute table, so the figures say whether evaluation cost grows with stored history. Then,
+with everything loaded, the four default rules (day windows) are timed as
+``evaluate_all_organizations_task`` runs them, again with the session rule added, and for one
+class as ``evaluate_session_task`` does. The last line printed is a JSON object:
+``participants``, ``days``, ``seconds`` (first, writing evaluation of the default rules),
+``minute_rows``, ``session_rule_seconds`` and more.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from wellbeing.bench_database import bench_database_url, copy_rows, recreate_database, setup_django
+from wellbeing.bench_database import bench_database_url, recreate_database, setup_django
+
+if TYPE_CHECKING:
+    from alerts.bench_school import BenchSchool
 
 BENCH_DB = "wellbeing_bench_alerts"
-
-
-def load_school(participants: int, days: int, seed: int) -> tuple[Any, dt.date, int]:
-    """Bulk-load the synthetic school; returns (organization, last day, rollup rows)."""
-    from alerts.models import Rule
-    from alerts.replay import generate_daily_arrays, weekdays
-    from capture.models import DailyRollup
-    from consent.models import ConsentNotice, ConsentRecord
-    from wellbeing.models import Classroom, Organization, Participant
-
-    org = Organization.objects.create(name="Bench School", slug="bench", jurisdiction="uk")
-    Rule.objects.filter(organization=org).update(mode="active")
-    notice = ConsentNotice.objects.create(organization=org, version=1, title="t", text="t")
-    cols = generate_daily_arrays(participants, days, seed)
-    n_classes = int(cols["classroom"].max()) + 1
-    Classroom.objects.bulk_create(
-        Classroom(organization=org, name=f"C{i:04d}") for i in range(n_classes)
-    )
-    class_ids = list(
-        Classroom.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True)
-    )
-    now = dt.datetime.now(dt.UTC).isoformat()
-    copy_rows(
-        Participant._meta.db_table,
-        ["organization_id", "pseudonym", "full_name", "grade", "created_at"],
-        [f"{org.pk}\tB-{i:08d}\tBench Student {i}\t7\t{now}\n" for i in range(participants)],
-    )
-    pids = list(
-        Participant.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True)
-    )
-    through = Participant.classrooms.through._meta.db_table
-    copy_rows(through, ["participant_id", "classroom_id"],
-              [f"{pid}\t{class_ids[i // 25]}\n" for i, pid in enumerate(pids)])  # fmt: skip
-    copy_rows(
-        ConsentRecord._meta.db_table,
-        ["participant_id", "notice_id", "scopes", "decision", "given_by", "evidence_reference",
-         "evidence_date", "recorded_at", "withdrawal_note"],
-        [f'{pid}\t{notice.pk}\t["emotion_analysis", "face_template"]\tgrant\tstudent\tbench\t'
-         f"2026-01-01\t{now}\t\n" for pid in pids],
-    )  # fmt: skip
-    calendar = [d.isoformat() for d in weekdays(dt.date(2026, 1, 5), days)]
-    sums = ["s_angry", "s_disgust", "s_fear", "s_happy", "s_neutral", "s_sad", "s_surprise"]
-    zero = [0.0] * cols["n"].size
-    lines = [
-        f"{org.pk}\t{pids[p]}\t{calendar[d]}\t{n}\t" + "\t".join(f"{v:.3f}" for v in s)
-        + f"\t{e}\t{n}\t0\t{m}\t1\n"
-        for p, d, n, e, m, *s in zip(
-            cols["participant"].tolist(), cols["day"].tolist(), cols["n"].tolist(),
-            cols["engaged_n"].tolist(), cols["minutes"].tolist(),
-            *[cols[c].tolist() if c in cols else zero for c in sums], strict=True,
-        )
-    ]  # fmt: skip
-    copy_rows(
-        DailyRollup._meta.db_table,
-        ["organization_id", "participant_id", "day", "n", *sums, "engaged_n",
-         "engagement_known_n", "quality_sum", "minutes_observed", "sessions"],
-        lines,
-    )  # fmt: skip
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    return org, dt.date.fromisoformat(calendar[-1]), len(lines)
 
 
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
@@ -94,43 +39,161 @@ def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
     return result, round(time.perf_counter() - started, 3)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=10_000)
-    parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
-    url = bench_database_url(BENCH_DB)
-    recreate_database(url)
-    setup_django(url)
-    from alerts.evaluation import evaluate_organization
-    from alerts.models import Alert
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
-    (org, last_day, rows), load_s = timed(load_school, args.participants, args.days, args.seed)
-    print(f"loaded {rows} DailyRollup rows with COPY in {load_s} s", file=sys.stderr)
-    report, seconds = timed(evaluate_organization, org, as_of=last_day)
-    again, second_s = timed(evaluate_organization, org, as_of=last_day)
-    # What evaluate_session_task does after a lesson: one class of 25, classmates for the median.
-    one_class = set(org.participants.order_by("pk").values_list("pk", flat=True)[:25])
+
+def create_session_rule(school: BenchSchool) -> Any:
+    """The default sustained-negative rule judged per class session instead of per day."""
+    from alerts.models import Rule
+
+    return Rule.objects.create(
+        organization=school.org, slug="session-negative", name="Negative in class sessions",
+        signal="negative_share", window="session", threshold=0.45, clear_threshold=0.35,
+        baseline_weeks=4, baseline_margin=0.10, class_margin=0.10,
+        min_minutes=min(20, max(1, school.plan.lesson_minutes // 2)),
+        persistence_m=3, persistence_d=5, severity="notify", mode="dry_run",
+    )  # fmt: skip
+
+
+def minute_table_access(school: BenchSchool, rule: Any) -> list[str]:
+    """EXPLAIN lines of the session-window query that touch the minute table."""
+    from django.db import transaction
+
+    from alerts.evaluation import lookback_start, spec_of
+    from alerts.series import planner_settings_for_summing, session_totals
+
+    last_day = school.calendar[-1]
+    start = lookback_start([spec_of(rule)], last_day)
+    with transaction.atomic(), planner_settings_for_summing():  # as load_session_series runs it
+        plan = session_totals(school.org, start, last_day).explain()
+    return [line.strip().lstrip("-> ") for line in plan.splitlines()
+            if "minuteaggregate" in line or "Index Cond" in line]  # fmt: skip
+
+
+def analyze(table: str = "") -> None:
+    """Refresh planner statistics (of one table, or of the whole benchmark database)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {table}")
+
+
+def time_session_rule_by_depth(
+    school: BenchSchool, rule: Any, depths: list[int]
+) -> list[dict[str, Any]]:
+    """Load minute rows newest day first; after each depth, time the session rule alone."""
+    from alerts.bench_school import load_minute_days
+    from alerts.evaluation import evaluate_organization
+
+    plan, loaded, rows, stages = school.plan, 0, 0, []
+    for depth in depths:
+        days = list(range(plan.days - 1 - loaded, plan.days - 1 - depth, -1))
+        added, load_s = timed(load_minute_days, school, days)
+        rows, loaded = rows + added, depth
+        analyze("capture_minuteaggregate")
+        report, seconds = timed(
+            evaluate_organization, school.org, as_of=school.calendar[-1], rules=[rule], write=False
+        )
+        stage = {"minute_days": depth, "minute_rows": rows, "session_rule_seconds": seconds,
+                 "session_windows": report.windows, "load_seconds": load_s,
+                 "minute_table_access": minute_table_access(school, rule)}  # fmt: skip
+        log(json.dumps(stage))
+        stages.append(stage)
+    return stages
+
+
+def time_full_evaluations(school: BenchSchool, session_rule: Any) -> dict[str, Any]:
+    """The default rules (first run writes, second is idempotent), then with the session rule
+    switched on, then one class as evaluate_session_task does it."""
+    from alerts.evaluation import evaluate_organization
+    from alerts.models import Alert, Rule, RuleMode
+
+    org, as_of = school.org, school.calendar[-1]
+    report, seconds = timed(evaluate_organization, org, as_of=as_of)
+    again, second_s = timed(evaluate_organization, org, as_of=as_of)
+    defaults = list(Rule.objects.current().filter(organization=org, mode=RuleMode.ACTIVE))
+    both, both_s = timed(evaluate_organization, org, as_of=as_of, rules=[*defaults, session_rule])
+    one_class = set(school.pids[:25])
     _, class_s = timed(
-        evaluate_organization, org, as_of=last_day, participant_ids=one_class, write=False
+        evaluate_organization, org, as_of=as_of, participant_ids=one_class, write=False
     )
-    result = {
-        "participants": args.participants,
-        "days": args.days,
+    _, class_session_s = timed(evaluate_organization, org, as_of=as_of, rules=[session_rule],
+                               participant_ids=one_class, write=False)  # fmt: skip
+    return {
         "seconds": seconds,
         "second_run_seconds": second_s,
+        "with_session_rule_seconds": both_s,
+        "one_class_seconds": class_s,
+        "one_class_session_rule_seconds": class_session_s,
         "rules": report.rules,
-        "rows": rows,
         "windows_loaded": report.windows,
         "alerts_raised": len(report.raised),
         "alerts_raised_second_run": len(again.raised),
+        "session_alerts_raised": len(both.raised),
         "alerts_stored": Alert.objects.filter(organization=org).count(),
-        "one_class_seconds": class_s,
-        "load_seconds": load_s,
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=90, help="school days of DailyRollup")
+    parser.add_argument("--minute-days", type=int, default=90,
+                        help="most recent school days that also carry minute rows")  # fmt: skip
+    parser.add_argument("--minutes-per-day", type=int, default=30,
+                        help="observed minutes a student a day (fewer on thin days)")  # fmt: skip
+    parser.add_argument("--lessons", type=int, default=2, help="class sessions a class a day")
+    parser.add_argument("--depths", default="7,33",
+                        help="minute days at which the session rule is timed before all "
+                        "minute days are loaded (comma-separated)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=7)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    url = bench_database_url(BENCH_DB)
+    recreate_database(url)
+    setup_django(url)  # before any model import
+    from alerts.bench_school import MinutePlan, load_school, rollup_mismatches
+
+    plan = MinutePlan(args.days, min(args.minute_days, args.days), args.minutes_per_day,
+                      args.lessons)  # fmt: skip
+    school, load_s = timed(load_school, args.participants, plan, args.seed)
+    log(f"loaded {school.rollup_rows} DailyRollup rows and {len(school.sessions)} sessions "
+        f"in {load_s} s")  # fmt: skip
+    rule = create_session_rule(school)
+    depths = sorted({int(d) for d in args.depths.split(",") if d.strip()})
+    depths = [d for d in depths if 0 < d < plan.minute_days]
+    stages = time_session_rule_by_depth(school, rule, [*depths, plan.minute_days])
+    analyze()
+    figures = time_full_evaluations(school, rule)
+
+    result = {
+        "participants": args.participants,
+        "days": args.days,
+        "seconds": figures.pop("seconds"),
+        "minute_rows": stages[-1]["minute_rows"],
+        "session_rule_seconds": stages[-1]["session_rule_seconds"],
+        "session_rule_seconds_by_minute_days": {
+            str(s["minute_days"]): s["session_rule_seconds"] for s in stages
+        },
+        **figures,
+        "minute_days": plan.minute_days,
+        "minutes_per_day": plan.minutes_per_day,
+        "lessons_per_day": plan.lessons,
+        "sessions": len(school.sessions),
+        "rollup_rows": school.rollup_rows,
+        "rollup_mismatches_in_sample": rollup_mismatches(school),
+        "school_load_seconds": load_s,
+        "minute_load_seconds": round(sum(s["load_seconds"] for s in stages), 1),
+        "minute_table_access": stages[-1]["minute_table_access"],
         "generated": f"numpy synthetic school (seed {args.seed}): 25 per class, 3% planted "
         "5-day episodes, a class-wide hard day every 20 school days, 8% absent and 5% thin "
-        "days; COPY into DailyRollup; all 4 default rules active, day windows",
+        "days; COPY into DailyRollup and MinuteAggregate (day-constant shares, 6 "
+        "observations a minute); 4 default rules active (day windows) plus one session rule",
+        "cpu": "shared 2-core machine (other jobs were running)",
         "database": BENCH_DB,
     }
     print(json.dumps(result))
