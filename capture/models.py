@@ -6,6 +6,8 @@ Three resolutions, each with its own retention period (Organization.*_days):
 * MinuteAggregate: per participant, class session and minute; sums so that one upsert per
   observation keeps it exact (means = sum / n).
 * DailyRollup: per participant and local day (organization time zone), for reports and alerts.
+* SessionTotal: per participant and class session, for session-window alert rules (so they
+  read one row per session instead of summing its minute rows on every evaluation).
 
 ProcessedFrame makes frame processing idempotent: its frame_id (device id + sequence number) is
 inserted in the same transaction as the observations, so a redelivered or re-sent frame never
@@ -157,3 +159,34 @@ class DailyRollup(EmotionSums):
 
     def __str__(self) -> str:
         return f"{self.participant} {self.day}"
+
+
+class SessionTotal(EmotionSums):
+    """The sums of one participant's minute aggregates of one class session, kept by the worker
+    in the same transaction as the minute row (capture.timeseries), so they are always equal."""
+
+    # organization and participant are served by the indexes below (no single-column ones).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="session_totals", db_index=False
+    )
+    session = models.ForeignKey(
+        ClassSession, on_delete=models.CASCADE, related_name="session_totals"
+    )
+    first_minute = models.DateTimeField(help_text="the participant's first minute in the session")
+    day = models.DateField(help_text="local date of first_minute (organization's time zone)")
+    minutes_observed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "session"], name="session_total_key")
+        ]
+        indexes = [
+            # A school's sessions in a date range, oldest first (alert rules, retention purge).
+            models.Index(fields=["organization", "first_minute"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} session {self.session_id}"

@@ -4,8 +4,10 @@
 during analysis wins), the ProcessedFrame row (the idempotency key:
 a conflict means the frame was already stored, so nothing else is written), the observations,
 one multi-row ``INSERT ... ON CONFLICT DO UPDATE`` adding this frame's sums to each
-participant's minute aggregate, the same for the daily rollup (organization's local day), the
-participants' last_seen_at and the session counters. The SQL is portable between PostgreSQL and
+participant's minute aggregate, the same for the daily rollup (organization's local day) and
+for the session total (participant and class session), the participants' last_seen_at and the
+session counters. All three sums are written only after the ProcessedFrame insert succeeded,
+so a redelivered frame adds to none of them. The SQL is portable between PostgreSQL and
 the demo's SQLite (both support ON CONFLICT ... RETURNING).
 """
 
@@ -22,7 +24,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from capture.gallery import lock_consented
-from capture.models import DailyRollup, MinuteAggregate, Observation, ProcessedFrame
+from capture.models import (
+    DailyRollup,
+    MinuteAggregate,
+    Observation,
+    ProcessedFrame,
+    SessionTotal,
+)
 from inference.model_manifest import CANONICAL_CLASSES
 from wellbeing.models import CaptureDevice, ClassSession, Participant
 
@@ -84,6 +92,7 @@ def store_frame_outcome(organization_id: int, tz_name: str, outcome: FrameOutcom
             local_day = timezone.localtime(outcome.captured_at, zoneinfo.ZoneInfo(tz_name)).date()
             first_of_day = first_session_minutes(outcome, new_minutes, local_day, tz_name)
             upsert_daily_rollups(organization_id, outcome, local_day, new_minutes, first_of_day)
+            upsert_session_totals(organization_id, outcome, minute, local_day, new_minutes)
             seen = [o.participant_id for o in outcome.observations]
             Participant.objects.filter(pk__in=seen).update(last_seen_at=outcome.captured_at)
         update_session_counters(outcome)
@@ -141,11 +150,23 @@ def observation_row(
     )
 
 
-def upsert_sql(table: str, key_columns: Sequence[str], extra: Sequence[str], rows: int) -> str:
-    """INSERT of ``rows`` rows that adds every ADDED_COLUMNS value to an existing row."""
-    columns = [*key_columns, *ADDED_COLUMNS, *extra]
+def upsert_sql(
+    table: str,
+    key_columns: Sequence[str],
+    extra: Sequence[str],
+    rows: int,
+    earliest: Sequence[str] = (),
+) -> str:
+    """INSERT of ``rows`` rows that adds every ADDED_COLUMNS and ``extra`` value to an existing
+    row; the ``earliest`` columns keep the values of whichever row has the smaller first of them
+    (frames can be stored out of order)."""
+    columns = [*key_columns, *ADDED_COLUMNS, *extra, *earliest]
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    updates = ", ".join(f"{c} = {table}.{c} + EXCLUDED.{c}" for c in [*ADDED_COLUMNS, *extra])
+    sums = [f"{c} = {table}.{c} + EXCLUDED.{c}" for c in [*ADDED_COLUMNS, *extra]]
+    # Both SQL dialects evaluate every SET expression against the row as it was before.
+    earlier = f"EXCLUDED.{earliest[0]} < {table}.{earliest[0]}" if earliest else ""
+    kept = [f"{c} = CASE WHEN {earlier} THEN EXCLUDED.{c} ELSE {table}.{c} END" for c in earliest]
+    updates = ", ".join([*sums, *kept])
     conflict = ", ".join(key_columns[1:])  # organization_id is not part of the key
     return (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * rows)} "  # noqa: S608
@@ -217,6 +238,32 @@ def upsert_daily_rollups(
         keys,
         ["minutes_observed", "sessions"],
         len(outcome.observations),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def upsert_session_totals(
+    organization_id: int,
+    outcome: FrameOutcome,
+    minute: dt.datetime,
+    day: dt.date,
+    new_minutes: set[int],
+) -> None:
+    """Add the frame to each participant's session total (one statement): the same sums as
+    their minute rows of the session, a minute counted when its row is new; first_minute and
+    its local day are the earliest stored so far."""
+    params: list[Any] = []
+    for obs in outcome.observations:
+        params += [organization_id, obs.participant_id, outcome.session_id, *aggregate_values(obs)]
+        params += [int(obs.participant_id in new_minutes), minute, day]
+    keys = ["organization_id", "participant_id", "session_id"]
+    sql = upsert_sql(
+        SessionTotal._meta.db_table,
+        keys,
+        ["minutes_observed"],
+        len(outcome.observations),
+        earliest=["first_minute", "day"],
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

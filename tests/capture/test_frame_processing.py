@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from capture.models import DailyRollup, MinuteAggregate, Observation, ProcessedFrame
+from capture.models import (
+    DailyRollup,
+    MinuteAggregate,
+    Observation,
+    ProcessedFrame,
+    SessionTotal,
+)
 from consent.actions import withdraw_consent
 from consent.models import ConsentRecord, FaceTemplate
 from tests.capture.conftest import post_frame, read_face, start_session
@@ -65,6 +71,7 @@ def test_duplicate_frame_gives_one_set_of_observations(
     assert again.json()["status"] == "already received"
     assert Observation.objects.count() == 2
     assert sorted(MinuteAggregate.objects.values_list("n", flat=True)) == [1, 1]
+    assert sorted(SessionTotal.objects.values_list("n", flat=True)) == [1, 1]
 
 
 def test_redelivered_task_is_a_no_op(
@@ -86,6 +93,7 @@ def test_redelivered_task_is_a_no_op(
     # then nothing is written twice and the bytes are removed
     assert result == "duplicate"
     assert Observation.objects.count() == 2
+    assert sorted(SessionTotal.objects.values_list("n", flat=True)) == [1, 1]
     assert ClassSession.objects.get(pk=session_id).frames_processed == 1
     assert list(redis_client.scan_iter("wb:frame:*")) == []
 
@@ -155,3 +163,7 @@ def test_minute_and_day_aggregates_equal_the_observations(
         assert day.n == 3
         assert day.minutes_observed == minute_rows.count()
         assert day.sessions == 1
+        # and so does the session total
+        total = SessionTotal.objects.get(participant=person, session_id=session_id)
+        assert (total.n, total.minutes_observed) == (3, minute_rows.count())
+        assert total.s_sad == pytest.approx(sum(o.p_sad for o in rows))
