@@ -115,12 +115,16 @@ class Observation(models.Model):
 
 
 class MinuteAggregate(EmotionSums):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on the foreign keys: the composite indexes below start with each
+    # of them and serve the same lookups (and cascades); every index costs each worker write.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="minute_aggregates"
+        Participant, on_delete=models.CASCADE, related_name="minute_aggregates", db_index=False
     )
     session = models.ForeignKey(
-        ClassSession, on_delete=models.CASCADE, related_name="minute_aggregates"
+        ClassSession, on_delete=models.CASCADE, related_name="minute_aggregates", db_index=False
     )
     minute = models.DateTimeField(help_text="start of the minute (UTC)")
 
