@@ -118,6 +118,28 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_mirror_tta(args: argparse.Namespace) -> int:
+    from training.mirror_tta import derive_mirror_tta_model
+
+    command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = derive_mirror_tta_model(
+        args.source, args.name, Path(args.models_dir), Path(args.data), command
+    )
+    ev = report["evaluation"]
+    print(f"wrote {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
+    print_json(
+        {
+            "model_dir": report["model_dir"],
+            "parity_max_abs_diff": report["parity"],
+            "accuracy": ev["accuracy"],
+            "macro_f1": ev["macro_f1"],
+            "balanced_accuracy": ev["balanced_accuracy"],
+            "ms_per_face": ev["latency"]["ms_per_face"],
+        }
+    )
+    return 0
+
+
 def command_bench(args: argparse.Namespace) -> int:
     from inference.model_manifest import resolve_model
     from training.onnx_export import measure_latency
@@ -184,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="a line for the model card's Notes (repeatable), e.g. what a GPU run should do next",
     )
     exp.set_defaults(handler=command_export)
+
+    mirror = sub.add_parser(
+        "mirror-tta", help="registered model -> new model that averages each face and its mirror"
+    )
+    mirror.add_argument("source", help="registered model name, e.g. resnet-fer-v1")
+    mirror.add_argument("--name", required=True, help="new model folder name under --models-dir")
+    mirror.add_argument("--models-dir", default=str(models_dir()))
+    mirror.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
+    mirror.set_defaults(handler=command_mirror_tta)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")
     bench.add_argument("--model", required=True, help="registered model name")

@@ -86,6 +86,26 @@ def notes_lines(tr: dict[str, Any]) -> list[str]:
     return ["## Notes", "", *[f"- {note}" for note in notes], ""] if notes else []
 
 
+def source_only(tr: dict[str, Any]) -> str:
+    """Marks a figure measured on the source model of a mirror model (one pass per face)."""
+    return " (source model, one pass per face)" if tr.get("mirror_tta") else ""
+
+
+def runtime_lines(ev: dict[str, Any], tr: dict[str, Any]) -> list[str]:
+    """The headline as the engine runs the model, and where a mirror model came from."""
+    mirror = tr.get("mirror_tta")
+    if not mirror:
+        return [f"- Run-time behaviour (ONNX, no test-time augmentation): {headline(ev)}"]
+    return [
+        "- Run-time behaviour (ONNX, mirror test-time augmentation inside the graph: each face "
+        f"and its mirror image, probabilities averaged, two passes per face): {headline(ev)}",
+        f"- Derived from `{mirror['source']}` (same weights; accuracy "
+        f"{mirror['source_accuracy']:.4f} without mirroring) by `{mirror['command']}`; "
+        f"max abs difference to the mean of the source on 512 val faces and their mirror "
+        f"images {mirror['parity_max_abs_diff']:.2e}",
+    ]
+
+
 def render_model_card(manifest: ModelManifest) -> str:
     """Markdown model card: data, metrics, reproduction, intended use and limitations."""
     ev, tr = manifest.evaluation, manifest.training
@@ -114,13 +134,13 @@ def render_model_card(manifest: ModelManifest) -> str:
         "",
         "## Evaluation (FER-2013 val, PublicTest)",
         "",
-        f"- Run-time behaviour (ONNX, no test-time augmentation): {headline(ev)}",
+        *runtime_lines(ev, tr),
         f"- With test-time augmentation (mirror + two shifts, PyTorch): {headline(ev['tta_on'])}",
-        f"- ONNX vs PyTorch parity: max abs difference {tr['parity_max_abs_diff']:.2e} over "
-        f"{tr['parity_images']} real val images",
+        f"- ONNX vs PyTorch parity{source_only(tr)}: max abs difference "
+        f"{tr['parity_max_abs_diff']:.2e} over {tr['parity_images']} real val images",
         f"- Latency: {ev['latency']['ms_per_face']:.3f} ms per face, onnxruntime, 1 thread, "
         f"batch {ev['latency']['batch']} ({tr.get('latency_cpu', 'CPU')})",
-        *quantization_lines(tr.get("quantization")),
+        *[line + source_only(tr) for line in quantization_lines(tr.get("quantization"))],
         "",
         *per_class_table(ev),
         "",

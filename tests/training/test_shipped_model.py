@@ -1,4 +1,5 @@
-"""The shipped default emotion model (inference/models/resnet-fer-v1), as the engine loads it.
+"""The shipped emotion models (inference/models/resnet-fer-v1 and its mirror-TTA form, the default),
+as the engine loads them.
 
 Checks what the training issue asks of a shipped model that can be checked without the held-back
 test split: a verified file of at most 10 MB, at most 3 ms per face on one CPU thread, the engine
@@ -21,25 +22,30 @@ from inference.model_manifest import CANONICAL_CLASSES, resolve_model
 from tests.training.conftest import REPO_ROOT
 
 MODELS = REPO_ROOT / "inference" / "models"
-NAME = "resnet-fer-v1"
+SHIPPED = ["resnet-fer-v1", "resnet-fer-v1-mirror"]
 
 
-def card_text() -> str:
-    return (MODELS / NAME / "MODEL_CARD.md").read_text()
+@pytest.fixture(params=SHIPPED)
+def name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-def test_file_is_verified_and_at_most_10_mb() -> None:
+def card_text(name: str) -> str:
+    return (MODELS / name / "MODEL_CARD.md").read_text()
+
+
+def test_file_is_verified_and_at_most_10_mb(name: str) -> None:
     # given the shipped model folder
     # when the registry resolves it (sha256 checked against the manifest)
-    manifest, path = resolve_model(NAME, MODELS)
+    manifest, path = resolve_model(name, MODELS)
     # then it is an ONNX file of at most 10 MB over the canonical classes
     assert path.suffix == ".onnx" and path.stat().st_size <= 10 * 1024 * 1024
     assert set(manifest.classes) == set(CANONICAL_CLASSES)
 
 
-def test_one_thread_latency_is_at_most_3_ms_per_face() -> None:
+def test_one_thread_latency_is_at_most_3_ms_per_face(name: str) -> None:
     # given the engine's classifier on one CPU thread and a batch of 32 face crops
-    classifier = EmotionClassifier(NAME, threads=1, models_dir=MODELS)
+    classifier = EmotionClassifier(name, threads=1, models_dir=MODELS)
     crops = list(np.random.default_rng(0).integers(0, 255, (32, 48, 48), dtype=np.uint8))
     classifier.classify(crops)  # warm-up
     # when the batch is classified a few times (preprocessing included), timing the CPU time
@@ -54,21 +60,23 @@ def test_one_thread_latency_is_at_most_3_ms_per_face() -> None:
     assert 1000 * float(np.median(times)) / len(crops) <= 3.0
 
 
-def test_engine_scores_real_faces_near_the_recorded_val_accuracy(fer_sample: Path) -> None:
+def test_engine_scores_real_faces_near_the_recorded_val_accuracy(
+    fer_sample: Path, name: str
+) -> None:
     # given 280 real FER-2013 val faces (40 per class) decoded as `python -m inference evaluate`
     crops, labels = load_labelled_faces(iter_folder(fer_sample))
-    recorded = json.loads((MODELS / NAME / "manifest.json").read_text())["evaluation"]
+    recorded = json.loads((MODELS / name / "manifest.json").read_text())["evaluation"]
     # when the engine classifies them with the shipped model
-    metrics = evaluate_classifier(EmotionClassifier(NAME, models_dir=MODELS), crops, labels)
+    metrics = evaluate_classifier(EmotionClassifier(name, models_dir=MODELS), crops, labels)
     # then balanced accuracy is within 0.1 of the recorded val figure (n=280: SE about 0.03)
     assert len(labels) == 280
     assert abs(metrics["balanced_accuracy"] - recorded["balanced_accuracy"]) < 0.1
 
 
-def test_card_records_how_to_reproduce_the_model() -> None:
+def test_card_records_how_to_reproduce_the_model(name: str) -> None:
     # given the manifest's training record and the model card
-    manifest, _ = resolve_model(NAME, MODELS)
-    training, card = manifest.training, card_text()
+    manifest, _ = resolve_model(name, MODELS)
+    training, card = manifest.training, card_text(name)
     # then the card shows the exact command, seed, full config, training time and export
     assert f"`{training['command']}`" in card
     assert f"seed {training['seed']}" in card
@@ -80,15 +88,15 @@ def test_card_records_how_to_reproduce_the_model() -> None:
     assert json.loads(config_block) == training["config"]
 
 
-def test_card_states_figures_licence_intended_use_and_limitations() -> None:
+def test_card_states_figures_licence_intended_use_and_limitations(name: str) -> None:
     # given the manifest's evaluation and the model card
-    manifest, _ = resolve_model(NAME, MODELS)
-    ev, card = manifest.evaluation, card_text()
+    manifest, _ = resolve_model(name, MODELS)
+    ev, card = manifest.evaluation, card_text(name)
     # then the headline and TTA figures, per-class rows, latency and INT8 result are there
     assert f"accuracy {ev['accuracy']:.4f}" in card
     assert f"accuracy {ev['tta_on']['accuracy']:.4f}" in card
     assert f"macro ROC AUC {ev['macro_roc_auc']:.4f}" in card
-    assert all(f"| {name} |" in card for name in CANONICAL_CLASSES)
+    assert all(f"| {cls} |" in card for cls in CANONICAL_CLASSES)
     assert f"{ev['latency']['ms_per_face']:.3f} ms per face" in card
     assert "INT8" in card and "accuracy_change" not in card
     # and the data licence, intended use and limitations the issue names
@@ -96,17 +104,17 @@ def test_card_states_figures_licence_intended_use_and_limitations() -> None:
         assert phrase in card, phrase
 
 
-def test_card_says_what_a_gpu_run_should_do_next() -> None:
+def test_card_says_what_a_gpu_run_should_do_next(name: str) -> None:
     # given a model trained on CPU under a time budget
-    card = card_text()
+    card = card_text(name)
     # then the card points to the GPU recipe that is kept in the repository
     assert "training/configs/resnet-gpu.toml" in card
     assert (REPO_ROOT / "training" / "configs" / "resnet-gpu.toml").is_file()
 
 
 @pytest.mark.parametrize("key", ["command", "config", "seed", "train_seconds", "device"])
-def test_manifest_records_the_training_run(key: str) -> None:
+def test_manifest_records_the_training_run(key: str, name: str) -> None:
     # given the shipped manifest
-    manifest, _ = resolve_model(NAME, MODELS)
+    manifest, _ = resolve_model(name, MODELS)
     # then each reproduction item is recorded (not empty)
     assert manifest.training.get(key) not in (None, "", {})

@@ -1,0 +1,166 @@
+"""Mirror test-time augmentation baked into a registered ONNX emotion model.
+
+``python -m training mirror-tta SOURCE --name NAME`` writes a new registered model whose graph
+scores every face twice, as given and mirrored left-right, and returns the mean of the two
+probability vectors. The weights are the source model's, unchanged; only the graph around them
+grows (a Slice that mirrors the width axis, a Concat along the batch, and a mean over the two
+halves of the output). Because the averaging is inside the ONNX file, the engine, the workers
+and ``python -m inference evaluate`` all get it without any code path of their own.
+
+Cost: two forward passes per face. Contract: the source model's output must be probabilities
+(our exporter ends every graph with Softmax); the new model is checked against the mean of the
+source model on the faces and their mirror images before it is written (max abs difference).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from inference.emotion import EmotionClassifier
+from inference.emotion_preprocessing import preprocess_faces
+from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
+from inference.model_manifest import ModelManifest, resolve_model, sha256_file
+from training.errors import ExportError
+from training.model_card import write_model_files
+from training.onnx_export import measure_latency
+
+PARITY_TOLERANCE = 1e-5
+INT64_MIN = -(2**63)
+
+
+def width_axis(layout: str) -> int:
+    """Index of the image width axis in the model input for ``layout`` ("NCHW" or "NHWC")."""
+    return {"NCHW": 3, "NHWC": 2}[layout]
+
+
+def mirror_tta_graph(model: onnx.ModelProto, axis: int) -> onnx.ModelProto:
+    """A copy of ``model`` that outputs mean(model(x), model(mirror(x))) for input x.
+
+    The original nodes run once on the batch [x; mirror(x)] (twice the batch size), so the
+    model keeps its single input and output names, dtypes and dynamic batch dimension.
+    """
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    x, y = graph.input[0].name, graph.output[0].name
+    classes = graph.output[0].type.tensor_type.shape.dim[1].dim_value
+    both, scores, halves = "tta_both_views", "tta_scores", "tta_halves"
+    for node in graph.node:
+        node.input[:] = [both if name == x else name for name in node.input]
+        node.output[:] = [scores if name == y else name for name in node.output]
+    graph.initializer.extend(
+        [
+            helper.make_tensor("tta_starts", TensorProto.INT64, [1], [-1]),
+            helper.make_tensor("tta_ends", TensorProto.INT64, [1], [INT64_MIN]),
+            helper.make_tensor("tta_axes", TensorProto.INT64, [1], [axis]),
+            helper.make_tensor("tta_steps", TensorProto.INT64, [1], [-1]),
+            helper.make_tensor("tta_shape", TensorProto.INT64, [3], [2, -1, classes]),
+        ]
+    )
+    before = [
+        helper.make_node(
+            "Slice", [x, "tta_starts", "tta_ends", "tta_axes", "tta_steps"], ["tta_mirror"]
+        ),
+        helper.make_node("Concat", [x, "tta_mirror"], [both], axis=0),
+    ]
+    after = [
+        helper.make_node("Reshape", [scores, "tta_shape"], [halves]),
+        helper.make_node("ReduceMean", [halves], [y], axes=[0], keepdims=0),
+    ]
+    nodes = [*before, *graph.node, *after]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(out)
+    return out
+
+
+def run_onnx(path: Path, inputs: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {session.get_inputs()[0].name: inputs})[0])
+
+
+def mirror_parity(source: Path, derived: Path, inputs: np.ndarray, axis: int) -> float:
+    """Max abs difference between ``derived(x)`` and the mean of ``source`` on x and mirror(x)."""
+    expected = (run_onnx(source, inputs) + run_onnx(source, np.flip(inputs, axis).copy())) / 2
+    return float(np.abs(run_onnx(derived, inputs) - expected).max())
+
+
+def derive_mirror_tta_model(
+    source_name: str, name: str, models_dir: Path, val_dir: Path, command: str
+) -> dict[str, Any]:
+    """Write ``models_dir/name`` (model, manifest, card) from ``source_name``; returns figures.
+
+    Evaluates the new model on ``val_dir`` (folder per class) exactly as ``python -m inference
+    evaluate`` does. Raises ExportError when parity fails; the folder is removed then.
+    """
+    source, source_path = resolve_model(source_name, models_dir)
+    folder = models_dir / name
+    if folder.exists():
+        raise ExportError(f"{folder} already exists; choose another --name")
+    folder.mkdir(parents=True)
+    try:
+        return _write_derived(source, source_path, folder, val_dir, command)
+    except Exception:
+        shutil.rmtree(folder)
+        raise
+
+
+def _write_derived(
+    source: ModelManifest, source_path: Path, folder: Path, val_dir: Path, command: str
+) -> dict[str, Any]:
+    axis = width_axis(source.preprocessing.layout)
+    path = folder / source.file
+    onnx.save(mirror_tta_graph(onnx.load(str(source_path)), axis), str(path))
+    crops, labels = load_labelled_faces(iter_folder(val_dir))
+    parity = mirror_parity(
+        source_path, path, preprocess_faces(crops[:512], source.preprocessing), axis
+    )
+    if parity > PARITY_TOLERANCE:
+        raise ExportError(f"mirror model differs from the mean of the source by {parity:.2e}")
+    manifest = derived_manifest(source, folder.name, path, parity, command)
+    # Provisional manifest (no card yet): evaluation loads the model through the registry.
+    (folder / "manifest.json").write_text(manifest.to_json())
+    classifier = EmotionClassifier(folder.name, threads=1, models_dir=folder.parent)
+    metrics = evaluate_classifier(classifier, crops, labels)
+    size = source.preprocessing.size
+    shape = (source.preprocessing.channels, size, size)
+    manifest.evaluation.update(
+        {k: v for k, v in metrics.items() if k != "model"},
+        dataset=f"FER-2013 val ({val_dir})",
+        latency=measure_latency(path, shape),
+    )
+    write_model_files(manifest, folder)
+    return {"model_dir": str(folder), "parity": parity, "evaluation": manifest.evaluation}
+
+
+def derived_manifest(
+    source: ModelManifest, name: str, path: Path, parity: float, command: str
+) -> ModelManifest:
+    """The source manifest, renamed, with the new checksum and a record of the derivation."""
+    data = json.loads(source.to_json())
+    training = dict(data["training"])
+    training["mirror_tta"] = {
+        "source": source.name,
+        "source_sha256": source.sha256,
+        "source_accuracy": source.evaluation.get("accuracy"),
+        "parity_max_abs_diff": parity,
+        "command": command,
+    }
+    data.update(
+        name=name,
+        version=f"{source.version}+mirror-tta",
+        sha256=sha256_file(path),
+        description=f"{source.name} with mirror test-time augmentation inside the graph "
+        "(mean of the probabilities of each face and its mirror image).",
+        evaluation={"tta_on": source.evaluation.get("tta_on", {})},
+        training=training,
+    )
+    return ModelManifest.from_dict(data)
