@@ -38,6 +38,11 @@ class MinuteAggregateAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "session", "minute", "n")
 
 
+@admin.register(models.SessionTotal)
+class SessionTotalAdmin(AuditedParticipantDataAdmin):
+    list_display = ("participant", "session", "day", "n", "minutes_observed")
+
+
 @admin.register(models.DailyRollup)
 class DailyRollupAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "day", "n", "minutes_observed", "sessions")

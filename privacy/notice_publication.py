@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from django.db.models import Prefetch
 
 from alerts.models import Alert
-from capture.models import DailyRollup, MinuteAggregate, Observation
+from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
 from consent.actions import publish_notice
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord, FaceTemplate, Scope
 from consent.rules import decide_consent
@@ -43,6 +43,7 @@ class PublicationEffects:
     series_deleted_for: int
     observations: int
     minute_aggregates: int
+    session_totals: int
     daily_rollups: int
     withdrawal_policy: str
     templates_destroyed_for: int
@@ -78,8 +79,8 @@ class PublicationEffects:
 
     def _series_sentence(self) -> str:
         figures = (
-            f"{self.observations} per-frame readings, {self.minute_aggregates} per-minute and "
-            f"{self.daily_rollups} per-day figures"
+            f"{self.observations} per-frame readings, {self.minute_aggregates} per-minute, "
+            f"{self.session_totals} per-lesson and {self.daily_rollups} per-day figures"
         )
         if self.withdrawal_policy == "deidentify":
             return (
@@ -111,6 +112,7 @@ def publication_effects(organization: Organization) -> PublicationEffects:
         series_deleted_for=len(series),
         observations=Observation.objects.filter(participant_id__in=series).count(),
         minute_aggregates=MinuteAggregate.objects.filter(participant_id__in=series).count(),
+        session_totals=SessionTotal.objects.filter(participant_id__in=series).count(),
         daily_rollups=DailyRollup.objects.filter(participant_id__in=series).count(),
         withdrawal_policy=organization.withdrawal_policy,
         templates_destroyed_for=len(templated),

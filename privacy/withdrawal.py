@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import F
 
-from capture.models import SUM_FIELDS, DailyRollup, MinuteAggregate, Observation
+from capture.models import SUM_FIELDS, DailyRollup, MinuteAggregate, Observation, SessionTotal
 from privacy.models import DeidentifiedDailyTotal
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Participant
@@ -17,10 +17,15 @@ POOLED_FIELDS = (*SUM_FIELDS, "n", "engaged_n", "engagement_known_n", "quality_s
 
 
 def apply_withdrawal_policy(ctx: AuditContext, participant: Participant) -> dict[str, int]:
-    """Delete (or, by school policy, de-identify) the participant's series; returns counts."""
+    """Delete (or, by school policy, de-identify) the participant's series; returns counts.
+
+    Only day totals are pooled under the ``deidentify`` policy; minute and session totals are
+    deleted either way (their sums are already in the day totals)."""
+    of_person = {"participant": participant}
     counts = {
-        "observations": Observation.objects.filter(participant=participant).delete()[0],
-        "minute_aggregates": MinuteAggregate.objects.filter(participant=participant).delete()[0],
+        "observations": Observation.objects.filter(**of_person).delete()[0],
+        "minute_aggregates": MinuteAggregate.objects.filter(**of_person).delete()[0],
+        "session_totals": SessionTotal.objects.filter(**of_person).delete()[0],
     }
     rollups = DailyRollup.objects.filter(participant=participant)
     if participant.organization.withdrawal_policy == "deidentify":

@@ -15,7 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
-from capture.models import DailyRollup, MinuteAggregate, Observation
+from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
 from consent.actions import ConsentError, publish_notice
 from consent.models import ConsentNotice, FaceTemplate
 from consent.rules import consent_state
@@ -35,6 +35,7 @@ def _stored(participant: Participant) -> dict[str, int]:
     return {
         "observations": Observation.objects.filter(participant=participant).count(),
         "minute_aggregates": MinuteAggregate.objects.filter(participant=participant).count(),
+        "session_totals": SessionTotal.objects.filter(participant=participant).count(),
         "daily_rollups": DailyRollup.objects.filter(participant=participant).count(),
         "templates": FaceTemplate.objects.filter(participant=participant).count(),
         "alerts_open": Alert.objects.filter(participant=participant).active().count(),
@@ -113,6 +114,7 @@ def test_api_with_confirm_does_exactly_what_it_stated(
     withdrawal = AuditEvent.objects.get(action="data.withdrawal_policy")
     assert withdrawal.detail["observations"] == stated["observations"]
     assert withdrawal.detail["daily_rollups"] == stated["daily_rollups"]
+    assert withdrawal.detail["session_totals"] == stated["session_totals"] == 1
 
 
 def test_deidentify_policy_is_stated_and_applied(

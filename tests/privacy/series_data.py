@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from capture.models import DailyRollup, MinuteAggregate, Observation
+from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
 from wellbeing.models import ClassSession, Participant
 
 PROBS = {
@@ -21,7 +21,8 @@ PROBS = {
 
 
 def add_series(participant: Participant, when: dt.datetime | None = None) -> ClassSession:
-    """One observation, one minute aggregate and one daily rollup at ``when``."""
+    """One observation, one minute aggregate, its session total and one daily rollup at
+    ``when``."""
     when = when or timezone.now()
     classroom = participant.classrooms.first()
     session = ClassSession.objects.create(classroom=classroom, status="ended", started_at=when)
@@ -46,6 +47,19 @@ def add_series(participant: Participant, when: dt.datetime | None = None) -> Cla
         engaged_n=1,
         engagement_known_n=1,
         quality_sum=0.9,
+        **sums,
+    )
+    SessionTotal.objects.create(
+        organization=participant.organization,
+        participant=participant,
+        session=session,
+        first_minute=when.replace(second=0, microsecond=0),
+        day=when.date(),
+        n=1,
+        engaged_n=1,
+        engagement_known_n=1,
+        quality_sum=0.9,
+        minutes_observed=1,
         **sums,
     )
     DailyRollup.objects.create(

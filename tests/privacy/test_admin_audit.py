@@ -17,6 +17,7 @@ from alerts.models import Alert, Rule
 from consent.models import FaceTemplate
 from tests.dashboard.series_data import add_rollup, probs
 from tests.factories import make_guardian
+from tests.privacy.series_data import add_series
 from wellbeing.admin_audit import AuditedParticipantDataAdmin, refers_to_participant
 from wellbeing.models import AuditEvent, Participant
 
@@ -48,6 +49,7 @@ MAKERS = {
     "participant": lambda s: s,
     "guardian": make_guardian,
     "daily rollup": lambda s: add_rollup(s, TODAY, probs(sad=0.4)),
+    "session total": lambda s: add_series(s).session_totals.get(),
     "face template": lambda s: FaceTemplate.objects.create(
         participant=s, ciphertext=b"x", embedder="test"
     ),
@@ -67,7 +69,8 @@ def test_every_admin_of_participant_data_is_audited_and_view_only() -> None:
         "wellbeing.Participant", "wellbeing.Guardian", "wellbeing.CaseloadAssignment",
         "wellbeing.CaptureDevice", "wellbeing.ClassSession", "consent.ConsentRecord",
         "consent.FaceTemplate", "capture.Observation", "capture.MinuteAggregate",
-        "capture.DailyRollup", "alerts.Alert", "alerts.EmailDelivery", "privacy.ErasureRequest",
+        "capture.DailyRollup", "capture.SessionTotal", "alerts.Alert", "alerts.EmailDelivery",
+        "privacy.ErasureRequest",
     }  # fmt: skip
     assert expected <= set(linked)
     # and each of them, including any added later, uses the audited view-only admin

@@ -9,7 +9,13 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
-from capture.models import DailyRollup, MinuteAggregate, Observation, ProcessedFrame
+from capture.models import (
+    DailyRollup,
+    MinuteAggregate,
+    Observation,
+    ProcessedFrame,
+    SessionTotal,
+)
 from privacy.models import DeidentifiedDailyTotal
 from privacy.retention import purge_expired_data
 from privacy.tasks import purge_expired_data_task
@@ -34,6 +40,7 @@ def test_purge_respects_each_period(student: Participant) -> None:
     assert removed["wellbeing.auditevent"] == 1
     assert Observation.objects.count() == 1
     assert MinuteAggregate.objects.count() == 2 and DailyRollup.objects.count() == 2
+    assert SessionTotal.objects.count() == 2
 
 
 def test_purge_uses_each_schools_own_period(student: Participant) -> None:
@@ -61,7 +68,7 @@ def test_every_kind_goes_after_its_own_period_and_the_purge_says_so(
         audit_days=120,
     )
     now = timezone.now()
-    for age in (0, 10, 40, 70):  # one observation, minute and day row at each age
+    for age in (0, 10, 40, 70):  # one observation, minute, session and day row at each age
         add_series(student, now - dt.timedelta(days=age))
     session = ClassSession.objects.filter(started_at__lt=now - dt.timedelta(days=8)).first()
     assert session is not None
@@ -85,12 +92,14 @@ def test_every_kind_goes_after_its_own_period_and_the_purge_says_so(
         "capture.observation": 3,
         "capture.processedframe": 1,
         "capture.minuteaggregate": 2,
+        "capture.sessiontotal": 2,
         "capture.dailyrollup": 1,
         "privacy.deidentifieddailytotal": 1,
         "alerts.alert": 1,
         "wellbeing.auditevent": 1,
     }
     assert Observation.objects.count() == 1 and MinuteAggregate.objects.count() == 2
+    assert SessionTotal.objects.count() == 2
     assert DailyRollup.objects.count() == 3 and Alert.objects.count() == 1
     assert list(ProcessedFrame.objects.values_list("frame_id", flat=True)) == ["fresh"]
     assert not AuditEvent.objects.filter(action="old").exists()

@@ -45,6 +45,7 @@ def test_json_export_holds_everything_and_withholds_secrets(
     assert data["participant"]["pseudonym"] == recorded_student.pseudonym
     assert len(data["consent.consentrecord"]) == 1
     assert len(data["capture.observation"]) == 1 and len(data["capture.dailyrollup"]) == 1
+    assert len(data["capture.minuteaggregate"]) == 1 and len(data["capture.sessiontotal"]) == 1
     assert data["consent.facetemplate"][0]["ciphertext"] == "(withheld)"
     assert data["wellbeing.guardian"][0]["name"] == "Sam Parent"
     assert AuditEvent.objects.filter(action="participant.export").exists()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from capture.models import DailyRollup, MinuteAggregate, Observation
+from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
 from consent.actions import withdraw_consent
 from privacy.models import DeidentifiedDailyTotal
 from tests.factories import grant_consent
@@ -18,7 +18,7 @@ from wellbeing.models import AuditEvent, Guardian, Organization, Participant
 def _series_count(participant: Participant) -> int:
     return sum(
         model.objects.filter(participant=participant).count()
-        for model in (Observation, MinuteAggregate, DailyRollup)
+        for model in (Observation, MinuteAggregate, SessionTotal, DailyRollup)
     )
 
 
@@ -28,13 +28,14 @@ def test_withdrawal_deletes_series_by_default(
     # given a consented student with stored numbers
     record = grant_consent(student, guardian)
     add_series(student)
-    assert _series_count(student) == 3
+    assert _series_count(student) == 4
     # when consent is withdrawn
     withdraw_consent(AuditContext.system(student.organization), record)
     # then all of the student's series are gone, and that is audited
     assert _series_count(student) == 0
     event = AuditEvent.objects.get(action="data.withdrawal_policy")
     assert event.detail["observations"] == 1 and event.detail["policy"] == "delete"
+    assert event.detail["session_totals"] == 1
 
 
 def test_withdrawal_deidentifies_day_totals_when_school_chose_so(

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertState, Rule
 from capture.gallery import lock_consented
-from capture.models import DailyRollup, MinuteAggregate, Observation
+from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
 from capture.processing import outcome_of
 from capture.timeseries import store_frame_outcome
 from consent.actions import withdraw_consent
@@ -63,7 +63,7 @@ def _end_consent(path: str, person: Participant) -> None:
 def _rows_of(person: Participant) -> int:
     return sum(
         model.objects.filter(participant=person).count()
-        for model in (Observation, MinuteAggregate, DailyRollup)
+        for model in (Observation, MinuteAggregate, SessionTotal, DailyRollup)
     )
 
 
@@ -79,7 +79,7 @@ def test_consent_end_takes_every_effect_through_the_worker(
     token = camera[1]
     session_id = start_session(token).json()["session_id"]
     assert post_frame(token, session_id, 1, read_face(SCENE)).status_code == 202
-    assert _rows_of(obama) == 3
+    assert _rows_of(obama) == 4
     alert = _open_alert(obama)
     # when his consent ends, and two more frames of the same scene arrive
     ended_at = timezone.now()
