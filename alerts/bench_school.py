@@ -4,8 +4,10 @@ One DailyRollup row per student and school day (alerts.replay.generate_daily_arr
 the most recent ``minute_days`` school days also the MinuteAggregate rows those rollups sum:
 every class has ``lessons`` ended ClassSessions a day and a present student has one row per
 observed minute (6 observations a minute, the day's emotion shares), so a rollup equals the
-sum of its minute rows (``rollup_mismatches`` checks it). Days without minute rows stand for
-history whose minute rows the retention purge already removed.
+sum of its minute rows (``rollup_mismatches`` checks it), and one SessionTotal row per student
+and attended lesson, the sum of that lesson's minute rows as the worker keeps it
+(``session_total_mismatches`` checks it). Days without minute rows stand for history whose
+minute rows and session totals the retention purge already removed.
 """
 
 from __future__ import annotations
@@ -195,53 +197,90 @@ def create_sessions(
     return {key: session.pk for key, session in zip(keys, made, strict=True)}
 
 
-def minute_lines(school: BenchSchool, day: int) -> Iterator[str]:
-    """COPY lines of every minute row of one school day (index into the calendar)."""
+def attended_lessons(school: BenchSchool, day: int) -> Iterator[tuple[int, int, int, int]]:
+    """(student-day row, lesson, session id, minutes observed) of every lesson a student
+    attended on one school day (index into the calendar): the day's minutes fill the lessons
+    in order."""
     cols, plan = school.cols, school.plan
-    starts = [lesson_start(school.calendar[day], lesson, plan) for lesson in range(plan.lessons)]
-    step = dt.timedelta(minutes=1)
-    stamps = [
-        [f"{start + i * step:%Y-%m-%d %H:%M}:00+00" for i in range(plan.lesson_minutes)]
-        for start in starts
-    ]
-    org = school.org.pk
     for i in np.flatnonzero(cols["day"] == day).tolist():
-        sums = "\t".join(f"{cols['m_' + c][i]:.4f}" if "m_" + c in cols else "0" for c in SUMS)
-        tail = f"\t{PER_MINUTE}\t{sums}\t{cols['m_engaged'][i]}\t{PER_MINUTE}\t0\n"
         left = int(cols["k"][i])
         for lesson in range(plan.lessons):
             taken = min(left, plan.lesson_minutes)
             if taken <= 0:
                 break
-            session = school.sessions[(int(cols["classroom"][i]), day, lesson)]
-            head = f"{org}\t{school.pids[int(cols['participant'][i])]}\t{session}\t"
-            yield from (head + stamp + tail for stamp in stamps[lesson][:taken])
+            yield i, lesson, school.sessions[(int(cols["classroom"][i]), day, lesson)], taken
             left -= taken
 
 
-def load_minute_days(school: BenchSchool, days: list[int]) -> int:
-    """COPY the minute rows of ``days`` (calendar indexes), one COPY per day; returns rows."""
-    from capture.models import MinuteAggregate
+def minute_stamps(school: BenchSchool, day: int) -> list[list[str]]:
+    """Per lesson of the day, the COPY text of its minutes."""
+    plan, step = school.plan, dt.timedelta(minutes=1)
+    starts = [lesson_start(school.calendar[day], lesson, plan) for lesson in range(plan.lessons)]
+    return [
+        [f"{start + i * step:%Y-%m-%d %H:%M}:00+00" for i in range(plan.lesson_minutes)]
+        for start in starts
+    ]
 
-    table = MinuteAggregate._meta.db_table
-    columns = ["organization_id", "participant_id", "session_id", "minute", "n", *SUMS,
-               "engaged_n", "engagement_known_n", "quality_sum"]  # fmt: skip
-    rows = 0
-    with bulk_load_mode(table):
+
+def minute_lines(school: BenchSchool, day: int) -> Iterator[str]:
+    """COPY lines of every minute row of one school day (index into the calendar)."""
+    cols, stamps = school.cols, minute_stamps(school, day)
+    for i, lesson, session, taken in attended_lessons(school, day):
+        sums = "\t".join(f"{cols['m_' + c][i]:.4f}" if "m_" + c in cols else "0" for c in SUMS)
+        tail = f"\t{PER_MINUTE}\t{sums}\t{cols['m_engaged'][i]}\t{PER_MINUTE}\t0\n"
+        head = f"{school.org.pk}\t{school.pids[int(cols['participant'][i])]}\t{session}\t"
+        yield from (head + stamp + tail for stamp in stamps[lesson][:taken])
+
+
+def session_total_lines(school: BenchSchool, day: int) -> Iterator[str]:
+    """COPY lines of the SessionTotal rows of one school day: each the sum of its minute rows
+    (``taken`` rows of the same per-minute values), first minute and local day included."""
+    cols, stamps = school.cols, minute_stamps(school, day)
+    local_day = school.calendar[day].isoformat()  # the bench school is on UTC
+    for i, lesson, session, taken in attended_lessons(school, day):
+        # per-minute values are already rounded to what the minute rows' COPY text holds
+        sums = "\t".join(f"{taken * cols['m_' + c][i]:.6f}" if "m_" + c in cols else "0"
+                         for c in SUMS)  # fmt: skip
+        n, engaged = taken * PER_MINUTE, taken * int(cols["m_engaged"][i])
+        head = f"{school.org.pk}\t{school.pids[int(cols['participant'][i])]}\t{session}\t"
+        yield head + f"{stamps[lesson][0]}\t{local_day}\t{n}\t{sums}\t{engaged}\t{n}\t0\t{taken}\n"
+
+
+MINUTE_COLUMNS = ["organization_id", "participant_id", "session_id", "minute", "n", *SUMS,
+                  "engaged_n", "engagement_known_n", "quality_sum"]  # fmt: skip
+TOTAL_COLUMNS = ["organization_id", "participant_id", "session_id", "first_minute", "day", "n",
+                 *SUMS, "engaged_n", "engagement_known_n", "quality_sum",
+                 "minutes_observed"]  # fmt: skip
+
+
+def load_minute_days(school: BenchSchool, days: list[int]) -> tuple[int, int]:
+    """COPY the minute rows and session totals of ``days`` (calendar indexes), one COPY per day
+    and table; returns (minute rows, session totals)."""
+    from capture.models import MinuteAggregate, SessionTotal
+
+    minutes, totals = MinuteAggregate._meta.db_table, SessionTotal._meta.db_table
+    minute_rows = total_rows = 0
+    with bulk_load_mode(minutes), bulk_load_mode(totals):
         for day in days:
-            lines = list(minute_lines(school, day))
-            copy_rows(table, columns, lines)
-            rows += len(lines)
-    return rows
+            minute_rows += copy_lines(minutes, MINUTE_COLUMNS, minute_lines(school, day))
+            total_rows += copy_lines(totals, TOTAL_COLUMNS, session_total_lines(school, day))
+    return minute_rows, total_rows
+
+
+def copy_lines(table: str, columns: list[str], lines: Iterator[str]) -> int:
+    loaded = list(lines)
+    copy_rows(table, columns, loaded)
+    return len(loaded)
 
 
 @contextlib.contextmanager
 def bulk_load_mode(table: str) -> Iterator[None]:
     """Load ``table`` without its secondary indexes and foreign-key checks, then rebuild them.
 
-    Only for the benchmark's own generated, consistent rows: maintaining the minute table's 7
-    secondary indexes and 3 foreign-key triggers row by row made COPY ~8x slower (57k instead
-    of 450k rows/s). Afterwards every index and constraint is back, as migrations made them.
+    Only for the benchmark's own generated, consistent rows: maintaining the minute table's
+    secondary indexes (7 then, 4 since migration capture 0004) and 3 foreign-key triggers row by
+    row made COPY ~8x slower (57k instead of 450k rows/s). Afterwards every index and constraint
+    is back, as migrations made them.
     """
     from django.db import connection
 
@@ -293,6 +332,31 @@ def rollup_mismatches(school: BenchSchool, sample: int = 200) -> int:
                OR r.minutes_observed <> m.minutes)
             """,
             [school.pids[:sample], school.pids[:sample], first_day],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else -1
+
+
+def session_total_mismatches(school: BenchSchool, sample: int = 200) -> int:
+    """Session totals of the first ``sample`` students that differ from the sum of their minute
+    rows of that session, or exist on one side only (0 expected; one query)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT * FROM capture_sessiontotal WHERE participant_id = ANY(%s)
+            ) t FULL JOIN (
+                SELECT participant_id, session_id, sum(n) AS n, sum(s_sad) AS sad,
+                       sum(engaged_n) AS engaged, count(*) AS minutes, min(minute) AS first
+                FROM capture_minuteaggregate WHERE participant_id = ANY(%s) GROUP BY 1, 2
+            ) m ON m.participant_id = t.participant_id AND m.session_id = t.session_id
+            WHERE t.id IS NULL OR m.n IS NULL OR t.n <> m.n OR abs(t.s_sad - m.sad) > 0.01
+               OR t.engaged_n <> m.engaged OR t.minutes_observed <> m.minutes
+               OR t.first_minute <> m.first
+            """,
+            [school.pids[:sample], school.pids[:sample]],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else -1

@@ -4,17 +4,19 @@ Creates (drops and re-creates) its own database ``wellbeing_bench_alerts`` on th
 DATABASE_URL, migrates it and bulk-loads a synthetic school with COPY (alerts.bench_school):
 DailyRollup for every student and school day, and MinuteAggregate rows with their class
 sessions on the most recent ``--minute-days`` school days at ``--minutes-per-day`` minutes a
-student (``--lessons`` sessions a class a day), consistent with the rollups.
+student (``--lessons`` sessions a class a day), consistent with the rollups, with the
+SessionTotal rows the worker would have kept for them.
 
-Minute rows are loaded newest day first in stages (``--depths``, then all minute days); after
-each stage a session-window rule (the defaults have none; this one is switched on for the
-benchmark only) is timed alone, writing nothing, and EXPLAIN shows how its query reaches the
-minute table, so the figures say whether evaluation cost grows with stored history. Then,
+Minute rows and session totals are loaded newest day first in stages (``--depths``, then all
+minute days); after each stage a session-window rule (the defaults have none; this one is
+switched on for the benchmark only) is timed alone, writing nothing, and EXPLAIN shows how its
+query reaches the session totals, so the figures say whether evaluation cost grows with stored
+history. Then,
 with everything loaded, the four default rules (day windows) are timed as
 ``evaluate_all_organizations_task`` runs them, again with the session rule added, and for one
 class as ``evaluate_session_task`` does. The last line printed is a JSON object:
 ``participants``, ``days``, ``seconds`` (first, writing evaluation of the default rules),
-``minute_rows``, ``session_rule_seconds`` and more.
+``minute_rows``, ``session_total_rows``, ``session_rule_seconds`` and more.
 """
 
 from __future__ import annotations
@@ -56,19 +58,19 @@ def create_session_rule(school: BenchSchool) -> Any:
     )  # fmt: skip
 
 
-def minute_table_access(school: BenchSchool, rule: Any) -> list[str]:
-    """EXPLAIN lines of the session-window query that touch the minute table."""
+def session_table_access(school: BenchSchool, rule: Any) -> list[str]:
+    """EXPLAIN lines of the session-window query that touch the session-total table."""
     from django.db import transaction
 
     from alerts.evaluation import lookback_start, spec_of
-    from alerts.series import planner_settings_for_summing, session_totals
+    from alerts.series import planner_settings_for_reading, session_totals
 
     last_day = school.calendar[-1]
     start = lookback_start([spec_of(rule)], last_day)
-    with transaction.atomic(), planner_settings_for_summing():  # as load_session_series runs it
+    with transaction.atomic(), planner_settings_for_reading():  # as load_session_series runs it
         plan = session_totals(school.org, start, last_day).explain()
     return [line.strip().lstrip("-> ") for line in plan.splitlines()
-            if "minuteaggregate" in line or "Index Cond" in line]  # fmt: skip
+            if "sessiontotal" in line or "Index Cond" in line]  # fmt: skip
 
 
 def analyze(table: str = "") -> None:
@@ -82,22 +84,25 @@ def analyze(table: str = "") -> None:
 def time_session_rule_by_depth(
     school: BenchSchool, rule: Any, depths: list[int]
 ) -> list[dict[str, Any]]:
-    """Load minute rows newest day first; after each depth, time the session rule alone."""
+    """Load minute rows and session totals newest day first; after each depth, time the
+    session rule alone."""
     from alerts.bench_school import load_minute_days
     from alerts.evaluation import evaluate_organization
 
-    plan, loaded, rows, stages = school.plan, 0, 0, []
+    plan, loaded, rows, totals, stages = school.plan, 0, 0, 0, []
     for depth in depths:
         days = list(range(plan.days - 1 - loaded, plan.days - 1 - depth, -1))
-        added, load_s = timed(load_minute_days, school, days)
-        rows, loaded = rows + added, depth
+        (added, added_totals), load_s = timed(load_minute_days, school, days)
+        rows, totals, loaded = rows + added, totals + added_totals, depth
         analyze("capture_minuteaggregate")
+        analyze("capture_sessiontotal")
         report, seconds = timed(
             evaluate_organization, school.org, as_of=school.calendar[-1], rules=[rule], write=False
         )
-        stage = {"minute_days": depth, "minute_rows": rows, "session_rule_seconds": seconds,
-                 "session_windows": report.windows, "load_seconds": load_s,
-                 "minute_table_access": minute_table_access(school, rule)}  # fmt: skip
+        stage = {"minute_days": depth, "minute_rows": rows, "session_total_rows": totals,
+                 "session_rule_seconds": seconds, "session_windows": report.windows,
+                 "load_seconds": load_s,
+                 "session_table_access": session_table_access(school, rule)}  # fmt: skip
         log(json.dumps(stage))
         stages.append(stage)
     return stages
@@ -156,7 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     url = bench_database_url(BENCH_DB)
     recreate_database(url)
     setup_django(url)  # before any model import
-    from alerts.bench_school import MinutePlan, load_school, rollup_mismatches
+    from alerts.bench_school import (
+        MinutePlan,
+        load_school,
+        rollup_mismatches,
+        session_total_mismatches,
+    )
 
     plan = MinutePlan(args.days, min(args.minute_days, args.days), args.minutes_per_day,
                       args.lessons)  # fmt: skip
@@ -175,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "days": args.days,
         "seconds": figures.pop("seconds"),
         "minute_rows": stages[-1]["minute_rows"],
+        "session_total_rows": stages[-1]["session_total_rows"],
         "session_rule_seconds": stages[-1]["session_rule_seconds"],
         "session_rule_seconds_by_minute_days": {
             str(s["minute_days"]): s["session_rule_seconds"] for s in stages
@@ -186,12 +197,13 @@ def main(argv: list[str] | None = None) -> int:
         "sessions": len(school.sessions),
         "rollup_rows": school.rollup_rows,
         "rollup_mismatches_in_sample": rollup_mismatches(school),
+        "session_total_mismatches_in_sample": session_total_mismatches(school),
         "school_load_seconds": load_s,
         "minute_load_seconds": round(sum(s["load_seconds"] for s in stages), 1),
-        "minute_table_access": stages[-1]["minute_table_access"],
+        "session_table_access": stages[-1]["session_table_access"],
         "generated": f"numpy synthetic school (seed {args.seed}): 25 per class, 3% planted "
         "5-day episodes, a class-wide hard day every 20 school days, 8% absent and 5% thin "
-        "days; COPY into DailyRollup and MinuteAggregate (day-constant shares, 6 "
+        "days; COPY into DailyRollup, MinuteAggregate and SessionTotal (day-constant shares, 6 "
         "observations a minute); 4 default rules active (day windows) plus one session rule",
         "cpu": "shared 2-core machine (other jobs were running)",
         "database": BENCH_DB,

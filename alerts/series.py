@@ -1,8 +1,8 @@
 """Loading what the rule engine needs, in a handful of queries (no per-participant queries).
 
 * Day windows come from capture.DailyRollup (one row per participant and local day).
-* Session windows come from capture.MinuteAggregate, summed per participant and class session
-  in the database (GROUP BY), so per-minute rows never travel to Python.
+* Session windows come from capture.SessionTotal, the sums per participant and class session
+  the worker keeps with the minute rows, so no evaluation sums minute rows.
 * School days are the days on which the organization has any rollup at all.
 * Only participants with active ``emotion_analysis`` consent are loaded.
 """
@@ -18,11 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Min, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import QuerySet
 
 from alerts.rules import EMOTIONS, Window
-from capture.models import DailyRollup, MinuteAggregate
+from capture.models import DailyRollup, SessionTotal
 from consent.models import ConsentNotice, ConsentRecord, Scope
 from consent.rules import decide_consent
 from wellbeing.models import Organization, Participant
@@ -134,48 +133,44 @@ def load_daily_series(
 
 
 def session_totals(org: Organization, start: dt.date, end: dt.date) -> QuerySet[Any, Any]:
-    """Sums per participant and class session of the minute rows in [start, end] (local days),
-    oldest session first; ``day`` is the local day of the session's first minute."""
+    """Totals per participant and class session whose first minute (the participant's) lies in
+    [start, end] (local days), oldest first: participant, session, sums, minutes, day (the local
+    day of that first minute). The (organization, first_minute) index yields them in order."""
     tz = zoneinfo.ZoneInfo(org.timezone)
     lo = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    columns = ("participant_id", "session_id", *SUM_COLUMNS_WITH_KNOWN, "minutes_observed", "day")
     return (
-        MinuteAggregate.objects.filter(organization=org, minute__gte=lo, minute__lt=hi)
-        .values("participant_id", "session_id")
-        .annotate(
-            **{f"t_{c}": Sum(c) for c in SUM_COLUMNS_WITH_KNOWN},
-            minutes=Count("id"),
-            first=Min("minute"),
-            day=TruncDate("first", tzinfo=tz),
-        )
-        .order_by("first")
+        SessionTotal.objects.filter(organization=org, first_minute__gte=lo, first_minute__lt=hi)
+        .order_by("first_minute")
+        .values_list(*columns)
     )
 
 
 @contextlib.contextmanager
-def planner_settings_for_summing() -> Iterator[None]:
-    """Within the current transaction: enough memory to hash-aggregate a school's session
-    windows (at 4 MB PostgreSQL sorted and spilled ~1 GB to disk), and no JIT (compiling took
-    ~1 s of a ~2.5 s query). Nothing outside PostgreSQL or a transaction."""
+def planner_settings_for_reading() -> Iterator[None]:
+    """Within the current transaction: no JIT (a school's session totals cost enough for the
+    planner to compile the plain scan, which only adds time). Nothing outside PostgreSQL or a
+    transaction."""
     if connection.vendor != "postgresql" or not connection.in_atomic_block:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
+        cursor.execute("SET LOCAL jit = off")
         try:
             yield
         finally:
-            cursor.execute("SET LOCAL work_mem TO DEFAULT; SET LOCAL jit TO DEFAULT")
+            cursor.execute("SET LOCAL jit TO DEFAULT")
 
 
 def load_session_series(
     org: Organization, start: dt.date, end: dt.date, participant_ids: Collection[int]
 ) -> SeriesBundle:
-    """Session windows summed from MinuteAggregate in the database (2 queries).
+    """Session windows from SessionTotal (2 queries).
 
-    ``minutes`` is the number of minute rows; the day is the local day the session started.
-    A small selection (one class after its lesson) is filtered in SQL, so the database sums
-    only those participants' minute rows (participant/minute index), not the whole school's.
+    ``minutes`` is the number of minute rows; the day is the local day of the participant's
+    first minute in the session. A small selection (one class after its lesson) is filtered in
+    SQL (participant/session index), so only those participants' totals are read.
     """
     wanted = set(participant_ids)
     query = session_totals(org, start, end)
@@ -184,10 +179,10 @@ def load_session_series(
     windows: dict[int, list[Window]] = defaultdict(list)
     # Read from the cursor, as for day windows: Django's per-row dicts cost more than the SQL.
     sql, params = query.query.sql_with_params()
-    with transaction.atomic(), planner_settings_for_summing(), connection.cursor() as cursor:
+    with transaction.atomic(), planner_settings_for_reading(), connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    for pid, session_id, *totals, minutes, _, day in rows:
+    for pid, session_id, *totals, minutes, day in rows:
         if pid in wanted:
             group = (("session", session_id),)
             window = Window(day, f"session {session_id}", (*totals, minutes), group)

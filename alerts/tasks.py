@@ -71,7 +71,8 @@ def evaluate_session_task(session_id: int) -> dict[str, int]:
     """After a class session ended (and its DailyRollups are written): judge its participants.
 
     The pipeline calls ``evaluate_session_task.delay(session.pk)``. Only participants with
-    minute aggregates in the session are judged; their classmates are loaded for the median.
+    a session total (minute rows) in the session are judged; their classmates are loaded for
+    the median.
     """
     session = ClassSession.objects.select_related(
         "classroom__organization", "participant__organization"
@@ -80,7 +81,7 @@ def evaluate_session_task(session_id: int) -> dict[str, int]:
     if owner is None:
         return {"raised": 0, "cleared": 0}
     org = owner.organization
-    ids = set(session.minute_aggregates.values_list("participant_id", flat=True).distinct())
+    ids = set(session.session_totals.values_list("participant_id", flat=True))
     if not ids:
         return {"raised": 0, "cleared": 0}
     when = session.ended_at or session.started_at

@@ -1,12 +1,16 @@
-"""Writing generated daily series into capture.DailyRollup for the scenario tests."""
+"""Writing generated series into capture.DailyRollup (and session totals) for the scenario tests."""
 
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
-from capture.models import DailyRollup
+from django.db.models import Count, Min, Sum
+
+from alerts.rules import EMOTIONS
+from capture.models import DailyRollup, MinuteAggregate, SessionTotal
 from tests.factories import grant_consent, make_guardian, make_participant
-from wellbeing.models import Classroom, Organization, Participant, StaffMember
+from wellbeing.models import Classroom, ClassSession, Organization, Participant, StaffMember
 
 START = dt.date(2026, 1, 5)  # a Monday
 
@@ -57,6 +61,28 @@ def write_day(
             "sessions": 1,
         },
     )
+
+
+def total_minute_rows(session: ClassSession) -> None:
+    """The SessionTotal rows of minute rows a test wrote directly (the worker keeps them when
+    it stores frames): per participant, their sums, minute count, first minute and its day."""
+    summed = ("n", *(f"s_{e}" for e in EMOTIONS), "engaged_n", "engagement_known_n", "quality_sum")
+    aggregates = {f"t_{c}": Sum(c) for c in summed}
+    groups = (
+        MinuteAggregate.objects.filter(session=session)
+        .values("organization_id", "participant_id")
+        .annotate(**aggregates, minutes=Count("id"), first=Min("minute"))
+        .values_list("organization_id", "participant_id", "minutes", "first", *aggregates)
+    )
+    tz = {o.pk: zoneinfo.ZoneInfo(o.timezone) for o in Organization.objects.all()}
+    SessionTotal.objects.bulk_create(
+        SessionTotal(
+            organization_id=org, participant_id=pid, session=session, first_minute=first,
+            minutes_observed=minutes, day=first.astimezone(tz[org]).date(),
+            **dict(zip(summed, sums, strict=True)),
+        )
+        for org, pid, minutes, first, *sums in groups
+    )  # fmt: skip
 
 
 def write_series(students: list[Participant], days: list[dt.date], negative: float) -> None:

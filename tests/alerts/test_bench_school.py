@@ -1,4 +1,5 @@
-"""The benchmark's synthetic school: minute rows add up to the daily rollups it times against."""
+"""The benchmark's synthetic school: minute rows add up to the daily rollups and session
+totals it times against."""
 
 from __future__ import annotations
 
@@ -12,39 +13,42 @@ from alerts.bench_school import (
     load_minute_days,
     load_school,
     rollup_mismatches,
+    session_total_mismatches,
 )
 from alerts.series import load_session_series
-from capture.models import DailyRollup, MinuteAggregate
+from capture.models import DailyRollup, MinuteAggregate, SessionTotal
 
 pytestmark = pytest.mark.django_db
 
 PLAN = MinutePlan(days=12, minute_days=4, minutes_per_day=30, lessons=2)
 
 
-def minute_table_indexes() -> list[str]:
+def table_indexes() -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT indexdef FROM pg_indexes WHERE tablename = 'capture_minuteaggregate' "
-            "ORDER BY indexname"
+            "SELECT indexdef FROM pg_indexes WHERE tablename IN "
+            "('capture_minuteaggregate', 'capture_sessiontotal') ORDER BY indexname"
         )
         return [row[0] for row in cursor.fetchall()]
 
 
-def test_minute_rows_sum_to_the_rollups_of_the_minute_days() -> None:
+def test_minute_rows_sum_to_the_rollups_and_session_totals_of_the_minute_days() -> None:
     # given: a 60-student school, 12 school days of rollups, the last 4 with minute rows
     school = load_school(60, PLAN, seed=3)
-    indexes = minute_table_indexes()
+    indexes = table_indexes()
     # when: the minute days are loaded newest first
-    rows = load_minute_days(school, [11, 10, 9, 8])
-    # then: every rollup of a minute day is the sum of its minute rows, none is missing, the
-    # older days have no minute rows, and the indexes dropped for COPY are all back
-    assert rows == MinuteAggregate.objects.count() > 0
+    rows, totals = load_minute_days(school, [11, 10, 9, 8])
+    # then: every rollup of a minute day and every session total is the sum of its minute rows,
+    # none is missing, the older days have no minute rows, and the indexes dropped for COPY are
+    # all back
+    assert rows == MinuteAggregate.objects.count() > totals == SessionTotal.objects.count() > 0
     assert rollup_mismatches(school, sample=60) == 0
+    assert session_total_mismatches(school, sample=60) == 0
     first_minute_day = school.calendar[PLAN.first_minute_day]
     minute_days = DailyRollup.objects.filter(day__gte=first_minute_day)
     assert sum(minute_days.values_list("minutes_observed", flat=True)) == rows
     assert not MinuteAggregate.objects.filter(minute__date__lt=first_minute_day).exists()
-    assert minute_table_indexes() == indexes
+    assert table_indexes() == indexes
 
 
 def test_session_windows_are_the_lessons_each_student_attended() -> None:

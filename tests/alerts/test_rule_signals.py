@@ -141,7 +141,7 @@ def test_replay_covers_session_window_rules(
         write_session(classroom, day, sad)
     # when
     replayed = replay_organization(school, days[0], days[-1], ["session-negative"])
-    # then: the session rule is replayed (from minute aggregates), for that student only
+    # then: the session rule is replayed (from session totals), for that student only
     assert [(label, slug) for label, _, slug in replayed] == [
         (pupils[0].pseudonym, "session-negative")
     ]

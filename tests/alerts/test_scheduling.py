@@ -14,7 +14,7 @@ from alerts.models import Alert
 from alerts.workflow import create_rule
 from capture.models import MinuteAggregate
 from capture.sessions import end_session, start_session
-from tests.alerts.series import write_series
+from tests.alerts.series import total_minute_rows, write_series
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.celery import app as celery_app
 from wellbeing.models import Classroom, Organization, Participant
@@ -76,6 +76,7 @@ def test_ending_a_session_evaluates_its_students(
         for p in pupils
         for m in range(30)
     )  # fmt: skip
+    total_minute_rows(session)
     assert not Alert.objects.exists()
     # when: the device ends the session (the evaluation task is queued after commit)
     with django_capture_on_commit_callbacks(execute=True):
