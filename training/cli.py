@@ -123,7 +123,12 @@ def command_mirror_tta(args: argparse.Namespace) -> int:
 
     command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = derive_mirror_tta_model(
-        args.source, args.name, Path(args.models_dir), Path(args.data), command
+        args.source,
+        args.name,
+        Path(args.models_dir),
+        Path(args.data),
+        command,
+        Path(args.int8_train) if args.int8_train else None,
     )
     ev = report["evaluation"]
     print(f"wrote {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
@@ -214,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     mirror.add_argument("--name", required=True, help="new model folder name under --models-dir")
     mirror.add_argument("--models-dir", default=str(models_dir()))
     mirror.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
+    mirror.add_argument(
+        "--int8-train",
+        metavar="DIR",
+        help="quantize the source to static INT8 first, calibrated on 512 faces of DIR "
+        "(e.g. .data/fer2013/train)",
+    )
     mirror.set_defaults(handler=command_mirror_tta)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")

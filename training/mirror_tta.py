@@ -30,9 +30,11 @@ from inference.evaluation import evaluate_classifier, iter_folder, load_labelled
 from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
 from training.model_card import write_model_files
-from training.onnx_export import measure_latency
+from training.onnx_export import measure_latency, quantize_int8
 
 PARITY_TOLERANCE = 1e-5
+CALIBRATION_FACES = 512
+CALIBRATION_SEED = 1337
 INT64_MIN = -(2**63)
 
 
@@ -94,12 +96,19 @@ def mirror_parity(source: Path, derived: Path, inputs: np.ndarray, axis: int) ->
 
 
 def derive_mirror_tta_model(
-    source_name: str, name: str, models_dir: Path, val_dir: Path, command: str
+    source_name: str,
+    name: str,
+    models_dir: Path,
+    val_dir: Path,
+    command: str,
+    int8_train_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Write ``models_dir/name`` (model, manifest, card) from ``source_name``; returns figures.
 
-    Evaluates the new model on ``val_dir`` (folder per class) exactly as ``python -m inference
-    evaluate`` does. Raises ExportError when parity fails; the folder is removed then.
+    With ``int8_train_dir`` the source is first quantized to static INT8 (QDQ, per-channel),
+    calibrated on CALIBRATION_FACES faces of that folder. Evaluates the new model on ``val_dir``
+    (folder per class) exactly as ``python -m inference evaluate`` does. Raises ExportError when
+    parity fails; the folder is removed then.
     """
     source, source_path = resolve_model(source_name, models_dir)
     folder = models_dir / name
@@ -107,14 +116,42 @@ def derive_mirror_tta_model(
         raise ExportError(f"{folder} already exists; choose another --name")
     folder.mkdir(parents=True)
     try:
-        return _write_derived(source, source_path, folder, val_dir, command)
+        base, int8 = source_path, None
+        if int8_train_dir is not None:
+            base, int8 = folder / "source.int8.onnx", quantize_source(source, int8_train_dir)
+            quantize_int8(source_path, base, int8.pop("calibration"), reduce_range=True)
+        report = _write_derived(source, base, folder, val_dir, command, int8)
+        if base != source_path:
+            base.unlink()
+        return report
     except Exception:
         shutil.rmtree(folder)
         raise
 
 
+def quantize_source(source: ModelManifest, train_dir: Path) -> dict[str, Any]:
+    """Calibration inputs (a fixed random subset of ``train_dir``) and their record."""
+    crops, _ = load_labelled_faces(iter_folder(train_dir))
+    rng = np.random.default_rng(CALIBRATION_SEED)
+    idx = np.sort(rng.permutation(len(crops))[:CALIBRATION_FACES])
+    calibration = preprocess_faces([crops[i] for i in idx], source.preprocessing)
+    return {
+        "calibration": calibration,
+        "calibration_faces": len(idx),
+        "calibration_seed": CALIBRATION_SEED,
+        "train": str(train_dir),
+        "format": "static QDQ, per-channel int8 weights in 7 bits (reduce_range: no saturation "
+        "on CPUs without VNNI), uint8 activations",
+    }
+
+
 def _write_derived(
-    source: ModelManifest, source_path: Path, folder: Path, val_dir: Path, command: str
+    source: ModelManifest,
+    source_path: Path,
+    folder: Path,
+    val_dir: Path,
+    command: str,
+    int8: dict[str, Any] | None,
 ) -> dict[str, Any]:
     axis = width_axis(source.preprocessing.layout)
     path = folder / source.file
@@ -125,7 +162,7 @@ def _write_derived(
     )
     if parity > PARITY_TOLERANCE:
         raise ExportError(f"mirror model differs from the mean of the source by {parity:.2e}")
-    manifest = derived_manifest(source, folder.name, path, parity, command)
+    manifest = derived_manifest(source, folder.name, path, parity, command, int8)
     # Provisional manifest (no card yet): evaluation loads the model through the registry.
     (folder / "manifest.json").write_text(manifest.to_json())
     classifier = EmotionClassifier(folder.name, threads=1, models_dir=folder.parent)
@@ -142,7 +179,12 @@ def _write_derived(
 
 
 def derived_manifest(
-    source: ModelManifest, name: str, path: Path, parity: float, command: str
+    source: ModelManifest,
+    name: str,
+    path: Path,
+    parity: float,
+    command: str,
+    int8: dict[str, Any] | None = None,
 ) -> ModelManifest:
     """The source manifest, renamed, with the new checksum and a record of the derivation."""
     data = json.loads(source.to_json())
@@ -153,10 +195,11 @@ def derived_manifest(
         "source_accuracy": source.evaluation.get("accuracy"),
         "parity_max_abs_diff": parity,
         "command": command,
+        "int8": int8,
     }
     data.update(
         name=name,
-        version=f"{source.version}+mirror-tta",
+        version=f"{source.version}{'+int8' if int8 else ''}+mirror-tta",
         sha256=sha256_file(path),
         description=f"{source.name} with mirror test-time augmentation inside the graph "
         "(mean of the probabilities of each face and its mirror image).",

@@ -96,12 +96,21 @@ def runtime_lines(ev: dict[str, Any], tr: dict[str, Any]) -> list[str]:
     mirror = tr.get("mirror_tta")
     if not mirror:
         return [f"- Run-time behaviour (ONNX, no test-time augmentation): {headline(ev)}"]
+    int8 = mirror.get("int8")
+    weights, kept, base = "", "same weights", "source"
+    if int8:
+        weights = (
+            f"INT8 ({int8['format']}, calibrated on {int8['calibration_faces']} train faces, "
+            f"seed {int8['calibration_seed']}), "
+        )
+        kept, base = "its weights quantized", "quantized source"
     return [
-        "- Run-time behaviour (ONNX, mirror test-time augmentation inside the graph: each face "
-        f"and its mirror image, probabilities averaged, two passes per face): {headline(ev)}",
-        f"- Derived from `{mirror['source']}` (same weights; accuracy "
-        f"{mirror['source_accuracy']:.4f} without mirroring) by `{mirror['command']}`; "
-        f"max abs difference to the mean of the source on 512 val faces and their mirror "
+        f"- Run-time behaviour (ONNX, {weights}mirror test-time augmentation inside the graph: "
+        f"each face and its mirror image, probabilities averaged, two passes per face): "
+        f"{headline(ev)}",
+        f"- Derived from `{mirror['source']}` ({kept}; accuracy "
+        f"{mirror['source_accuracy']:.4f} in FP32 without mirroring) by `{mirror['command']}`; "
+        f"max abs difference to the mean of the {base} on 512 val faces and their mirror "
         f"images {mirror['parity_max_abs_diff']:.2e}",
     ]
 

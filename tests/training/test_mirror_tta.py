@@ -85,3 +85,30 @@ def test_an_existing_name_is_refused_and_kept(
     # then a clear error, and the existing model is unchanged
     assert code != 0 and "already exists" in capsys.readouterr().err
     assert (models / "fer-mini-xception" / "manifest.json").read_text() == before
+
+
+def test_int8_form_is_quantized_then_mirrored(tmp_path: Path) -> None:
+    # given a copy of the models directory, a small train folder for calibration and a val folder
+    models = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODELS_DIR, models)
+    train = write_class_folders(tmp_path / "train", ["fear", "neutral"], per_class=8)
+    val = write_class_folders(tmp_path / "val", ["fear", "neutral"], per_class=3, seed=1)
+    # when the INT8 mirror model is derived
+    args = ["mirror-tta", SOURCE, "--name", "m8", "--models-dir", str(models), "--data", str(val)]
+    assert main([*args, "--int8-train", str(train)]) == 0
+    # then a registered model about a quarter of the FP32 size, recording its calibration
+    manifest, path = resolve_model("m8", models)
+    int8 = manifest.training["mirror_tta"]["int8"]
+    assert (int8["calibration_faces"], int8["train"]) == (16, str(train))
+    assert path.stat().st_size < (models / SOURCE / "model.onnx").stat().st_size / 3
+    assert manifest.evaluation["n"] == 6 and manifest.version.endswith("+int8+mirror-tta")
+    # and only the model's own files are left in its folder
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "MODEL_CARD.md",
+        "manifest.json",
+        "model.onnx",
+    ]
+    assert "INT8 (static QDQ" in (path.parent / "MODEL_CARD.md").read_text()
+    # and its outputs are still probabilities (the Softmax is not quantized)
+    probs = EmotionClassifier("m8", models_dir=models).classify([np.eye(48, dtype=np.uint8)] * 3)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)

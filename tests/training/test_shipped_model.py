@@ -22,7 +22,7 @@ from inference.model_manifest import CANONICAL_CLASSES, resolve_model
 from tests.training.conftest import REPO_ROOT
 
 MODELS = REPO_ROOT / "inference" / "models"
-SHIPPED = ["resnet-fer-v1", "resnet-fer-v1-mirror"]
+SHIPPED = ["resnet-fer-v1", "resnet-fer-v1-mirror", "resnet-fer-v1-mirror-int8"]
 
 
 @pytest.fixture(params=SHIPPED)
