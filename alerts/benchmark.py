@@ -60,15 +60,12 @@ def create_session_rule(school: BenchSchool) -> Any:
 
 def session_table_access(school: BenchSchool, rule: Any) -> list[str]:
     """EXPLAIN lines of the session-window query that touch the session-total table."""
-    from django.db import transaction
-
     from alerts.evaluation import lookback_start, spec_of
-    from alerts.series import planner_settings_for_reading, session_totals
+    from alerts.series import session_totals
 
     last_day = school.calendar[-1]
     start = lookback_start([spec_of(rule)], last_day)
-    with transaction.atomic(), planner_settings_for_reading():  # as load_session_series runs it
-        plan = session_totals(school.org, start, last_day).explain()
+    plan = session_totals(school.org, start, last_day).explain()
     return [line.strip().lstrip("-> ") for line in plan.splitlines()
             if "sessiontotal" in line or "Index Cond" in line]  # fmt: skip
 

@@ -9,15 +9,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import QuerySet
 
 from alerts.rules import EMOTIONS, Window
@@ -134,33 +133,18 @@ def load_daily_series(
 
 def session_totals(org: Organization, start: dt.date, end: dt.date) -> QuerySet[Any, Any]:
     """Totals per participant and class session whose first minute (the participant's) lies in
-    [start, end] (local days), oldest first: participant, session, sums, minutes, day (the local
-    day of that first minute). The (organization, first_minute) index yields them in order."""
+    [start, end] (local days), oldest first: participant, session, day (the local day of that
+    first minute), then the window totals in alerts.rules.TOTAL_FIELDS order. The
+    (organization, first_minute) index yields them in order."""
     tz = zoneinfo.ZoneInfo(org.timezone)
     lo = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-    columns = ("participant_id", "session_id", *SUM_COLUMNS_WITH_KNOWN, "minutes_observed", "day")
+    columns = ("participant_id", "session_id", "day", *SUM_COLUMNS_WITH_KNOWN, "minutes_observed")
     return (
         SessionTotal.objects.filter(organization=org, first_minute__gte=lo, first_minute__lt=hi)
         .order_by("first_minute")
         .values_list(*columns)
     )
-
-
-@contextlib.contextmanager
-def planner_settings_for_reading() -> Iterator[None]:
-    """Within the current transaction: no JIT (a school's session totals cost enough for the
-    planner to compile the plain scan, which only adds time). Nothing outside PostgreSQL or a
-    transaction."""
-    if connection.vendor != "postgresql" or not connection.in_atomic_block:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
-        try:
-            yield
-        finally:
-            cursor.execute("SET LOCAL jit TO DEFAULT")
 
 
 def load_session_series(
@@ -179,12 +163,16 @@ def load_session_series(
     windows: dict[int, list[Window]] = defaultdict(list)
     # Read from the cursor, as for day windows: Django's per-row dicts cost more than the SQL.
     sql, params = query.query.sql_with_params()
-    with transaction.atomic(), planner_settings_for_reading(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    for pid, session_id, *totals, minutes, day in rows:
+    # A session's label and peer group are shared by its ~25 windows (built once, not per row).
+    shared: dict[int, tuple[str, tuple[tuple[str, int], ...]]] = {}
+    for row in rows:
+        pid, session_id = row[0], row[1]
         if pid in wanted:
-            group = (("session", session_id),)
-            window = Window(day, f"session {session_id}", (*totals, minutes), group)
-            windows[pid].append(window)
+            if session_id not in shared:
+                shared[session_id] = (f"session {session_id}", (("session", session_id),))
+            label, group = shared[session_id]
+            windows[pid].append(Window(row[2], label, row[3:], group))
     return SeriesBundle(load_school_days(org, start, end), dict(windows))
