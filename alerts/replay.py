@@ -96,7 +96,7 @@ def replay_organization(
 ) -> Counter[WeekKey]:
     """Replay the current version of the organization's rules (dry-run ones included).
 
-    Day rules read DailyRollup; session rules read MinuteAggregate summed per class session.
+    Day rules read DailyRollup; session rules read SessionTotal (one row per class session).
     """
     rules = Rule.objects.current().filter(organization=org)
     if slugs:
