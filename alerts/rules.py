@@ -203,6 +203,17 @@ def compute_baseline(
     return statistics.median(vals), len(vals)
 
 
+# Shares are ratios of sums of floats; the same rows summed in another order (per minute, per
+# session total, per day) can land 1e-16 either side of a threshold. Comparisons allow this much
+# so a decision never depends on the order of additions.
+FLOAT_TOLERANCE = 1e-9
+
+
+def reaches(value: float, bound: float) -> bool:
+    """``value >= bound``, allowing for float rounding (FLOAT_TOLERANCE)."""
+    return value >= bound - FLOAT_TOLERANCE
+
+
 def judge_window(
     spec: RuleSpec,
     window: Window,
@@ -226,12 +237,16 @@ def judge_window(
         row.update(abnormal=False, why="too few observed minutes (not counted)")
         return row
     failed = []
-    if value < spec.threshold:
+    if not reaches(value, spec.threshold):
         failed.append("below threshold")
-    if baseline is not None and value < baseline + spec.baseline_margin:
+    if baseline is not None and not reaches(value, baseline + spec.baseline_margin):
         failed.append("within own baseline")
     margin = spec.class_margin
-    if margin is not None and class_median is not None and value < class_median + margin:
+    if (
+        margin is not None
+        and class_median is not None
+        and not reaches(value, class_median + margin)
+    ):
         failed.append("in line with the class")
     row.update(abnormal=not failed, why="; ".join(failed) or "abnormal")
     return row
@@ -280,7 +295,7 @@ def evaluate_series(
     else:
         recent = [(w, v) for w, v in zip(windows, values, strict=True) if w.day in judged]
     # Cheap necessary condition first: most students never reach the absolute threshold.
-    above = {w.day for w, v in recent if v is not None and v >= spec.threshold}
+    above = {w.day for w, v in recent if v is not None and reaches(v, spec.threshold)}
     if len(above) < spec.persistence_m:
         return Decision("none", f"above the threshold on {len(above)} of {len(days)} days")
     values = observed_values(spec, windows) if values is None else values
@@ -309,7 +324,7 @@ def decide_clear(
     last = sorted(daily)[-spec.clear_after_days :]
     if len(last) < spec.clear_after_days:
         return Decision("none", "alert active; not enough observed days since to clear")
-    if any(daily[d] >= spec.clear_threshold for d in last):
+    if any(reaches(daily[d], spec.clear_threshold) for d in last):
         return Decision("none", "alert active; signal not below the clear threshold")
     values_shown = [{"day": d.isoformat(), "value": round(daily[d], 4)} for d in last]
     return Decision(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from alerts.evaluation import evaluate_organization
 from alerts.models import Alert, Rule
 from alerts.replay import replay_organization
-from alerts.rules import EMOTIONS, RuleSpec, RuleSpecError, signal_value
+from alerts.rules import EMOTIONS, RuleSpec, RuleSpecError, Window, judge_window, signal_value
 from alerts.workflow import create_rule, update_rule
 from tests.alerts.series import school_days, write_day, write_series
 from tests.alerts.test_session_windows import write_session
@@ -165,3 +167,18 @@ def test_whole_class_session_dip_alerts_nobody(
     # then: the class-session median absorbs the dip
     assert not Alert.objects.filter(rule_slug="session-negative").exists()
     assert report.rules == 2  # the session rule and the default sustained-negative rule
+
+
+def test_a_share_exactly_at_the_threshold_counts_whatever_the_order_of_additions() -> None:
+    # given a 0.45 threshold and a window whose negative share is 0.45 in exact arithmetic but
+    # 0.44999999999999996 after float addition (0.1 + 0.35), as one order of summing can give
+    rule = spec(threshold=0.45, clear_threshold=0.3, baseline_weeks=0, class_margin=None)
+    value = 0.1 + 0.35
+    assert value < 0.45
+    window = Window(dt.date(2026, 11, 23), "2026-11-23", totals(100, sad=0.45))
+    # when the window is judged
+    row = judge_window(rule, window, value, None, {})
+    # then it reaches the threshold, as the same data summed in another order would
+    assert row["abnormal"] is True
+    # and a value clearly below it still does not
+    assert judge_window(rule, window, 0.4499, None, {})["abnormal"] is False
