@@ -79,9 +79,13 @@ class ProcessedFrame(models.Model):
 
 
 class Observation(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No single-column indexes on these two: (organization, captured_at) and (participant,
+    # captured_at) start with them, and every index costs the worker's insert of each row.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     participant = models.ForeignKey(
-        Participant, on_delete=models.CASCADE, related_name="observations"
+        Participant, on_delete=models.CASCADE, related_name="observations", db_index=False
     )
     session = models.ForeignKey(ClassSession, on_delete=models.CASCADE, related_name="observations")
     frame_id = models.CharField(max_length=80)
