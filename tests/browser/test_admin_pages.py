@@ -75,9 +75,8 @@ def consenting_school(school: Organization) -> None:
 
 
 def review_new_notice(page: Any, base_url: str) -> None:
-    """From Participants & consent to the notice page, then submit version 2 for review."""
-    page.locator("header nav a", has_text="Participants & consent").click()
-    page.get_by_role("link", name="notice versions").click()
+    """From the navigation to the notice page, then submit version 2 for review."""
+    page.locator("header nav a", has_text="Consent notices").click()
     page.wait_for_url(f"{base_url}/consent/notices/")
     page.fill("input[name=title]", "Emotion analysis, 2027")
     page.fill("textarea[name=text]", "We analyse facial expressions, now also at lunch.")
