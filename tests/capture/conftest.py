@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from consent.actions import enroll_face
@@ -97,3 +99,19 @@ def post_frame(
     return Client().generic(
         "POST", "/api/ingest/frames", data=data, content_type=content_type, **headers
     )
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> None:
+    """Poll ``check`` every ``every`` seconds; AssertionError naming ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def database_url(port: int | None = None) -> str:
+    """URL of the test database, for service processes (optionally through another port)."""
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{port or db['PORT']}/{db['NAME']}"

@@ -8,28 +8,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from capture.client import CaptureStats, Frame, FrameBuffer, ServerClient, main, send_buffered
 from capture.models import ProcessedFrame
-from tests.capture.conftest import read_face, require_faces
+from tests.capture.conftest import read_face, require_faces, wait_until
 from tests.local_services import free_port
 from wellbeing.actions import AuditContext, revoke_device
 from wellbeing.models import ClassSession, SessionStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def client_args(server: str, token: str, *extra: str) -> list[str]:
@@ -53,7 +43,7 @@ def test_client_buffers_through_a_redis_outage_and_drops_the_oldest(
     # when 5 frames are captured during the outage, then Redis comes back
     for sequence in range(1, 6):
         buffer.put(Frame(sequence, time.time(), photo))
-    wait_until(lambda: stats.retries >= 2, 30, "the client to retry")
+    wait_until(lambda: stats.retries >= 2, 30, "the client to retry", every=0.1)
     assert stats.acked == 0
     settings.REDIS_URL = redis_url
     buffer.close()

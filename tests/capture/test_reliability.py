@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -29,7 +29,7 @@ from capture.localstack import (
     stop_process,
 )
 from capture.models import MinuteAggregate, Observation, ProcessedFrame
-from tests.capture.conftest import read_face
+from tests.capture.conftest import database_url, read_face, wait_until
 from wellbeing.models import ClassSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -55,11 +55,6 @@ class Stack:
         return proc
 
 
-def database_url(port: int | None = None) -> str:
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{port or db['PORT']}/{db['NAME']}"
-
-
 @pytest.fixture
 def stack(tmp_path: Path, camera: Any) -> Iterator[Stack]:
     redis = ThrowawayRedis(persistent=True)
@@ -78,15 +73,6 @@ def stack(tmp_path: Path, camera: Any) -> Iterator[Stack]:
             stop_process(proc)
         proxy.stop()
         redis.close()
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def send(client: ServerClient, session_id: int, sequence: int) -> int:

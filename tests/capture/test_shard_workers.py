@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from capture.client import Frame, ServerClient
@@ -24,7 +23,7 @@ from capture.localstack import (
     stop_process,
 )
 from capture.models import MinuteAggregate, Observation, ProcessedFrame
-from tests.capture.conftest import read_face
+from tests.capture.conftest import database_url, read_face, wait_until
 from wellbeing.models import ClassSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -44,11 +43,9 @@ class ShardStack:
 def shard_stack(tmp_path: Path, camera: Any) -> Iterator[ShardStack]:
     redis = ThrowawayRedis(persistent=False)
     redis.start()
-    db = connection.settings_dict
-    db_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     # one camera sends both sessions' frames back to back: lift the per-device rate limit
     env = service_env(
-        db_url, redis.url(0), INFERENCE_SHARDS=str(SHARDS), INGEST_MAX_FPS_PER_DEVICE="1000"
+        database_url(), redis.url(0), INFERENCE_SHARDS=str(SHARDS), INGEST_MAX_FPS_PER_DEVICE="1000"
     )
     port = free_port()
     procs = [start_server(env, port, (tmp_path / "server.log").open("ab"))]
@@ -61,15 +58,6 @@ def shard_stack(tmp_path: Path, camera: Any) -> Iterator[ShardStack]:
         for proc in procs:
             stop_process(proc)
         redis.close()
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def tasks_received(log: Path) -> int:
