@@ -92,12 +92,18 @@ def test_the_action_refuses_too(school: Organization) -> None:
     assert _periods(school)["audit_days"] == 1095
 
 
-def test_django_admin_shows_a_form_error_and_keeps_the_value(school: Organization) -> None:
+def _operator_on_school_page(school: Organization) -> tuple[Client, str, dict[str, Any]]:
+    """A signed-in superuser, the school's Django admin change page and its current form data."""
     operator = Client()
     operator.force_login(User.objects.create_superuser("op", "op@example.org", "pw-op-long-1"))
     page = f"/admin/wellbeing/organization/{school.pk}/change/"
     form: dict[str, Any] = {k: v for k, v in model_to_dict(school).items() if v is not None}
     form["alert_contacts"] = json.dumps(school.alert_contacts)
+    return operator, page, form
+
+
+def test_django_admin_shows_a_form_error_and_keeps_the_value(school: Organization) -> None:
+    operator, page, form = _operator_on_school_page(school)
     # when the operator sets a one-day access log
     response = operator.post(page, {**form, "audit_days": 1})
     # then the form is shown again with the reason, and the period is unchanged
@@ -120,11 +126,7 @@ def test_small_group_suppression_cannot_be_switched_off(school: Organization, si
 
 
 def test_django_admin_refuses_a_group_size_below_the_floor(school: Organization) -> None:
-    operator = Client()
-    operator.force_login(User.objects.create_superuser("op", "op@example.org", "pw-op-long-1"))
-    page = f"/admin/wellbeing/organization/{school.pk}/change/"
-    form: dict[str, Any] = {k: v for k, v in model_to_dict(school).items() if v is not None}
-    form["alert_contacts"] = json.dumps(school.alert_contacts)
+    operator, page, form = _operator_on_school_page(school)
     # when the operator sets groups of one to be shown
     response = operator.post(page, {**form, "min_group_size": 1})
     # then the form comes back with the reason and the stored value is unchanged
