@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.utils import timezone
 
@@ -37,41 +38,20 @@ def add_series(participant: Participant, when: dt.datetime | None = None) -> Cla
         engaged=True,
         **{f"p_{k}": v for k, v in PROBS.items()},
     )
-    sums = {f"s_{k}": v for k, v in PROBS.items()}
-    MinuteAggregate.objects.create(
-        organization=participant.organization,
-        participant=participant,
-        session=session,
-        minute=when.replace(second=0, microsecond=0),
-        n=1,
-        engaged_n=1,
-        engagement_known_n=1,
-        quality_sum=0.9,
-        **sums,
-    )
+    # One observation's sums, as the worker keeps them in each of the three aggregate tables.
+    one: dict[str, Any] = {
+        "organization": participant.organization,
+        "participant": participant,
+        "n": 1,
+        "engaged_n": 1,
+        "engagement_known_n": 1,
+        "quality_sum": 0.9,
+        **{f"s_{k}": v for k, v in PROBS.items()},
+    }
+    minute = when.replace(second=0, microsecond=0)
+    MinuteAggregate.objects.create(session=session, minute=minute, **one)
     SessionTotal.objects.create(
-        organization=participant.organization,
-        participant=participant,
-        session=session,
-        first_minute=when.replace(second=0, microsecond=0),
-        day=when.date(),
-        n=1,
-        engaged_n=1,
-        engagement_known_n=1,
-        quality_sum=0.9,
-        minutes_observed=1,
-        **sums,
+        session=session, first_minute=minute, day=when.date(), minutes_observed=1, **one
     )
-    DailyRollup.objects.create(
-        organization=participant.organization,
-        participant=participant,
-        day=when.date(),
-        n=1,
-        engaged_n=1,
-        engagement_known_n=1,
-        quality_sum=0.9,
-        minutes_observed=1,
-        sessions=1,
-        **sums,
-    )
+    DailyRollup.objects.create(day=when.date(), minutes_observed=1, sessions=1, **one)
     return session
