@@ -20,7 +20,7 @@ from tests.inference.conftest import FER_ARCHIVE, REPO_ROOT
 
 @pytest.mark.parametrize(
     "name",
-    ["fer-mini-xception", "resnet-fer-v1", "resnet-fer-v1-mirror", "resnet-fer-v1-mirror-int8"],
+    ["fer-mini-xception", "resnet-fer-v1", "resnet-fer-v1-mirror-int8"],
 )
 def test_tampered_model_is_refused(tmp_path: Path, name: str) -> None:
     # given a copy of the models directory whose ONNX file has one byte changed

@@ -1,5 +1,5 @@
-"""The shipped emotion models (inference/models/resnet-fer-v1 and its mirror-TTA form, the default),
-as the engine loads them.
+"""The shipped emotion models (inference/models/resnet-fer-v1 and its INT8 mirror-TTA form, the
+default), as the engine loads them.
 
 Checks what the training issue asks of a shipped model that can be checked without the held-back
 test split: a verified file of at most 10 MB, at most 3 ms per face on one CPU thread, the engine
@@ -22,7 +22,7 @@ from inference.model_manifest import CANONICAL_CLASSES, resolve_model
 from tests.training.conftest import REPO_ROOT
 
 MODELS = REPO_ROOT / "inference" / "models"
-SHIPPED = ["resnet-fer-v1", "resnet-fer-v1-mirror", "resnet-fer-v1-mirror-int8"]
+SHIPPED = ["resnet-fer-v1", "resnet-fer-v1-mirror-int8"]
 
 
 @pytest.fixture(params=SHIPPED)
