@@ -4,7 +4,10 @@ Operates on already-preprocessed inputs (N,C,H,W float), so the engine's preproc
 applied exactly once and identically to run time. One affine warp per batch combines rotation,
 zoom, shift, shear and horizontal flip (``affine_grid``/``grid_sample``); brightness/contrast act
 on the normalised values (a per-pixel affine map commutes with the engine's normalisation);
-random erasing blanks one rectangle per chosen image.
+random erasing blanks one rectangle per chosen image. Small-face augmentation shrinks a share of
+the faces to a random size of ``small_face_sizes`` pixels and scales them back up, as the
+engine does with a small face in a camera frame. Every random number comes from the run's one
+generator, so a resumed run replays the same augmentation.
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ class AugmentationConfig:
     contrast: float = 0.2
     erase_prob: float = 0.5
     erase_area: tuple[float, float] = (0.02, 0.15)
+    # Down-and-up scaling: this share of faces is shrunk to a random side of
+    # small_face_sizes[0]..[1] pixels (area interpolation) and scaled back (bilinear).
+    small_face_prob: float = 0.0
+    small_face_sizes: tuple[int, int] = (16, 48)
+    # Mixup / CutMix (training/batch_mixing.py): share of batches mixed, Beta parameters and
+    # the share of mixed batches that use CutMix instead of mixup.
+    mix_prob: float = 0.0
+    mixup_alpha: float = 0.2
+    cutmix_alpha: float = 1.0
+    cutmix_share: float = 0.5
 
 
 def draw(n: int, gen: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -82,6 +95,28 @@ def erase_masks(batch: torch.Tensor, cfg: AugmentationConfig, gen: torch.Generat
     return (inside_y & inside_x & chosen).unsqueeze(1)
 
 
+def shrink_faces(
+    batch: torch.Tensor, cfg: AugmentationConfig, gen: torch.Generator
+) -> torch.Tensor:
+    """Down-and-up scale a random share ``small_face_prob`` of the faces (see the config).
+
+    Draws 2N numbers whatever is chosen, so the generator advances the same way every batch.
+    Sizes at or above the input side leave a face unchanged.
+    """
+    n, _, h, w = batch.shape
+    low, high = cfg.small_face_sizes
+    chosen = draw(n, gen, batch.device) < cfg.small_face_prob
+    sides = (low + draw(n, gen, batch.device) * (high - low + 1)).floor().long().clamp(low, high)
+    out = batch.clone()
+    for side in sorted({int(s) for s in sides[chosen].tolist()}):
+        pick = chosen & (sides == side)
+        if side >= min(h, w):
+            continue
+        small = F.interpolate(batch[pick], size=(side, side), mode="area")
+        out[pick] = F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    return out
+
+
 def augment_batch(
     batch: torch.Tensor, cfg: AugmentationConfig, gen: torch.Generator
 ) -> torch.Tensor:
@@ -96,6 +131,8 @@ def augment_batch(
     contrast = 1.0 + uniform(n, cfg.contrast, gen, batch.device).view(n, 1, 1, 1)
     brightness = uniform(n, cfg.brightness, gen, batch.device).view(n, 1, 1, 1)
     out = (out - mean) * contrast + mean + brightness
+    if cfg.small_face_prob > 0:
+        out = shrink_faces(out, cfg, gen)
     if cfg.erase_prob > 0:
         noise = torch.randn(out.shape, generator=gen).to(out.device)
         out = torch.where(erase_masks(out, cfg, gen), noise, out)

@@ -29,7 +29,8 @@ def command_train(args: argparse.Namespace) -> int:
     from training.training_run import train_model
 
     config = override_train(load_config(Path(args.config)), args.threads, args.max_minutes)
-    print_json(train_model(config, Path(args.config), resume=args.resume))
+    allowed = args.allow_changed or []
+    print_json(train_model(config, Path(args.config), args.resume, allowed))
     return 0
 
 
@@ -70,13 +71,30 @@ def command_evaluate(args: argparse.Namespace) -> int:
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
-    print_json(
-        {
-            mode: {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "macro_roc_auc")}
-            for mode, m in report.items()
-        }
-    )
+    result = {
+        mode: {k: m[k] for k in ("accuracy", "macro_f1", "balanced_accuracy", "macro_roc_auc")}
+        for mode, m in report.items()
+    }
+    if args.face_sizes:
+        result["by_face_px"] = evaluate_by_face_size(args, loaded, data, out)
+    print_json(result)
     return 0
+
+
+def evaluate_by_face_size(args: argparse.Namespace, loaded: Any, data: Any, out: Any) -> Any:
+    """Accuracy with every face shrunk to each of ``--face-sizes`` pixels (TTA off)."""
+    from training.face_size_evaluation import describe_face_sizes, evaluate_face_sizes
+
+    try:
+        sizes = [int(px) for px in args.face_sizes.split(",")]
+    except ValueError as exc:
+        raise TrainingError(f"--face-sizes expects pixel sizes like 48,32,24,16: {exc}") from exc
+    spec = loaded.preprocessing
+    report = evaluate_face_sizes(loaded.predict, data.inputs, data.labels, spec, sizes)
+    print(f"== {loaded.name}, {describe_face_sizes(report)} ==")
+    if out is not None:
+        (out / "by_face_px.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def command_explain(args: argparse.Namespace) -> int:
@@ -160,7 +178,8 @@ def add_model_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
         required=True,
-        help="a checkpoint (.pt), a run name under .runs/ (uses best.pt) or a registered model",
+        help="a checkpoint (.pt), a run name (its best.pt in the runs folder, "
+        "~/.cache/wellbeing/runs or $WELLBEING_RUNS_DIR, or .runs/) or a registered model",
     )
     parser.add_argument("--models-dir", default=str(models_dir()), help="registered models")
 
@@ -170,7 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train a model from a TOML config")
     train.add_argument("--config", required=True, help="e.g. training/configs/resnet.toml")
-    train.add_argument("--resume", action="store_true", help="continue from the run's last.pt")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue exactly from the run's newest good checkpoint (same config and data)",
+    )
+    train.add_argument(
+        "--allow-changed",
+        action="append",
+        metavar="KEY",
+        help="with --resume: accept a deliberate change of this config key, e.g. train.epochs "
+        "(repeatable; the replay is then no longer exact)",
+    )
     train.add_argument("--threads", type=int, help="override [train] threads (CPU only)")
     train.add_argument("--max-minutes", type=float, help="override [train] max_minutes")
     train.set_defaults(handler=command_train)
@@ -189,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--split", default="PublicTest", help="Usage for fer-csv, prefix for RAF-DB lists"
     )
     ev.add_argument("--tta", action="store_true", help="also report test-time augmentation")
+    ev.add_argument(
+        "--face-sizes",
+        metavar="PX,...",
+        help="also report accuracy on faces shrunk to these sizes and scaled back up, "
+        "e.g. 48,32,24,16",
+    )
     ev.add_argument("--out", help="folder for confusion PNGs and evaluation.json")
     ev.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
     ev.set_defaults(handler=command_evaluate)

@@ -19,6 +19,7 @@ from inference.model_manifest import CANONICAL_CLASSES, ModelManifest, Preproces
 from training.checkpoints import load_model
 from training.errors import CheckpointError
 from training.model_evaluation import Predict
+from training.training_config import runs_root
 
 
 @dataclass
@@ -72,15 +73,21 @@ def onnx_predictor(
     return predict
 
 
-def resolve_checkpoint(name: str, runs_dir: Path = Path(".runs")) -> Path | None:
-    """A .pt path as given, or ``<runs_dir>/<name>/best.pt`` when that exists."""
+def resolve_checkpoint(name: str, runs_dir: Path | None = None) -> Path | None:
+    """A .pt path as given, or ``<runs dir>/<name>/best.pt`` when that exists; the runs dir is
+    ``runs_dir``, else the default (training_config.runs_root), else the older ``.runs``.
+    """
     as_path = Path(name)
     if as_path.suffix == ".pt":
         if not as_path.is_file():
             raise CheckpointError(f"checkpoint not found: {as_path}")
         return as_path
-    candidate = runs_dir / name / "best.pt"
-    return candidate if candidate.is_file() else None
+    folders = [runs_dir] if runs_dir is not None else [runs_root(), Path(".runs")]
+    for folder in folders:
+        candidate = folder / name / "best.pt"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_any_model(

@@ -7,6 +7,7 @@ repository root when run as documented).
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -21,7 +22,10 @@ from training.errors import ConfigError
 class RunSection:
     name: str = "run"
     seed: int = 1337
-    output_dir: str = ".runs"
+    # Where run folders go; empty: $WELLBEING_RUNS_DIR, else ~/.cache/wellbeing/runs (outside
+    # the repository, so checkpoints survive a fresh checkout and are never committed).
+    output_dir: str = ""
+    checkpoint_minutes: float = 10.0  # resume checkpoint at least this often, and every epoch
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class TrainSection:
     select_metric: str = "val_accuracy"  # which epoch becomes best.pt: val_accuracy | val_loss
     threads: int = 2
     max_minutes: float = 0.0  # stop before an epoch would end past this budget (0 = none)
+    monitor_face_px: int = 0  # also log val accuracy on faces shrunk to this size (0 = off)
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,15 @@ class TrainingConfig:
 
     @property
     def run_dir(self) -> Path:
-        return Path(self.run.output_dir) / self.run.name
+        return runs_root(self.run.output_dir) / self.run.name
+
+
+def runs_root(output_dir: str = "") -> Path:
+    """``output_dir`` when set, else $WELLBEING_RUNS_DIR, else ~/.cache/wellbeing/runs."""
+    if output_dir:
+        return Path(output_dir).expanduser()
+    env = os.environ.get("WELLBEING_RUNS_DIR", "")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "wellbeing" / "runs"
 
 
 SECTIONS: dict[str, type] = {
@@ -93,7 +106,7 @@ CHOICES = {
     ("preprocessing", "color"): ("gray", "rgb"),
     ("preprocessing", "layout"): ("NCHW",),
 }
-TUPLE_KEYS = {"mean", "std", "erase_area"}
+TUPLE_KEYS = {"mean", "std", "erase_area", "small_face_sizes"}
 
 
 def build_section(name: str, values: Any) -> Any:
@@ -125,6 +138,11 @@ def parse_config(data: dict[str, Any]) -> TrainingConfig:
     config = TrainingConfig(**sections, raw=data)
     if config.train.epochs < 1 or config.train.batch_size < 1:
         raise ConfigError("[train] epochs and batch_size must be >= 1")
+    low, high = config.augmentation.small_face_sizes
+    if not 4 <= low <= high:
+        raise ConfigError("[augmentation] small_face_sizes must be [low, high], 4 <= low <= high")
+    if config.run.checkpoint_minutes < 0:
+        raise ConfigError("[run] checkpoint_minutes must be >= 0 (0: after every batch)")
     return config
 
 

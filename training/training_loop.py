@@ -1,15 +1,17 @@
-"""The training loop: seeds, class weighting, optimiser/schedule, early stopping, checkpoints.
+"""The training loop: seeds, class weighting, optimiser/schedule, one resumable epoch, validation.
 
-A run writes into ``<output_dir>/<name>/``: ``log.csv`` (one row per epoch), ``curves.png``,
-``last.pt`` (for --resume), ``best.pt`` (best epoch on ``select_metric``), ``config.toml``
-(copy) and ``summary.json``. It uses CUDA when present, else ``threads`` CPU threads.
+An epoch's batch order is drawn once (``EpochProgress``) and kept with the position inside it
+and the running sums, so a checkpoint taken after any batch resumes with exactly the remaining
+batches. A run writes into ``<runs dir>/<name>/`` (see training_run). It uses CUDA when
+present, else ``threads`` CPU threads.
 """
 
 from __future__ import annotations
 
 import csv
 import random
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from tqdm import tqdm
 from inference.classification_metrics import compute_metrics
 from inference.model_manifest import CANONICAL_CLASSES
 from training.augmentation import augment_batch
+from training.batch_mixing import mix_batch, mixed_loss
 from training.dataset_loaders import FaceDataset, load_dataset
 from training.lr_schedules import PlannedOneCycle
 from training.training_config import TrainingConfig
@@ -33,6 +36,7 @@ LOG_FIELDS = [
     "val_loss",
     "val_accuracy",
     "val_macro_f1",
+    "val_accuracy_small_face",
     "lr",
     "seconds",
 ]
@@ -42,6 +46,24 @@ LOG_FIELDS = [
 class EpochResult:
     loss: float
     accuracy: float
+
+
+@dataclass
+class EpochProgress:
+    """Where a run is inside an epoch: its batch order, the next batch and the running sums."""
+
+    order: torch.Tensor
+    next_batch: int = 0
+    total_loss: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> EpochProgress | None:
+        return None if data is None else cls(**data)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -101,15 +123,31 @@ def make_scheduler(opt: torch.optim.Optimizer, config: TrainingConfig, steps: in
     return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
 
 
-def batch_order(
-    n: int, batch: int, gen: torch.Generator, weights: torch.Tensor | None
-) -> list[torch.Tensor]:
-    """Shuffled index batches for one epoch; with ``weights`` a class-balanced sample."""
+def batch_order(n: int, gen: torch.Generator, weights: torch.Tensor | None) -> torch.Tensor:
+    """One epoch's sample order: a permutation, or with ``weights`` a class-balanced sample."""
     if weights is None:
-        order = torch.randperm(n, generator=gen)
-    else:
-        order = torch.multinomial(weights, n, replacement=True, generator=gen)
-    return [order[i : i + batch] for i in range(0, n, batch)]
+        return torch.randperm(n, generator=gen)
+    return torch.multinomial(weights, n, replacement=True, generator=gen)
+
+
+def train_batch(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    config: TrainingConfig,
+    state: dict[str, Any],
+) -> tuple[float, int]:
+    """One optimiser step on an augmented (and maybe mixed) batch: (loss, correct)."""
+    x = augment_batch(inputs.to(state["device"]), config.augmentation, state["gen"])
+    batch = mix_batch(x, labels.to(state["device"]), config.augmentation, state["gen"])
+    logits = model(batch.inputs)
+    loss = mixed_loss(logits, batch, state["weights"], config.train.label_smoothing)
+    state["opt"].zero_grad(set_to_none=True)
+    loss.backward()
+    state["opt"].step()
+    if config.train.schedule != "plateau":
+        state["sched"].step()
+    return float(loss.detach()), int((logits.argmax(1) == batch.labels).sum())
 
 
 def train_epoch(
@@ -117,28 +155,50 @@ def train_epoch(
     data: tuple[torch.Tensor, torch.Tensor],
     config: TrainingConfig,
     state: dict[str, Any],
+    after_batch: Callable[[float], None] | None = None,
 ) -> EpochResult:
-    """One pass over the training set with augmentation; steps per-batch schedules."""
+    """One pass over the training set, or its rest when ``state["progress"]`` is mid-epoch.
+
+    ``state["progress"]`` holds the epoch's order and position after every batch (what a
+    checkpoint saves) and is None again once the epoch is done. ``after_batch(loss)`` runs
+    after each optimiser step, with the progress already updated.
+    """
     inputs, labels = data
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
-    batches = batch_order(len(labels), config.train.batch_size, state["gen"], state["sampler"])
-    for idx in tqdm(batches, desc=f"epoch {state['epoch']}", mininterval=30, leave=False):
-        x = augment_batch(inputs[idx].to(state["device"]), config.augmentation, state["gen"])
-        y = labels[idx].to(state["device"])
-        logits = model(x)
-        loss = F.cross_entropy(
-            logits, y, weight=state["weights"], label_smoothing=config.train.label_smoothing
-        )
-        state["opt"].zero_grad(set_to_none=True)
-        loss.backward()
-        state["opt"].step()
-        if config.train.schedule != "plateau":
-            state["sched"].step()
-        total_loss += float(loss.detach()) * len(idx)
-        correct += int((logits.argmax(1) == y).sum())
-        seen += len(idx)
-    return EpochResult(total_loss / seen, correct / seen)
+    progress: EpochProgress | None = state.get("progress")
+    if progress is None:
+        progress = EpochProgress(batch_order(len(labels), state["gen"], state["sampler"]))
+        state["progress"] = progress
+    size = config.train.batch_size
+    batches = [progress.order[i : i + size] for i in range(0, len(progress.order), size)]
+    rest = batches[progress.next_batch :]
+    desc = f"epoch {state['epoch']}"
+    for idx in tqdm(rest, desc, initial=progress.next_batch, total=len(batches), mininterval=30):
+        loss, correct = train_batch(model, inputs[idx], labels[idx], config, state)
+        progress.next_batch += 1
+        progress.total_loss += loss * len(idx)
+        progress.correct += correct
+        progress.seen += len(idx)
+        state["step"] += 1
+        if after_batch is not None:
+            after_batch(loss)
+    state["progress"] = None
+    return EpochResult(progress.total_loss / progress.seen, progress.correct / progress.seen)
+
+
+def capture_rng() -> dict[str, Any]:
+    """Python, NumPy and torch global RNG states (dropout draws from torch's)."""
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+
+
+def restore_rng(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
 
 
 @torch.no_grad()
@@ -155,19 +215,27 @@ def predict_probs(
 
 
 def validate(
-    model: nn.Module, val: tuple[torch.Tensor, torch.Tensor], device: torch.device
+    model: nn.Module,
+    val: tuple[torch.Tensor, torch.Tensor],
+    device: torch.device,
+    small_faces: torch.Tensor | None = None,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Plain (unweighted, unsmoothed) cross-entropy, accuracy and macro-F1 on the val split,
     plus per-class precision/recall/F1 (to report what class weighting does to rare classes).
+    With ``small_faces`` (the val inputs shrunk to ``monitor_face_px``) also their accuracy.
     """
     probs = predict_probs(model, val[0], device)
     y = val[1].numpy()
     loss = float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-12, None)).mean())
     metrics = compute_metrics(y, probs.argmax(1), CANONICAL_CLASSES)
+    small = float("nan")
+    if small_faces is not None:
+        small = float((predict_probs(model, small_faces, device).argmax(1) == y).mean())
     row = {
         "val_loss": loss,
         "val_accuracy": metrics["accuracy"],
         "val_macro_f1": metrics["macro_f1"],
+        "val_accuracy_small_face": small,
     }
     return row, metrics["per_class"]
 
@@ -198,7 +266,7 @@ def append_log(path: Path, row: dict[str, float]) -> None:
         writer = csv.DictWriter(handle, fieldnames=LOG_FIELDS)
         if new:
             writer.writeheader()
-        writer.writerow({k: row[k] for k in LOG_FIELDS})
+        writer.writerow({k: row.get(k, float("nan")) for k in LOG_FIELDS})
 
 
 def is_better(metric: str, value: float, best: float | None) -> bool:

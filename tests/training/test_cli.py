@@ -68,3 +68,19 @@ def test_export_notes_are_repeatable() -> None:
     argv = ["export", "best.pt", "--name", "m", "--note", "first", "--note", "second"]
     # when parsed, then both notes are kept in order (they become the model card's Notes)
     assert build_parser().parse_args(argv).note == ["first", "second"]
+
+
+def test_evaluate_reports_accuracy_by_face_size(
+    trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a trained 24x24 checkpoint and a labelled folder
+    data = write_class_folders(tmp_path / "val", ["angry", "happy", "sad"], per_class=4)
+    # when evaluated with --face-sizes
+    args = ["evaluate", "--model", str(trained_run / "best.pt"), "--data", str(data)]
+    code = main([*args, "--format", "folder", "--face-sizes", "24,8,4", "--out", str(tmp_path)])
+    # then the JSON line has one entry per size; at the input size it is the plain accuracy
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    by_px = last["by_face_px"]
+    assert code == 0 and list(by_px) == ["24", "8", "4"]
+    assert by_px["24"]["accuracy"] == last["tta_off"]["accuracy"]
+    assert json.loads((tmp_path / "by_face_px.json").read_text()) == by_px

@@ -93,7 +93,7 @@ def test_resume_continues_from_the_last_epoch(synthetic_split: Path, tmp_path: P
     train_model(parse_config(raw))
     # when the same run is resumed with a two-epoch cap
     raw["train"]["epochs"] = 2
-    train_model(parse_config(raw), resume=True)
+    train_model(parse_config(raw), resume=True, allow_changed=["train.epochs"])
     # then the log holds epochs 1 and 2
     assert [r["epoch"] for r in read_log(tmp_path / "tiny-baseline")] == ["1", "2"]
 
@@ -176,5 +176,6 @@ def test_plain_state_dict_files_are_pretrained_weights_too(tmp_path: Path) -> No
     # and a file without tensors is refused with a clear error
     torch.save({"note": "no weights"}, tmp_path / "bad.pt")
     raw["model"]["pretrained"] = str(tmp_path / "bad.pt")
+    raw["run"]["output_dir"] = str(tmp_path / "other-runs")
     with pytest.raises(CheckpointError, match="holds no state_dict"):
         train_model(parse_config(raw))
