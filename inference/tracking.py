@@ -1,8 +1,9 @@
-"""Per-stream face tracks: identity reuse across frames and smoothing of emotion probabilities.
+"""Per-stream face tracks: which face of the last frame is which, for smoothing emotions.
 
-A track remembers (box, identity, distance, when identity was last checked, recent emotion
-probabilities). It never holds an embedding: identity is re-checked by computing a fresh one
-every ``recheck_seconds``, which also corrects a wrong match or an identity switch.
+A track remembers (box, the identity this frame's match gave, distance, recent emotion
+probabilities). It never holds an embedding and never lends its identity to a face: the engine
+names every face from that frame's own embedding, and a track whose face now matches someone
+else, or nobody, drops its smoothing history (``FaceEngine._identify``).
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ class Track:
     last_seen: float
     identity: str | None = None
     distance: float | None = None
-    checked_at: float | None = None  # None: identity never computed for this track
     history: deque[np.ndarray] = field(default_factory=deque)
     ema: np.ndarray | None = None
 
 
-def box_iou(a: Box, b: Box) -> float:
+def box_iou(a: Box | tuple[float, ...], b: Box | tuple[float, ...]) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
     ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))

@@ -23,20 +23,20 @@ def back_row_frame(faces_dir: Path) -> np.ndarray:
     return frame
 
 
-def test_small_faces_are_analysed_only_with_the_upsampling_detector(
+def test_small_faces_are_found_by_the_default_and_missed_by_hog(
     engine: Any, gallery: Any, back_row_frame: np.ndarray
 ) -> None:
-    # when the same back-row frame is analysed with the default and with hog2x for this call
+    # when the same back-row frame is analysed with the default (rfb) and with hog for this call
     default = engine.analyze_frame(back_row_frame, gallery)
-    upsampled = engine.analyze_frame(back_row_frame, gallery, detector="hog2x")
-    # then the default finds (almost) none, hog2x finds and names every face
-    assert len(default.faces) <= 2
-    assert len(upsampled.faces) == 12
-    assert {f.identity for f in upsampled.faces} == {"obama", "biden"}
-    assert all(f.assessable and f.emotion is not None for f in upsampled.faces)
+    hog = engine.analyze_frame(back_row_frame, gallery, detector="hog")
+    # then hog finds (almost) none, the default finds and names every face
+    assert len(hog.faces) <= 2
+    assert len(default.faces) == 12
+    assert {f.identity for f in default.faces} == {"obama", "biden"}
+    assert all(f.assessable and f.emotion is not None for f in default.faces)
     # and the engine's own default detector is untouched by the per-call choice
     assert engine.detector_for(None) is engine.detector
-    assert engine.detector.name == "hog" and engine.config.detector == "hog"
+    assert engine.detector.name == "rfb" and engine.config.detector == "rfb"
 
 
 def test_default_call_equals_naming_the_configured_detector(
@@ -60,7 +60,7 @@ def test_unknown_detector_is_refused_with_the_valid_names(engine: Any, gallery: 
         engine.analyze_frame(frame, gallery, detector="yunet")
     # then the error is a ValueError naming the choices
     assert isinstance(refused.value, ValueError)
-    for name in ("hog", "hog2x", "cnn"):
+    for name in ("rfb", "hog", "hog2x", "cnn"):
         assert repr(name) in str(refused.value)
 
 
@@ -70,7 +70,7 @@ def test_detectors_are_created_once_per_name_even_from_many_threads(
     # given a detector whose construction is slow (as loading a model file is) and counted
     created: list[HogDetector] = []
 
-    def slow_factory() -> HogDetector:
+    def slow_factory(threads: int) -> HogDetector:
         time.sleep(0.05)
         created.append(HogDetector(upsample=1))
         return created[-1]
