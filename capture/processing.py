@@ -2,7 +2,7 @@
 
 Privacy contract: the frame bytes and the decoded image live only inside ``process_frame``; a
 face that matches no consented participant, or is not assessable, leaves only a count on the
-session. Per-session tracker state (temporal smoothing, identity reuse) stays in this process.
+session. Per-session tracker state (temporal smoothing) stays in this process.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import datetime as dt
 import logging
 import threading
 import time
-import weakref
 from typing import Literal
 
 from django.conf import settings
@@ -27,7 +26,7 @@ from capture.timeseries import (
     count_dropped_frame,
     store_frame_outcome,
 )
-from inference.engine import FaceResult, FrameResult, Gallery
+from inference.engine import FaceResult, FrameResult
 from inference.image_io import ImageDecodeError, decode_image
 from inference.tracking import TrackerState
 from wellbeing.face_engine import get_face_engine
@@ -43,10 +42,6 @@ TRACKER_IDLE_S = 600.0
 
 _trackers_lock = threading.Lock()
 _trackers: dict[int, tuple[float, TrackerState]] = {}
-# The gallery (template keys) each tracker last saw; entries vanish with their tracker.
-_gallery_seen: weakref.WeakKeyDictionary[TrackerState, tuple[str, ...]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def tracker_for(session_id: int) -> TrackerState:
@@ -67,39 +62,24 @@ def tracker_for(session_id: int) -> TrackerState:
 
 def session_detector(session: ClassSession) -> str:
     """The face detector for the session's frames: its classroom's setting for a classroom
-    camera; always the standard one for a personal device (a webcam sees one large face)."""
+    camera; the default (RFB) for a personal device."""
     if session.classroom is not None:
         return session.classroom.detector
-    return FaceDetector.HOG.value
+    return FaceDetector.RFB.value
 
 
 def scrub_tracks(tracker: TrackerState, allowed: set[str]) -> None:
     """Forget identities (and their smoothing history) no longer in the consented gallery.
 
-    Tracks reuse an identity for a few seconds without re-matching; without this, a withdrawn
-    participant could still be attributed until the next re-check.
+    The engine names every face from the frame's own embedding against the current gallery,
+    so a withdrawn participant is never named again; this also drops, at once, the recent
+    emotion probabilities their track still holds in memory.
     """
     for track in tracker.tracks.values():
         if track.identity is not None and track.identity not in allowed:
-            track.identity = track.distance = track.checked_at = None
+            track.identity = track.distance = None
             track.history.clear()
             track.ema = None
-
-
-def rematch_unknown_tracks(tracker: TrackerState, gallery: Gallery) -> None:
-    """When the gallery changed (an enrollment, a consent given), re-match unknown faces now.
-
-    A track's identity is re-checked only every few seconds; without this, a student enrolled
-    during the lesson would stay "unknown" for several more frames.
-    """
-    signature = tuple(sorted(gallery.keys))
-    with _trackers_lock:
-        changed = _gallery_seen.get(tracker, signature) != signature
-        _gallery_seen[tracker] = signature
-    if changed:
-        for track in tracker.tracks.values():
-            if track.identity is None:
-                track.checked_at = None
 
 
 def select_observations(
@@ -154,7 +134,6 @@ def analyse_frame(
     )
     tracker = tracker_for(session_id)
     scrub_tracks(tracker, set(gallery.participants))
-    rematch_unknown_tracks(tracker, gallery.gallery)
     engine = engine_on_active_model()  # loaded once; follows a newly activated model
     return engine.analyze_frame(image, gallery.gallery, tracker, timestamp=at, detector=detector)
 

@@ -274,7 +274,7 @@ def create_classroom(
     *,
     grade: str = "",
     teachers: list[StaffMember] | None = None,
-    detector: str = FaceDetector.HOG,
+    detector: str = FaceDetector.RFB,
 ) -> Classroom:
     """Add a classroom to the actor's school, optionally with its teachers and face detector.
 

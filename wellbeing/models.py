@@ -179,11 +179,13 @@ class ClassroomQuerySet(models.QuerySet["Classroom"]):
 class FaceDetector(models.TextChoices):
     """Face detector the workers run on a classroom camera's frames (``inference.detection``).
 
-    Personal devices always use ``hog``: a laptop webcam sees one large face.
+    Measured on hand-labelled group photos (``make bench-classroom``, docs/inference.md):
+    ``rfb`` finds faces from ~16 px, faster than HOG on the same photos; ``hog`` stays as a
+    legacy choice (faces from ~70 px only). Personal devices use ``rfb``.
     """
 
-    HOG = "hog", "Standard (faces from ~70 px, fastest)"
-    HOG2X = "hog2x", "Small faces (back rows, 40-70 px; about 3-4x the CPU per frame)"
+    RFB = "rfb", "CNN (faces from ~16 px, back rows included)"
+    HOG = "hog", "Legacy HOG (faces from ~70 px only; misses back rows)"
 
 
 class Classroom(models.Model):
@@ -196,9 +198,9 @@ class Classroom(models.Model):
     detector = models.CharField(
         max_length=16,
         choices=FaceDetector.choices,
-        default=FaceDetector.HOG,
-        help_text="Which face detector runs on this classroom's camera frames. Small faces "
-        "finds the back rows of a large room but costs about 3-4x the worker CPU per frame.",
+        default=FaceDetector.RFB,
+        help_text="Which face detector runs on this classroom's camera frames. The CNN finds "
+        "faces from about 16 px (the back rows of a large room); legacy HOG only from ~70 px.",
     )
 
     objects = ClassroomQuerySet.as_manager()

@@ -128,43 +128,40 @@ def test_empty_patch_and_duplicate_rename_are_refused(
     assert _rooms() == before
 
 
-def test_a_new_classroom_uses_the_standard_detector_unless_told(admin: StaffMember) -> None:
+def test_a_new_classroom_uses_the_cnn_detector_unless_told(admin: StaffMember) -> None:
     client = client_for(admin)
-    # when the admin adds one classroom without a detector and one for small faces
+    # when the admin adds one classroom without a detector and one on legacy HOG
     plain = post_json(client, "/api/classrooms/", {"name": "10A"})
-    back_rows = post_json(client, "/api/classrooms/", {"name": "Hall", "detector": "hog2x"})
-    # then each has the detector asked for (hog by default), shown and audited
-    assert (plain.status_code, back_rows.status_code) == (201, 201), back_rows.content
-    assert (plain.json()["detector"], back_rows.json()["detector"]) == ("hog", "hog2x")
-    created = AuditEvent.objects.get(
-        action="classroom.create", target_id=str(back_rows.json()["id"])
-    )
-    assert created.detail["detector"] == "hog2x"
+    legacy = post_json(client, "/api/classrooms/", {"name": "Hall", "detector": "hog"})
+    # then each has the detector asked for (rfb by default), shown and audited
+    assert (plain.status_code, legacy.status_code) == (201, 201), legacy.content
+    assert (plain.json()["detector"], legacy.json()["detector"]) == ("rfb", "hog")
+    created = AuditEvent.objects.get(action="classroom.create", target_id=str(legacy.json()["id"]))
+    assert created.detail["detector"] == "hog"
 
 
-def test_admin_switches_a_classroom_to_the_small_face_detector(
+def test_admin_switches_a_classroom_to_the_legacy_detector(
     admin: StaffMember, teacher: StaffMember, classroom: Classroom
 ) -> None:
     # given 7B on the default detector
-    assert classroom.detector == "hog"
-    # when the admin chooses the small-face detector for it
-    response = patch_json(
-        client_for(admin), f"/api/classrooms/{classroom.pk}/", {"detector": "hog2x"}
-    )
+    assert classroom.detector == "rfb"
+    # when the admin chooses legacy HOG for it
+    path = f"/api/classrooms/{classroom.pk}/"
+    response = patch_json(client_for(admin), path, {"detector": "hog"})
     # then it is stored and shown, staff reading classrooms see it, and the change is audited
     # with the old and new value (it changes the workers' CPU cost)
     assert response.status_code == 200, response.content
-    assert response.json()["detector"] == "hog2x"
+    assert response.json()["detector"] == "hog"
     classroom.refresh_from_db()
-    assert classroom.detector == "hog2x" and list(classroom.teachers.all()) == [teacher]
+    assert classroom.detector == "hog" and list(classroom.teachers.all()) == [teacher]
     seen = client_for(teacher).get(f"/api/classrooms/{classroom.pk}/").json()
-    assert seen["detector"] == "hog2x"
+    assert seen["detector"] == "hog"
     event = AuditEvent.objects.get(action="classroom.update")
-    assert event.detail == {"fields": ["detector"], "detector": {"before": "hog", "after": "hog2x"}}
+    assert event.detail == {"fields": ["detector"], "detector": {"before": "rfb", "after": "hog"}}
     assert event.actor == admin.user
 
 
-@pytest.mark.parametrize("value", ["cnn", "HOG2X", "", None, 2, ["hog2x"]])
+@pytest.mark.parametrize("value", ["cnn", "hog2x", "RFB", "", None, 2, ["hog"]])
 def test_unknown_detectors_are_refused_and_change_nothing(
     admin: StaffMember, classroom: Classroom, value: Any
 ) -> None:
@@ -186,8 +183,8 @@ def test_another_schools_admin_cannot_change_our_detector(
     # given our classroom / when another school's admin (or our teacher) tries to set it
     before, events = _rooms(), AuditEvent.objects.count()
     path = f"/api/classrooms/{classroom.pk}/"
-    foreign = patch_json(client_for(other_admin), path, {"detector": "hog2x"})
-    ours = patch_json(client_for(teacher), path, {"detector": "hog2x"})
+    foreign = patch_json(client_for(other_admin), path, {"detector": "hog"})
+    ours = patch_json(client_for(teacher), path, {"detector": "hog"})
     # then it "does not exist" for them, teachers may not, and nothing changed
     assert (foreign.status_code, ours.status_code) == (404, 403)
     assert _rooms() == before and AuditEvent.objects.count() == events

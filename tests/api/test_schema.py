@@ -56,7 +56,7 @@ def test_schema_endpoint_serves_valid_openapi_with_every_endpoint(counselor: Any
     schemas = schema["components"]["schemas"]
     for name in ("Classroom", "ClassroomWrite", "PatchedClassroomWrite"):
         assert "detector" in schemas[name]["properties"], name
-    assert schemas["DetectorEnum"]["enum"] == ["hog", "hog2x"]
+    assert schemas["DetectorEnum"]["enum"] == ["rfb", "hog"]
 
 
 def test_schema_generation_has_no_warnings() -> None:

@@ -62,20 +62,20 @@ def test_operator_detector_change_is_validated_and_audited(
 ) -> None:
     page = f"/admin/wellbeing/classroom/{classroom.pk}/change/"
     # given the change page offers the detector with its plain-words choices
-    assert "Small faces (back rows" in operator.get(page).content.decode()
+    assert "CNN (faces from ~16 px" in operator.get(page).content.decode()
     # when the operator sends a value that is not a choice
     refused = operator.post(page, _classroom_form(classroom, detector="cnn"))
     # then the form is shown again with an error and nothing is stored or audited
     assert refused.status_code == 200 and "Select a valid choice" in refused.content.decode()
     classroom.refresh_from_db()
-    assert classroom.detector == "hog" and not AuditEvent.objects.exists()
-    # when the operator chooses the small-face detector
-    saved = operator.post(page, _classroom_form(classroom, detector="hog2x"))
+    assert classroom.detector == "rfb" and not AuditEvent.objects.exists()
+    # when the operator chooses the legacy detector
+    saved = operator.post(page, _classroom_form(classroom, detector="hog"))
     # then it is stored and audited as a classroom change, naming the operator
     assert saved.status_code == 302
     classroom.refresh_from_db()
-    assert classroom.detector == "hog2x"
+    assert classroom.detector == "hog"
     event = AuditEvent.objects.get(action="classroom.update", target_id=str(classroom.pk))
-    assert event.detail == {"fields": ["detector"], "detector": {"before": "hog", "after": "hog2x"}}
+    assert event.detail == {"fields": ["detector"], "detector": {"before": "rfb", "after": "hog"}}
     assert event.organization == classroom.organization
     assert event.actor_label == "operator (operator)"

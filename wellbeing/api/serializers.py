@@ -233,8 +233,8 @@ class ClassroomWriteSerializer(serializers.Serializer):
     detector = serializers.ChoiceField(
         choices=FaceDetector.choices,
         required=False,
-        help_text="Face detector for this classroom's camera: hog (default; faces from ~70 px) "
-        "or hog2x (back rows, faces of 40-70 px; about 3-4x the worker CPU per frame).",
+        help_text="Face detector for this classroom's camera: rfb (default; a CNN that finds "
+        "faces from ~16 px, back rows included) or hog (legacy; faces from ~70 px only).",
     )
 
     def validate_name(self, value: str) -> str:
