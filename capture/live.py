@@ -1,7 +1,7 @@
 """The live class view: a class-level summary pushed to Channels group ``session-<id>``.
 
-The payload never names or numbers a student: counts per emotion, engaged share, faces seen
-and recognised. With fewer recognised faces than the organization's min_group_size, the
+The payload never names or numbers a student: counts per emotion, engaged share, faces seen,
+recognised, recognised but not assessable (face too small or unclear), and not recognised. With fewer recognised faces than the organization's min_group_size, the
 emotion counts and engaged share are suppressed (small groups could single a student out).
 """
 
@@ -39,6 +39,11 @@ def build_live_summary(
         "frames_processed": frames_processed,
         "faces_seen": outcome.faces,
         "recognised": recognised,
+        # Present but not counted above: consented students whose face was too small or
+        # unclear for an expression, and faces nobody could be named for (not consented,
+        # or too small to tell who it is).
+        "not_assessable": outcome.not_assessable,
+        "unknown": outcome.unknown,
         "suppressed": suppressed,
         "emotions": None if suppressed else {name: counts[name] for name in CANONICAL_CLASSES},
         "engaged_share": None if suppressed or not known else round(sum(known) / len(known), 3),

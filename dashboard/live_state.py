@@ -47,6 +47,8 @@ def latest_minute_summary(session: ClassSession, min_group_size: int) -> dict[st
         "frames_processed": session.frames_processed,
         "faces_seen": None,
         "recognised": recognised,
+        "not_assessable": None,
+        "unknown": None,
         "suppressed": suppressed,
         "emotions": None if suppressed else {name: counts[name] for name in CANONICAL_CLASSES},
         "engaged_share": None if suppressed or not known else round(engaged / known, 3),

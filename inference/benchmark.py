@@ -1,9 +1,10 @@
 """``python -m inference bench``: per-stage timings and peak memory on this machine's CPU.
 
-Synthetic classroom: 30 head crops from the real photos in ../shared/testdata/faces pasted on a
-1280x720 canvas (inference.classroom_scene), and single faces (one face per frame, one chip
-per model call). Figures are medians of ``repeats``-scaled runs; the JSON object is the last
-line printed.
+Synthetic classrooms from the real photos in ../shared/testdata/faces (inference.classroom_scene):
+30 heads of 60-90 px on a 1280x720 canvas (``frame30_*``), and 30 heads of 24-48 px (back rows)
+on a 1920x1080 canvas (``frame30_small_*``, ``detect_ms_1080p``); and single faces (one face per
+frame, one chip per model call). Figures are medians of ``repeats``-scaled runs; the JSON object
+is the last line printed. Real group photos are measured by ``python -m bench.classroom``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,40 @@ def load_scenes(faces_dir: Path) -> tuple[bytes, np.ndarray, np.ndarray]:
     return jpeg.tobytes(), decode_image(jpeg.tobytes()), single
 
 
+def load_small_scene(faces_dir: Path) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """The 1920x1080 back-row frame: 30 heads whose faces are 24-48 px wide, and head boxes."""
+    photos = sorted(faces_dir.glob("enroll/*/*")) + sorted(faces_dir.glob("probe/*"))
+    heads = crop_faces([decode_image(p.read_bytes()) for p in photos])
+    frame, boxes = compose_classroom(heads, size=(1920, 1080), face_px=(24, 48), seed=1)
+    _, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return decode_image(jpeg.tobytes()), boxes
+
+
+def small_frame_figures(
+    engine: FaceEngine, gallery: Gallery, faces_dir: Path, repeats: int
+) -> dict[str, Any]:
+    """Detection alone and whole frames, tracked and not, on the 1080p back-row frame."""
+    frame, heads = load_small_scene(faces_dir)
+    rgb = np.ascontiguousarray(frame[:, :, ::-1])
+    first = engine.analyze_frame(frame, gallery)
+    tracker = engine.new_tracker()
+    clock = iter(float(i) * 0.2 for i in range(1, 10_000))
+    engine.analyze_frame(frame, gallery, tracker, timestamp=next(clock))
+    return {
+        "detect_ms_1080p": round(median_ms(lambda: engine.detector.detect(rgb), repeats), 1),
+        "frame30_small_untracked_ms": round(
+            median_ms(lambda: engine.analyze_frame(frame, gallery), repeats), 1
+        ),
+        "frame30_small_tracked_ms": round(
+            median_ms(lambda: engine.analyze_frame(frame, gallery, tracker, next(clock)), repeats),
+            1,
+        ),
+        "frame30_small_faces_detected": len(first.faces),
+        "frame30_small_faces_named": sum(1 for f in first.faces if f.identity is not None),
+        "frame30_small_heads": len(heads),
+    }
+
+
 def single_face_figures(
     engine: FaceEngine, gallery: Gallery, frame: np.ndarray, repeats: int
 ) -> dict[str, float]:
@@ -93,7 +128,7 @@ def bench_engine(
     batch = (chips * 2)[:32]
     tracker = engine.new_tracker()
     engine.analyze_frame(frame, gallery, tracker, timestamp=0.0)
-    clock = iter(float(i) * 0.1 for i in range(1, 1000))  # never reaches recheck_seconds
+    clock = iter(float(i) * 0.1 for i in range(1, 1000))
     stages = {f"untracked_{k}_ms": round(v, 2) for k, v in untracked.timings_ms.items()}
     tracked = engine.analyze_frame(frame, gallery, tracker, timestamp=next(clock))
     stages |= {f"tracked_{k}_ms": round(v, 2) for k, v in tracked.timings_ms.items()}
@@ -114,7 +149,7 @@ def bench_engine(
     }
 
 
-def run_bench(faces_dir: Path, detector: str = "hog", repeats: int = 5) -> dict[str, Any]:
+def run_bench(faces_dir: Path, detector: str = "rfb", repeats: int = 5) -> dict[str, Any]:
     """One-thread figures (the targets) plus all-thread figures and peak RSS.
 
     ``repeats`` scales how many timed runs each median takes (1 = a quick smoke run).
@@ -125,6 +160,7 @@ def run_bench(faces_dir: Path, detector: str = "hog", repeats: int = 5) -> dict[
     result |= bench_engine(engine, faces_dir, jpeg, frame, repeats)
     gallery = build_gallery(engine, faces_dir / "enroll")
     result |= single_face_figures(engine, gallery, single, repeats)
+    result |= small_frame_figures(engine, gallery, faces_dir, repeats)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)  # one engine, all models loaded
     del engine
     all_threads = FaceEngine(EngineConfig(detector=detector, threads=0))

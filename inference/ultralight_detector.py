@@ -154,12 +154,13 @@ class UltraLightDetector:
         if height < 2 or width < 2:
             return []
         fine = min(1.0, self.max_side / max(height, width))
+        fine_image = resized(rgb, fine)  # once: a 33 MP frame is shrunk a single time
         boxes, scores = [], []
         for factor, smallest, largest in PASSES:
             scale = fine * factor
             if factor < 1.0 and min(height, width) * fine < largest_needed(smallest):
                 continue  # no face too large for the fine pass fits into this frame
-            found, found_scores = self.raw_boxes(resized(rgb, scale))
+            found, found_scores = self.raw_boxes(resized(fine_image, factor))
             sides = np.minimum(found[:, 2] - found[:, 0], found[:, 3] - found[:, 1])
             keep = (sides >= smallest) & (sides <= largest)
             boxes.append(found[keep] / scale)

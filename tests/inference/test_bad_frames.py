@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -10,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from inference.classroom_scene import compose_classroom, crop_faces
 from inference.image_io import ImageDecodeError, TruncatedImageError, decode_image
+from tests.inference.conftest import load_bgr
 
 
 def encoded(fmt: str) -> bytes:
@@ -50,3 +53,41 @@ def test_random_bytes_after_a_jpeg_signature_are_refused() -> None:
     # when decoded / then a decode error (whichever kind), not a crash
     with pytest.raises(ImageDecodeError):
         decode_image(data)
+
+
+@pytest.mark.parametrize("shape", [(1, 640), (1, 1920), (640, 1)], ids=str)
+def test_one_pixel_high_or_wide_frames_give_an_empty_result(
+    engine: Any, gallery: Any, shape: tuple[int, int]
+) -> None:
+    # given a 1-pixel-high (or wide) frame
+    frame = np.full((*shape, 3), 128, np.uint8)
+    # when analysed / then no faces, no error
+    assert engine.analyze_frame(frame, gallery).faces == []
+
+
+def test_4k_frame_finds_the_faces_of_its_1080p_copy(
+    engine: Any, gallery: Any, faces_dir: Path
+) -> None:
+    # given a scene upscaled to 3840x2160 (4K)
+    image = cv2.resize(load_bgr(faces_dir / "scenes/obama+biden.jpg"), (3840, 2160))
+    # when analysed / then the detector works on a 1920 px copy and the faces come back
+    # in the 4K frame's own coordinates, named as usual
+    result = engine.analyze_frame(image, gallery)
+    named = sorted(f.identity for f in result.faces if f.identity)
+    assert named == ["biden", "obama"]
+    assert max(f.box[0] + f.box[2] for f in result.faces) > 1920
+
+
+def test_a_crowd_is_capped_and_says_so(faces_dir: Path) -> None:
+    from inference.engine import EngineConfig, FaceEngine
+    from inference.identity import Gallery
+
+    # given an engine that analyses at most 8 faces a frame, and a frame of 30 faces
+    engine = FaceEngine(EngineConfig(max_faces=8))
+    photos = sorted(faces_dir.glob("enroll/*/*"))
+    frame, _ = compose_classroom(crop_faces([load_bgr(p) for p in photos]), 30)
+    # when analysed
+    result = engine.analyze_frame(frame, Gallery.from_templates({}))
+    # then 8 faces are analysed and the other 22 are reported as over the cap, not analysed
+    assert len(result.faces) == 8
+    assert result.faces_over_cap == 22

@@ -46,6 +46,8 @@
     setText("live-engaged", share === null || share === undefined ? "–" : Math.round(share * 100) + "%");
     setText("live-recognised", String(summary.recognised ?? "–"));
     setText("live-faces", summary.faces_seen === null || summary.faces_seen === undefined ? "–" : String(summary.faces_seen));
+    setText("live-not-assessable", String(summary.not_assessable ?? "–"));
+    setText("live-unknown", String(summary.unknown ?? "–"));
     setText("live-frames", String(summary.frames_processed ?? "–"));
     setText("live-updated", summary.captured_at ? new Date(summary.captured_at).toLocaleTimeString() : "no data yet");
     drawChart(summary);
