@@ -1,8 +1,9 @@
 """The live class view: a class-level summary pushed to Channels group ``session-<id>``.
 
 The payload never names or numbers a student: counts per emotion, engaged share, faces seen,
-recognised, recognised but not assessable (face too small or unclear), and not recognised. With fewer recognised faces than the organization's min_group_size, the
-emotion counts and engaged share are suppressed (small groups could single a student out).
+recognised, recognised but not assessable (face too small or unclear), and not recognised.
+With fewer recognised faces than the organization's min_group_size, the emotion counts and
+engaged share are suppressed (small groups could single a student out).
 """
 
 from __future__ import annotations

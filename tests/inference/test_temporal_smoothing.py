@@ -75,6 +75,7 @@ def test_identity_change_restarts_smoothing(
     assert first.identity == "obama" and second.identity == "biden"
     assert second.track_id == first.track_id
     assert np.allclose(probs_vector(second), raw_probs(engine, gallery, biden), atol=1e-5)
+    assert second.track_id is not None
     assert len(tracker.tracks[second.track_id].history) == 1
 
 
