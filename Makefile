@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEMO_ENV := DEBUG=true
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv venv-test demo test lint typecheck pytest bench-inference bench-pipeline bench-alerts bench-dashboard bench-privacy clean
+.PHONY: help venv venv-test demo test lint typecheck pytest bench-inference bench-classroom bench-pipeline bench-alerts bench-dashboard bench-privacy clean
 
 help:
 	@echo "make demo   - install into $(VENV), migrate, seed the demo school, serve on http://127.0.0.1:8000"
@@ -48,6 +48,9 @@ test: lint typecheck pytest
 
 bench-inference: venv
 	$(PY) -m inference bench --json
+
+bench-classroom: venv
+	$(PY) -m bench.classroom
 
 bench-pipeline: venv
 	$(PY) -m capture.benchmark

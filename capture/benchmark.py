@@ -4,9 +4,10 @@ A private redis-server, daphne (ASGI) and a Celery worker (concurrency 2) run as
 against PostgreSQL database ``wellbeing_bench`` (created if missing, never any other); with
 ``--shards N``, N concurrency-1 workers on the session shard queues ``inference.<k>`` instead
 (INFERENCE_SHARDS=N for ingest, see capture/routing.py). N
-simulated classrooms each send a synthetic 30-face 1280x720 frame per second (enrolled demo
-identities among the faces) through the real capture client, then one device replays
-short_hamilton_clip.mp4. The last line printed is one JSON object.
+simulated classrooms each send a synthetic 30-face frame per second (enrolled demo identities
+among the faces) through the real capture client: ``--small-face-classrooms`` of them (default
+1) a 1920x1080 back-row frame with faces of 24-48 px, the others 1280x720 with 60-90 px faces;
+then one device replays short_hamilton_clip.mp4. The last line printed is one JSON object.
 
 e2e latency is capture-to-stored: ProcessedFrame.processed_at - captured_at (one clock).
 """
@@ -94,7 +95,10 @@ def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
     return tokens, create_device(ctx, "video", classroom=rooms[0])[1]
 
 
-def classroom_jpegs(faces_dir: Path, count: int) -> list[bytes]:
+def classroom_jpegs(faces_dir: Path, count: int, small: int = 0) -> list[bytes]:
+    """One frame per classroom: the first ``small`` are 1920x1080 back-row frames (30 heads,
+    faces of 24-48 px, as ``inference bench``'s frame30_small), the rest 1280x720 frames of
+    30 heads with 60-90 px faces."""
     import cv2
 
     from inference.classroom_scene import compose_classroom, crop_faces
@@ -102,7 +106,12 @@ def classroom_jpegs(faces_dir: Path, count: int) -> list[bytes]:
 
     photos = sorted(faces_dir.glob("enroll/*/*")) + sorted(faces_dir.glob("probe/*"))
     heads = crop_faces([decode_image(p.read_bytes()) for p in photos])
-    frames = [compose_classroom(heads, seed=i)[0] for i in range(count)]
+    frames = [
+        compose_classroom(heads, size=(1920, 1080), face_px=(24, 48), seed=i)[0]
+        if i < small
+        else compose_classroom(heads, seed=i)[0]
+        for i in range(count)
+    ]
     return [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes() for f in frames]
 
 
@@ -217,6 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--classrooms", type=int, default=10)
     parser.add_argument("--seconds", type=int, default=20, help="classroom streaming time")
+    parser.add_argument(
+        "--small-face-classrooms",
+        type=int,
+        default=1,
+        help="how many classrooms send the 1080p back-row frame (faces of 24-48 px)",
+    )
     parser.add_argument("--video-seconds", type=int, default=10)
     parser.add_argument("--video-fps", type=float, default=5.0)
     parser.add_argument(
@@ -267,6 +282,7 @@ def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int
             localstack.stop_process(proc)
         redis.close()
     results["shards"] = args.shards
+    results["small_face_classrooms"] = args.small_face_classrooms
     results["logs"] = str(logs)
     print(json.dumps(results))
     return 0
@@ -297,7 +313,7 @@ def bench_phases(
 ) -> dict[str, Any]:
     from inference.video_io import iter_frames
 
-    jpegs = classroom_jpegs(faces_dir, len(tokens))
+    jpegs = classroom_jpegs(faces_dir, len(tokens), args.small_face_classrooms)
     cpu0 = group_cpu_seconds(pgids)
     jobs = [(t, [jpegs[i]] * args.seconds, 1.0) for i, t in enumerate(tokens)]
     out = run_streams(url, jobs)

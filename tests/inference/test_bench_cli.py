@@ -26,6 +26,9 @@ REQUIRED = {
     "embed_ms_single_face",
     "classify_ms_single_face",
     "all_threads_frame30_tracked_ms",
+    "detect_ms_1080p",
+    "frame30_small_untracked_ms",
+    "frame30_small_tracked_ms",
 }
 STAGES = ("detect", "align", "embed", "classify", "total")
 
@@ -43,6 +46,7 @@ def test_quick_bench_reports_every_figure(faces_dir: Path) -> None:
     assert all(result[key] > 0 for key in REQUIRED | stages)
     # and nearly all 30 pasted faces are found, with all models loaded in under 600 MB
     assert result["faces_detected"] >= 29
+    assert result["frame30_small_faces_detected"] >= 29  # the 1080p back-row frame
     assert result["peak_rss_mb"] <= 600
 
 
