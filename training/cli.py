@@ -163,6 +163,21 @@ def command_mirror_tta(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_calibrate(args: argparse.Namespace) -> int:
+    from training.temperature_scaling import calibrate_registered_model
+
+    command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = calibrate_registered_model(
+        args.source, args.name, Path(args.models_dir), Path(args.data), command
+    )
+    print(
+        f"wrote {report['model_dir']}: T = {report['temperature']:.4f}, ECE "
+        f"{report['ece_before']:.4f} -> {report['ece_after']:.4f}"
+    )
+    print_json(report)
+    return 0
+
+
 def command_bench(args: argparse.Namespace) -> int:
     from inference.model_manifest import resolve_model
     from training.onnx_export import measure_latency
@@ -262,6 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. .data/fer2013/train)",
     )
     mirror.set_defaults(handler=command_mirror_tta)
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="registered model -> new model with temperature scaling (fitted on val) in the graph",
+    )
+    cal.add_argument("source", help="registered model name, e.g. resnet-fer-v1-mirror-int8")
+    cal.add_argument("--name", required=True, help="new model folder name under --models-dir")
+    cal.add_argument("--models-dir", default=str(models_dir()))
+    cal.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
+    cal.set_defaults(handler=command_calibrate)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")
     bench.add_argument("--model", required=True, help="registered model name")
