@@ -215,6 +215,7 @@ def initial_state(
         "stop_signal": None,
         **{k: v for k, v in LOOP_DEFAULTS.items()},
         "started": time.time(),
+        "cpu_started": time.process_time(),
     }
 
 
@@ -226,6 +227,7 @@ LOOP_DEFAULTS: dict[str, Any] = {
     "best_per_class": None,
     "stale": 0,
     "elapsed_before": 0.0,
+    "cpu_before": 0.0,  # CPU seconds of this process's predecessors (checkpoints before: 0)
 }
 
 
@@ -237,14 +239,21 @@ def restore_state(payload: dict[str, Any], model: nn.Module, state: dict[str, An
     state["gen"].set_state(payload["generator"])
     restore_rng(payload["rng"])
     for key in (*LOOP_DEFAULTS, "step"):
-        state[key] = payload["loop"][key]
+        state[key] = payload["loop"].get(key, LOOP_DEFAULTS.get(key))
     state["progress"] = EpochProgress.from_dict(payload["progress"])
+
+
+def cpu_seconds(state: dict[str, Any]) -> float:
+    """CPU seconds of the training so far, summed over the processes that resumed it (each
+    counted from its model setup on, so data loading is left out)."""
+    return float(state["cpu_before"] + time.process_time() - state["cpu_started"])
 
 
 def save_resume_checkpoint(config: TrainingConfig, model: nn.Module, state: dict[str, Any]) -> Path:
     """Everything needed to continue exactly from here (see checkpoint_store)."""
     loop = {k: state[k] for k in (*LOOP_DEFAULTS, "step")}
     loop["elapsed_before"] = state["elapsed_before"] + time.time() - state["started"]
+    loop["cpu_before"] = cpu_seconds(state)
     progress = state["progress"]
     payload = {
         "state_dict": model.state_dict(),
@@ -288,10 +297,10 @@ def batch_hook(
     model: nn.Module,
     state: dict[str, Any],
     hook: AfterBatch | None,
+    clock: CheckpointClock,
 ) -> tuple[Callable[[float], None], BatchLog]:
     """The per-batch callback: batch log, time-based checkpoint, interrupt, user hook."""
     log = BatchLog(config.run_dir / "batches.csv")
-    clock = CheckpointClock(config.run.checkpoint_minutes * 60.0)
 
     def after(loss: float) -> None:
         lr = state["opt"].param_groups[0]["lr"]
@@ -326,7 +335,8 @@ def run_epochs(
     stop_reason = "epoch cap"
     epoch_times: list[float] = []
     planned = t.epochs
-    after, batch_log = batch_hook(config, model, state, hook)
+    clock = CheckpointClock(config.run.checkpoint_minutes * 60.0)
+    after, batch_log = batch_hook(config, model, state, hook, clock)
     try:
         while state["epoch"] <= planned:
             if state["stale"] >= t.early_stopping_patience:
@@ -356,6 +366,7 @@ def run_epochs(
             if planned < t.epochs:
                 stop_reason = f"time budget of {t.max_minutes} minutes ({planned} epochs fit)"
             save_resume_checkpoint(config, model, state)
+            clock.saved()  # the next time-based checkpoint is due an interval after this one
     finally:
         batch_log.close()
     return {"stop_reason": stop_reason, "epoch_times": epoch_times, **size}
@@ -408,6 +419,7 @@ def finish_run(
         "val_by_face_px_at_best_epoch": by_face,
         "mean_epoch_seconds": sum(epoch_times) / max(len(epoch_times), 1),
         "train_seconds": state["elapsed_before"] + time.time() - state["started"],
+        "cpu_seconds": cpu_seconds(state),
         "macs": loop["macs"],
         "params": loop["params"],
         "device": str(state["device"]),

@@ -24,6 +24,7 @@ from training.checkpoint_store import (  # noqa: E402
     CheckpointClock,
     list_checkpoints,
     verify_checkpoint,
+    write_checkpoint,
 )
 from training.errors import CheckpointError  # noqa: E402
 from training.resume_guard import ResumeMismatch  # noqa: E402
@@ -214,6 +215,23 @@ def test_resume_with_changed_data_is_refused_naming_the_split(tmp_path: Path) ->
     message = str(refused.value)
     assert "train data" in message and "12 -> 13 files" in message
     assert "angry 6 -> 7" in message and "val data" not in message
+
+
+def test_cpu_seconds_add_up_over_resumed_processes(synthetic_split: Path, tmp_path: Path) -> None:
+    # given a finished one-epoch run whose checkpoint says 1000 CPU seconds were spent before
+    raw = tiny_config(synthetic_split, synthetic_split, tmp_path, epochs=1)
+    config = parse_config(raw)
+    first = train_model(config)
+    step, path = list_checkpoints(config.run_dir)[0]
+    payload = verify_checkpoint(path)
+    assert 0 < payload["loop"]["cpu_before"] <= first["cpu_seconds"]
+    payload["loop"]["cpu_before"] = 1000.0
+    write_checkpoint(config.run_dir, step, payload)
+    # when it is resumed for one more epoch
+    raw["train"]["epochs"] = 2
+    summary = train_model(parse_config(raw), resume=True, allow_changed=["train.epochs"])
+    # then the summary counts the earlier seconds plus this process's training
+    assert 1000.0 < summary["cpu_seconds"] < 1000.0 + 60.0
 
 
 def test_fresh_run_refuses_a_folder_that_holds_checkpoints(
