@@ -71,10 +71,14 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(request.body)
+    except RecursionError:
+        raise BadFrameHeadersError("The request body is JSON nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadFrameHeadersError("The request body must be JSON.") from exc
     if not isinstance(body, dict):
         raise BadFrameHeadersError("The request body must be a JSON object.")
+    if any(isinstance(v, str) and "\x00" in v for v in body.values()):
+        raise BadFrameHeadersError("A text field of the request contains a NUL byte.")
     return body
 
 

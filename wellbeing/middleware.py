@@ -22,3 +22,24 @@ class HealthCheckMiddleware:
         if request.path == "/healthz" and request.method in ("GET", "HEAD"):
             return JsonResponse({"status": "ok"})
         return self.get_response(request)
+
+
+class RejectNulBytesMiddleware:
+    """Answer 400 to a request whose query string holds a NUL byte (``%00``).
+
+    PostgreSQL refuses NUL in text, so a search or filter carrying one used to end in a 500
+    wherever the value reached a query. No legitimate link or form produces one, so the request
+    is refused before any view sees it: JSON for the API, plain text for pages.
+    """
+
+    MESSAGE = "The request's query string contains a NUL byte (%00), which no field accepts."
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if any("\x00" in key or "\x00" in "".join(values) for key, values in request.GET.lists()):
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": "invalid", "detail": self.MESSAGE}, status=400)
+            return HttpResponse(self.MESSAGE, status=400, content_type="text/plain")
+        return self.get_response(request)

@@ -83,6 +83,7 @@ MIDDLEWARE = [
     # First: container health probes use a host outside ALLOWED_HOSTS and plain HTTP.
     "wellbeing.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "wellbeing.middleware.RejectNulBytesMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -302,6 +303,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["wellbeing.permissions.IsStaffMember"],
+    "DEFAULT_PARSER_CLASSES": [
+        "wellbeing.api_parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": [
