@@ -1,7 +1,8 @@
 """CSV versions of the admin reports: one header row, then one row per report row.
 
 Suppressed figures are written as the word "suppressed" (never as 0, which would be a lie).
-Text cells that a spreadsheet would run as a formula are prefixed with a quote.
+Every field is quoted and text a spreadsheet would run as a formula is defused
+(``wellbeing.spreadsheet``).
 """
 
 from __future__ import annotations
@@ -23,13 +24,9 @@ from dashboard.reports import (
 from inference.model_manifest import CANONICAL_CLASSES
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Organization
+from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
 
 SUPPRESSED = "suppressed"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def figure(value: float | None, digits: int = 4) -> str:
@@ -41,7 +38,7 @@ def trend_lines(rows: Iterable[TrendRow], group_title: str) -> Iterable[list[str
         f"mean_{name}" for name in CANONICAL_CLASSES
     ]
     for row in rows:
-        head = [safe_text(row.group), row.week.isoformat(), str(row.participants)]
+        head = [csv_cell(row.group), row.week.isoformat(), str(row.participants)]
         if row.suppressed:
             yield head + [SUPPRESSED] * (3 + len(CANONICAL_CLASSES))
             continue
@@ -58,9 +55,9 @@ def coverage_lines(rows: Iterable[CoverageRow]) -> Iterable[list[str]]:
     yield ["group", "enrolled", "analysable", "share"]
     for row in rows:
         if row.suppressed:
-            yield [safe_text(row.group), str(row.enrolled), SUPPRESSED, SUPPRESSED]
+            yield [csv_cell(row.group), str(row.enrolled), SUPPRESSED, SUPPRESSED]
         else:
-            yield [safe_text(row.group), str(row.enrolled), str(row.analysable), figure(row.share)]
+            yield [csv_cell(row.group), str(row.enrolled), str(row.analysable), figure(row.share)]
 
 
 def rule_lines(rows: Iterable[RuleOutcomeRow]) -> Iterable[list[str]]:
@@ -77,7 +74,7 @@ def rule_lines(rows: Iterable[RuleOutcomeRow]) -> Iterable[list[str]]:
     ]
     for row in rows:
         yield [
-            safe_text(row.rule),
+            csv_cell(row.rule),
             row.slug,
             str(row.raised),
             str(row.open),
@@ -111,7 +108,7 @@ REPORT_KINDS = ("trends-classroom", "trends-grade", "trends-week", "consent", "a
 def export_report_csv(ctx: AuditContext, kind: str, today: dt.date, weeks: int) -> tuple[str, str]:
     """(filename, CSV text) of one report of the actor's school; audited as report.export."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, **WRITER_OPTIONS)
     for line in report_lines(kind, ctx.organization, today, weeks):
         writer.writerow(line)
     record_audit(ctx, "report.export", kind=kind, weeks=weeks)

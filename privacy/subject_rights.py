@@ -21,7 +21,7 @@ from consent.actions import lock_participants
 from privacy.models import ErasureRequest, ErasureStatus
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import AuditEvent, Participant, StaffMember
-from wellbeing.spreadsheet import csv_cell
+from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
 
 # Secrets and biometric identifiers are described, never exported (see docs/privacy.md).
 WITHHELD_FIELDS = {"ciphertext", "token_hash"}
@@ -117,7 +117,7 @@ def export_csv_zip(data: dict[str, Any]) -> bytes:
                 continue
             text = io.StringIO()
             columns = sorted({key for row in rows for key in row})
-            writer = csv.DictWriter(text, fieldnames=columns)
+            writer = csv.DictWriter(text, fieldnames=columns, **WRITER_OPTIONS)
             writer.writeheader()
             writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
             archive.writestr(f"{section}.csv", text.getvalue())

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from wellbeing.actions import record_audit
 from wellbeing.models import AuditEvent, AuditEventQuerySet, Organization, Role, StaffMember
-from wellbeing.spreadsheet import csv_cell
+from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
 from wellbeing.two_factor import (
     confirm_totp,
     has_confirmed_device,
@@ -69,7 +69,7 @@ def audit_log_csv(request: HttpRequest, staff: StaffMember) -> StreamingHttpResp
     """Stream the filtered audit trail as CSV; exporting it is itself audited."""
     events, filters = _filtered_events(request, staff)
     record_audit(audit_context(request, staff), "audit.export", filters=filters)
-    writer = csv.writer(_Echo())
+    writer = csv.writer(_Echo(), **WRITER_OPTIONS)
     rows = (
         [csv_cell(getattr(event, column)) for column in AUDIT_CSV_COLUMNS]
         for event in events.iterator(chunk_size=2000)

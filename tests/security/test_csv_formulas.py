@@ -37,17 +37,17 @@ def test_json_cells_stay_parseable() -> None:
 
 
 @pytest.mark.django_db
-def test_report_csv_quotes_every_field_and_defuses_a_grade(
+def test_report_csv_quotes_every_field_and_defuses_a_class_name(
     school: Organization, admin: StaffMember
 ) -> None:
-    # given a classroom whose grade was typed as "9;=1+1", with enough students for a row
-    room = Classroom.objects.create(organization=school, name="9X", grade="9;=1+1")
+    # given a classroom whose name was typed as "9;=1+1", with students
+    room = Classroom.objects.create(organization=school, name="9;=1+1")
     for n in range(6):
         make_participant(school, f"S{n}", classroom=room)
-    # when the per-grade trends CSV is downloaded
-    response = login(admin).get(reverse("dashboard:report_csv", args=["trends-grade"]))
+    # when the consent-coverage CSV is downloaded
+    response = login(admin).get(reverse("dashboard:report_csv", args=["consent"]))
     text = response.content.decode()
-    # then every field is quoted, and the grade's second piece is text
+    # then every field is quoted, and the name's second piece is text
     assert all(line.startswith('"') for line in text.splitlines() if line)
     assert "9;'=1+1" in text and "9;=1+1" not in text
 
