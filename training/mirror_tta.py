@@ -29,7 +29,9 @@ from inference.emotion_preprocessing import preprocess_faces
 from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
 from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
+from training.face_size_evaluation import evaluate_face_sizes
 from training.model_card import write_model_files
+from training.model_predictors import onnx_predictor
 from training.onnx_export import measure_latency, quantize_int8
 
 PARITY_TOLERANCE = 1e-5
@@ -169,10 +171,14 @@ def _write_derived(
     metrics = evaluate_classifier(classifier, crops, labels)
     size = source.preprocessing.size
     shape = (source.preprocessing.channels, size, size)
+    inputs = preprocess_faces(crops, source.preprocessing)
     manifest.evaluation.update(
         {k: v for k, v in metrics.items() if k != "model"},
         dataset=f"FER-2013 val ({val_dir})",
         latency=measure_latency(path, shape),
+        by_face_px=evaluate_face_sizes(
+            onnx_predictor(path, source.classes), inputs, np.asarray(labels), manifest.preprocessing
+        ),
     )
     write_model_files(manifest, folder)
     return {"model_dir": str(folder), "parity": parity, "evaluation": manifest.evaluation}

@@ -115,6 +115,24 @@ def runtime_lines(ev: dict[str, Any], tr: dict[str, Any]) -> list[str]:
     ]
 
 
+def face_size_lines(ev: dict[str, Any]) -> list[str]:
+    """Accuracy on faces shrunk to 48/32/24/16 px and scaled back up, when measured."""
+    by_px = ev.get("by_face_px")
+    if not by_px:
+        return []
+    ordered = sorted(by_px.items(), key=lambda item: -int(item[0]))  # JSON sorts keys as text
+    figures = ", ".join(f"{px} px {m['accuracy']:.4f}" for px, m in ordered)
+    return [
+        f"- Small faces (each val face shrunk to N px with INTER_AREA and scaled back up by the "
+        f"engine's preprocessing; accuracy): {figures}"
+    ]
+
+
+def cpu_lines(tr: dict[str, Any]) -> list[str]:
+    cpu = tr.get("cpu_seconds")
+    return [f"- CPU time of training: {cpu / 3600:.2f} CPU hours"] if cpu else []
+
+
 def calibration_lines(ev: dict[str, Any]) -> list[str]:
     """The temperature-scaling section (training.temperature_scaling), when the model has one."""
     cal = ev.get("calibration")
@@ -181,6 +199,7 @@ def render_model_card(manifest: ModelManifest) -> str:
         "",
         *runtime_lines(ev, tr),
         f"- With test-time augmentation (mirror + two shifts, PyTorch): {headline(ev['tta_on'])}",
+        *face_size_lines(ev),
         f"- ONNX vs PyTorch parity{source_only(tr)}: max abs difference "
         f"{tr['parity_max_abs_diff']:.2e} over {tr['parity_images']} real val images",
         f"- Latency: {ev['latency']['ms_per_face']:.3f} ms per face, onnxruntime, 1 thread, "
@@ -200,6 +219,7 @@ def render_model_card(manifest: ModelManifest) -> str:
         f"- Export: `{tr['export_command']}`",
         f"- {tr['epochs_run']} epochs ({tr['stop_reason']}), best epoch {tr['best_epoch']}, "
         f"{tr['train_seconds'] / 60:.1f} min training, {tr['mean_epoch_seconds']:.0f} s per epoch",
+        *cpu_lines(tr),
         *budget_lines(tr),
         *config_lines(tr),
         "",

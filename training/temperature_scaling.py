@@ -34,6 +34,7 @@ from inference.emotion_preprocessing import preprocess_faces
 from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
 from inference.model_manifest import CANONICAL_CLASSES, ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
+from training.face_size_evaluation import evaluate_face_sizes
 from training.model_card import write_model_files
 from training.model_predictors import onnx_predictor
 from training.onnx_export import measure_latency
@@ -256,9 +257,12 @@ def evaluate_registered(
     classifier = EmotionClassifier(folder.name, threads=1, models_dir=folder.parent)
     metrics = evaluate_classifier(classifier, crops, labels)
     pre = manifest.preprocessing
+    path = folder / manifest.file
+    inputs = preprocess_faces(crops, pre)
     manifest.evaluation.update(
         {k: v for k, v in metrics.items() if k != "model"},
-        latency=measure_latency(folder / manifest.file, (pre.channels, pre.size, pre.size)),
+        latency=measure_latency(path, (pre.channels, pre.size, pre.size)),
+        by_face_px=evaluate_face_sizes(onnx_predictor(path, manifest.classes), inputs, labels, pre),
     )
 
 

@@ -94,6 +94,13 @@ def test_export_writes_a_model_the_engine_loads(
     assert json.loads(card.split("```json\n")[1].split("```")[0]) == data["training"]["config"]
     assert "## Notes\n\n- Next: train longer.\n" in card
     assert "wall-clock budget" not in card
+    # and accuracy by face size (the tiny model's input is 24 px: 48 and 32 px are the plain
+    # figure) and the training's CPU hours
+    by_px = data["evaluation"]["by_face_px"]
+    assert sorted(by_px, key=int) == ["16", "24", "32", "48"]
+    assert by_px["48"]["accuracy"] == by_px["24"]["accuracy"] == data["evaluation"]["accuracy"]
+    assert f"16 px {by_px['16']['accuracy']:.4f}" in card and "CPU hours" in card
+    assert data["training"]["cpu_seconds"] > 0
     assert path.stat().st_size <= 10 * 1024 * 1024
     assert sorted(p.name for p in (models / "tiny").iterdir()) == [
         "MODEL_CARD.md",

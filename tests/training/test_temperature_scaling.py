@@ -110,5 +110,7 @@ def test_command_registers_a_calibrated_model_with_a_card(fer_sample: Path, tmp_
     # and the card and the diagram are written
     card = (models / "cal" / "MODEL_CARD.md").read_text()
     assert "## Calibration" in card and f"{cal['ece_after']:.4f} after" in card
+    assert sorted(manifest.evaluation["by_face_px"], key=int) == ["16", "24", "32", "48"]
+    assert "Small faces" in card
     assert (models / "cal" / "reliability.png").stat().st_size > 10_000
     assert manifest.training["temperature_scaling"]["source"] == source.name
