@@ -82,7 +82,7 @@ def test_audit_viewer_is_admin_only_and_export_is_audited(
     assert student.pseudonym not in login(other_admin).get(reverse("audit")).content.decode()
     response = login(admin).get(reverse("audit_csv") + f"?pseudonym={student.pseudonym}")
     body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
-    assert body.splitlines()[0].startswith("created_at,actor_label,action")
+    assert body.splitlines()[0].startswith('"created_at","actor_label","action"')
     assert "participant.view" in body
     assert AuditEvent.objects.filter(action="audit.export").exists()
 
