@@ -1,0 +1,31 @@
+"""X-Captured-At must lie between the session's start (less the clock-skew allowance) and now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from capture.ingest import MAX_CLOCK_SKEW_S
+from capture.models import ProcessedFrame
+from tests.capture.conftest import post_frame, read_face, start_session
+from wellbeing.models import ClassSession
+
+pytestmark = pytest.mark.django_db
+
+
+def test_frame_from_before_the_session_is_refused(camera: Any, redis_client: Any) -> None:
+    # given a session that has just started
+    token = camera[1]
+    session_id = start_session(token).json()["session_id"]
+    started = ClassSession.objects.get(pk=session_id).started_at.timestamp()
+    photo = read_face("scenes/obama_240p.jpg")
+    # when a frame claims to be from 20 minutes before the session started
+    early = post_frame(token, session_id, 1, photo, captured_at=started - 1200)
+    # then it is refused, saying why, and nothing is queued or stored
+    assert early.status_code == 400
+    assert "before the session" in early.json()["detail"]
+    assert not ProcessedFrame.objects.exists()
+    # while one within the clock-skew allowance is taken
+    skewed = post_frame(token, session_id, 2, photo, captured_at=started - MAX_CLOCK_SKEW_S / 2)
+    assert skewed.status_code == 202
