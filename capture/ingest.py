@@ -129,6 +129,10 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     """
     check_capture_allowed(device)
     session = running_session(device, headers.session_id)
+    if headers.captured_at < session.started_at.timestamp() - MAX_CLOCK_SKEW_S:
+        raise BadFrameHeadersError(
+            "X-Captured-At is before the session started (check the device clock)."
+        )
     frame_id = f"{device.pk}:{headers.sequence}"
     store = get_frame_store()
     try:
