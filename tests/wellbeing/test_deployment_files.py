@@ -98,3 +98,17 @@ def test_compose_worker_consumes_every_celery_queue() -> None:
     command = _compose()["worker"]["command"].split()
     consumed = set(command[command.index("-Q") + 1].split(","))
     assert consumed == {queue.name for queue in settings.CELERY_TASK_QUEUES}
+
+
+def test_compose_takes_the_database_password_from_the_environment() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    services = _compose()
+    # given the stack / then no password is written into it: postgres and the app both read
+    # POSTGRES_PASSWORD from .env, and compose refuses to start without one
+    assert services["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(
+        "${POSTGRES_PASSWORD:?"
+    )
+    app_url = yaml.safe_load(text)["x-app"]["environment"]["DATABASE_URL"]
+    assert "${POSTGRES_PASSWORD" in app_url and "wellbeing:wellbeing@" not in text
+    # and .env.example names the variable for the operator to fill in
+    assert "POSTGRES_PASSWORD=" in (ROOT / ".env.example").read_text()
