@@ -29,3 +29,21 @@ def test_frame_from_before_the_session_is_refused(camera: Any, redis_client: Any
     # while one within the clock-skew allowance is taken
     skewed = post_frame(token, session_id, 2, photo, captured_at=started - MAX_CLOCK_SKEW_S / 2)
     assert skewed.status_code == 202
+
+
+def test_chunked_upload_without_length_is_told_to_send_one(camera: Any, redis_client: Any) -> None:
+    # given a running session
+    token = camera[1]
+    session_id = start_session(token).json()["session_id"]
+    # when a frame arrives chunked, with no Content-Length
+    response = post_frame(
+        token,
+        session_id,
+        1,
+        read_face("scenes/obama_240p.jpg"),
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    # then 411 says to send Content-Length (not "the frame is empty")
+    assert response.status_code == 411
+    assert "Content-Length" in response.json()["detail"]
