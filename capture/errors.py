@@ -39,6 +39,13 @@ class BadFrameHeadersError(IngestError):
     code = "bad_headers"
 
 
+class LengthRequiredError(IngestError):
+    """A body sent without Content-Length (chunked): ingest needs the size before reading."""
+
+    status = 411
+    code = "length_required"
+
+
 class UnsupportedFrameTypeError(IngestError):
     status = 415
     code = "unsupported_type"

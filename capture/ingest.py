@@ -18,6 +18,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from capture.errors import (
     BadFrameError,
     BadFrameHeadersError,
+    LengthRequiredError,
     DeviceTokenError,
     FrameTooLargeError,
     QueueFullError,
@@ -83,8 +84,18 @@ def parse_frame_headers(session_id: str, sequence: str, captured_at: str) -> Fra
     return FrameHeaders(sid, seq, at)
 
 
-def check_content_length(content_type: str, content_length: str | None) -> None:
-    """Refuse an empty body, a wrong type or an oversized body before reading it."""
+def check_content_length(
+    content_type: str, content_length: str | None, transfer_encoding: str | None = None
+) -> None:
+    """Refuse an empty body, a chunked one, a wrong type or an oversized body before reading.
+
+    Chunked bodies are refused (411): the size limit must be known before any byte is read,
+    and the capture client always sends Content-Length.
+    """
+    if content_length in (None, "") and "chunked" in (transfer_encoding or "").lower():
+        raise LengthRequiredError(
+            "Send the frame with a Content-Length header; chunked uploads are not accepted."
+        )
     if content_length in (None, "", "0"):
         raise BadFrameError("The frame is empty.")
     if content_type.split(";")[0].strip().lower() not in ACCEPTED_TYPES:

@@ -114,7 +114,11 @@ def ingest_frame_view(request: HttpRequest) -> JsonResponse:
     """One raw JPEG/PNG frame; 202 queued, 200 already received (see capture.ingest)."""
     device = device_from_authorization(request.headers.get("Authorization", ""))
     content_type = request.headers.get("Content-Type", "")
-    check_content_length(content_type, request.headers.get("Content-Length"))
+    check_content_length(
+        content_type,
+        request.headers.get("Content-Length"),
+        request.headers.get("Transfer-Encoding"),
+    )
     headers = parse_frame_headers(
         request.headers.get("X-Session-Id", ""),
         request.headers.get("X-Sequence", ""),
