@@ -18,9 +18,9 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from capture.errors import (
     BadFrameError,
     BadFrameHeadersError,
-    LengthRequiredError,
     DeviceTokenError,
     FrameTooLargeError,
+    LengthRequiredError,
     QueueFullError,
     RateLimitedError,
     ServiceUnavailableError,
