@@ -178,6 +178,28 @@ def command_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_ensemble(args: argparse.Namespace) -> int:
+    from training.ensemble_graph import build_ensemble
+
+    command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    report = build_ensemble(
+        args.members, args.name, Path(args.models_dir), Path(args.data), command
+    )
+    ev = report["evaluation"]
+    print(f"wrote {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
+    print_json(
+        {
+            "model_dir": report["model_dir"],
+            "parity_max_abs_diff": report["parity"],
+            "accuracy": ev["accuracy"],
+            "macro_f1": ev["macro_f1"],
+            "ms_per_face": ev["latency"]["ms_per_face"],
+            "by_face_px": {px: m["accuracy"] for px, m in ev["by_face_px"].items()},
+        }
+    )
+    return 0
+
+
 def command_bench(args: argparse.Namespace) -> int:
     from inference.model_manifest import resolve_model
     from training.onnx_export import measure_latency
@@ -287,6 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--models-dir", default=str(models_dir()))
     cal.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
     cal.set_defaults(handler=command_calibrate)
+
+    ens = sub.add_parser(
+        "ensemble", help="registered models -> one model averaging their probabilities"
+    )
+    ens.add_argument("members", nargs="+", help="registered model names (same input, classes)")
+    ens.add_argument("--name", required=True, help="new model folder name under --models-dir")
+    ens.add_argument("--models-dir", default=str(models_dir()))
+    ens.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
+    ens.set_defaults(handler=command_ensemble)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")
     bench.add_argument("--model", required=True, help="registered model name")

@@ -1,0 +1,52 @@
+"""Ensembles inside one ONNX graph (training.ensemble_graph, `ensemble` CLI)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from inference.model_manifest import DEFAULT_MODELS_DIR, resolve_model
+from training.cli import main
+from training.mirror_tta import run_onnx
+
+MEMBERS = ["resnet-fer-v1", "resnet-fer-v1-mirror-int8"]
+
+
+def test_command_registers_the_mean_of_two_models(fer_sample: Path, tmp_path: Path) -> None:
+    # given a copy of the models directory (an FP32 model and an INT8 mirror model) and faces
+    models = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODELS_DIR, models)
+    # when both are joined into one graph through the command line
+    args = ["ensemble", *MEMBERS, "--name", "both", "--models-dir", str(models)]
+    assert main([*args, "--data", str(fer_sample)]) == 0
+    # then it is registered (checksum verified) and outputs the mean of the members
+    manifest, path = resolve_model("both", models)
+    x = np.random.default_rng(4).standard_normal((6, 1, 48, 48)).astype(np.float32)
+    outputs = [run_onnx(resolve_model(m, models)[1], x) for m in MEMBERS]
+    assert np.abs(run_onnx(path, x) - np.mean(outputs, axis=0)).max() < 1e-5
+    assert np.abs(outputs[0] - outputs[1]).max() > 1e-3  # the members do differ
+    # and it is evaluated by the engine on the faces, by face size too, with a card
+    assert manifest.evaluation["n"] == 280
+    assert sorted(manifest.evaluation["by_face_px"], key=int) == ["16", "24", "32", "48"]
+    assert [m["name"] for m in manifest.training["ensemble"]["members"]] == MEMBERS
+    card = (models / "both" / "MODEL_CARD.md").read_text()
+    assert "ensemble inside one graph" in card and "(first member, resnet-fer-v1)" in card
+
+
+def test_members_with_other_inputs_are_refused(
+    fer_sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a 48 px model and the 64 px fer-mini-xception
+    models = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODELS_DIR, models)
+    # when they are joined
+    args = ["ensemble", "resnet-fer-v1", "fer-mini-xception", "--name", "mixed"]
+    code = main([*args, "--models-dir", str(models), "--data", str(fer_sample)])
+    # then it is refused naming the model, and nothing is written
+    assert code == 2 and "fer-mini-xception takes other inputs" in capsys.readouterr().err
+    assert not (models / "mixed").exists()

@@ -1,0 +1,155 @@
+"""Ensembles inside one ONNX graph: several registered models, one file, mean probabilities.
+
+``python -m training ensemble A B --name NAME`` writes a registered model whose graph feeds the
+same input to the members' graphs (every name prefixed ``m0_``, ``m1_``, ...) and returns the
+element-wise mean of their probability outputs (ONNX ``Mean``). The engine, the workers and
+``python -m inference evaluate`` use it unchanged; its cost is the sum of the members' costs.
+
+Contract: all members take the same preprocessing and list the same classes in the same order
+(our exporter's canonical order); the ensemble is checked against the mean of the members on
+val faces (max abs difference <= 1e-5) before it is registered.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import compose, helper
+
+from inference.emotion import EmotionClassifier
+from inference.emotion_preprocessing import preprocess_faces
+from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
+from inference.model_manifest import ModelManifest, resolve_model, sha256_file
+from training.errors import ExportError
+from training.face_size_evaluation import evaluate_face_sizes
+from training.mirror_tta import run_onnx
+from training.model_card import write_model_files
+from training.model_predictors import onnx_predictor
+from training.onnx_export import measure_latency
+
+PARITY_TOLERANCE = 1e-5
+PARITY_FACES = 512
+
+
+def merged_opsets(models: list[onnx.ModelProto]) -> list[onnx.OperatorSetIdProto]:
+    """One import per domain, at the highest version any member uses."""
+    versions: dict[str, int] = {}
+    for model in models:
+        for opset in model.opset_import:
+            versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
+    return [helper.make_opsetid(domain, v) for domain, v in sorted(versions.items())]
+
+
+def ensemble_graph(members: list[onnx.ModelProto]) -> onnx.ModelProto:
+    """One model: the shared input of member 0 goes to every member; output = mean of theirs."""
+    if len(members) < 2:
+        raise ExportError("an ensemble needs at least two models")
+    first = members[0].graph
+    x, y = first.input[0], first.output[0]
+    graph = helper.make_graph([], "ensemble", [x], [y])
+    outputs = []
+    for i, member in enumerate(members):
+        if len(member.graph.input) != 1 or len(member.graph.output) != 1:
+            raise ExportError(f"member {i} must have exactly one input and one output")
+        prefixed = compose.add_prefix(member, f"m{i}_")
+        g = prefixed.graph
+        inner_x, inner_y = g.input[0].name, g.output[0].name
+        for node in g.node:
+            node.input[:] = [x.name if name == inner_x else name for name in node.input]
+        graph.node.extend(g.node)
+        graph.initializer.extend(g.initializer)
+        graph.value_info.extend(g.value_info)
+        outputs.append(inner_y)
+    graph.node.append(helper.make_node("Mean", outputs, [y.name], name="ensemble_mean"))
+    model = helper.make_model(graph, opset_imports=merged_opsets(members))
+    model.ir_version = max(m.ir_version for m in members)
+    onnx.checker.check_model(model)
+    return model
+
+
+def check_members(manifests: list[ModelManifest]) -> None:
+    """ExportError unless every member has the first one's preprocessing and classes."""
+    first = manifests[0]
+    for other in manifests[1:]:
+        if other.preprocessing != first.preprocessing:
+            raise ExportError(
+                f"{other.name} takes other inputs than {first.name} "
+                f"({other.preprocessing} vs {first.preprocessing})"
+            )
+        if other.classes != first.classes:
+            raise ExportError(f"{other.name} lists its classes in another order than {first.name}")
+
+
+def build_ensemble(
+    member_names: list[str], name: str, models_dir: Path, val_dir: Path, command: str
+) -> dict[str, Any]:
+    """Write ``models_dir/name`` (model, manifest, card); returns its figures.
+
+    Raises ExportError for mismatched members, an existing folder or failed parity.
+    """
+    resolved = [resolve_model(member, models_dir) for member in member_names]
+    manifests = [m for m, _ in resolved]
+    check_members(manifests)
+    folder = models_dir / name
+    if folder.exists():
+        raise ExportError(f"{folder} already exists; choose another --name")
+    crops, label_list = load_labelled_faces(iter_folder(val_dir))
+    labels = np.asarray(label_list)
+    pre = manifests[0].preprocessing
+    inputs = preprocess_faces(crops, pre)
+    folder.mkdir(parents=True)
+    try:
+        path = folder / manifests[0].file
+        onnx.save(ensemble_graph([onnx.load(str(p)) for _, p in resolved]), str(path))
+        sample = inputs[:PARITY_FACES]
+        expected = np.mean([run_onnx(p, sample) for _, p in resolved], axis=0)
+        parity = float(np.abs(run_onnx(path, sample) - expected).max())
+        if parity > PARITY_TOLERANCE:
+            raise ExportError(f"the ensemble differs from the mean of its members by {parity:.2e}")
+        manifest = ensemble_manifest(manifests, folder, parity, command)
+        (folder / "manifest.json").write_text(manifest.to_json())  # provisional, for the engine
+        classifier = EmotionClassifier(name, threads=1, models_dir=models_dir)
+        metrics = evaluate_classifier(classifier, crops, labels)
+        manifest.evaluation.update(
+            {k: v for k, v in metrics.items() if k != "model"},
+            dataset=f"FER-2013 val ({val_dir})",
+            latency=measure_latency(path, (pre.channels, pre.size, pre.size)),
+            by_face_px=evaluate_face_sizes(
+                onnx_predictor(path, manifest.classes), inputs, labels, pre
+            ),
+        )
+        write_model_files(manifest, folder)
+    except Exception:
+        shutil.rmtree(folder)
+        raise
+    ev = manifest.evaluation
+    return {"model_dir": str(folder), "parity": parity, "evaluation": ev}
+
+
+def ensemble_manifest(
+    members: list[ModelManifest], folder: Path, parity: float, command: str
+) -> ModelManifest:
+    """Member 0's manifest, renamed, with the new checksum and the list of members."""
+    data = json.loads(members[0].to_json())
+    data["training"]["ensemble"] = {
+        "members": [
+            {"name": m.name, "sha256": m.sha256, "accuracy": m.evaluation.get("accuracy")}
+            for m in members
+        ],
+        "parity_max_abs_diff": parity,
+        "command": command,
+    }
+    names = ", ".join(m.name for m in members)
+    data.update(
+        name=folder.name,
+        version="ensemble(" + "+".join(m.version for m in members) + ")",
+        sha256=sha256_file(folder / members[0].file),
+        description=f"Ensemble of {names}: the mean of their probabilities, inside one graph.",
+        evaluation={"tta_on": members[0].evaluation.get("tta_on", {})},
+    )
+    return ModelManifest.from_dict(data)
