@@ -140,7 +140,8 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     """
     check_capture_allowed(device)
     session = running_session(device, headers.session_id)
-    if headers.captured_at < session.started_at.timestamp() - MAX_CLOCK_SKEW_S:
+    started = session.started_at
+    if started is not None and headers.captured_at < started.timestamp() - MAX_CLOCK_SKEW_S:
         raise BadFrameHeadersError(
             "X-Captured-At is before the session started (check the device clock)."
         )
