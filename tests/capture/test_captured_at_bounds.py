@@ -18,7 +18,9 @@ def test_frame_from_before_the_session_is_refused(camera: Any, redis_client: Any
     # given a session that has just started
     token = camera[1]
     session_id = start_session(token).json()["session_id"]
-    started = ClassSession.objects.get(pk=session_id).started_at.timestamp()
+    started_at = ClassSession.objects.get(pk=session_id).started_at
+    assert started_at is not None
+    started = started_at.timestamp()
     photo = read_face("scenes/obama_240p.jpg")
     # when a frame claims to be from 20 minutes before the session started
     early = post_frame(token, session_id, 1, photo, captured_at=started - 1200)
