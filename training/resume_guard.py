@@ -73,12 +73,19 @@ def fingerprint_files(path: Path) -> dict[str, Any]:
     return {"files": len(files), "digest": digest.hexdigest()}
 
 
-def fingerprint_split(path: Path, labels: np.ndarray) -> dict[str, Any]:
-    """Files digest plus the class counts of the loaded (possibly limited) split."""
+def fingerprint_split(paths: list[Path], labels: np.ndarray) -> dict[str, Any]:
+    """Files digest of the split's parts plus the class counts of the loaded (possibly limited)
+    split. One part: that part's digest; several: the sha256 of their digests in order.
+    """
     counts = np.bincount(labels, minlength=len(CANONICAL_CLASSES))
+    parts = [fingerprint_files(path) for path in paths]
+    digest = parts[0]["digest"]
+    if len(parts) > 1:
+        digest = hashlib.sha256("".join(p["digest"] for p in parts).encode()).hexdigest()
     return {
-        "path": str(path),
-        **fingerprint_files(path),
+        "path": " + ".join(str(path) for path in paths),
+        "files": sum(p["files"] for p in parts),
+        "digest": digest,
         "counts": dict(zip(CANONICAL_CLASSES, (int(c) for c in counts), strict=True)),
     }
 

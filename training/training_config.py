@@ -36,6 +36,9 @@ class DataSection:
     train_split: str = "Training"  # Usage value for fer-csv, split prefix for RAF-DB lists
     val_split: str = "PublicTest"
     limit: int = 0  # use a random subset of this many images per split (0 = all; for smoke runs)
+    # More training data of the same format, e.g. [".data/fer2013/val"] for the final fit on
+    # train+val once a recipe is fixed ("path#split" picks the split of a fer-csv file).
+    train_extra: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,7 @@ CHOICES = {
     ("preprocessing", "color"): ("gray", "rgb"),
     ("preprocessing", "layout"): ("NCHW",),
 }
-TUPLE_KEYS = {"mean", "std", "erase_area", "small_face_sizes"}
+TUPLE_KEYS = {"mean", "std", "erase_area", "small_face_sizes", "train_extra"}
 
 
 def build_section(name: str, values: Any) -> Any:

@@ -246,10 +246,30 @@ def describe_recalls(per_class: dict[str, dict[str, float]]) -> str:
     return f"val recall {recalls}"
 
 
-def load_split(config: TrainingConfig, which: str) -> FaceDataset:
+def split_sources(config: TrainingConfig, which: str) -> list[tuple[Path, str]]:
+    """(path, split) of every part of the "train" or "val" split (train: plus train_extra)."""
     d = config.data
-    path, split = (d.train, d.train_split) if which == "train" else (d.val, d.val_split)
-    ds = load_dataset(d.format, Path(path), split, config.preprocessing)
+    if which != "train":
+        return [(Path(d.val), d.val_split)]
+    sources = [(Path(d.train), d.train_split)]
+    for item in d.train_extra:
+        path, _, split = item.partition("#")
+        sources.append((Path(path), split or d.train_split))
+    return sources
+
+
+def load_split(config: TrainingConfig, which: str) -> FaceDataset:
+    """The "train" (with ``train_extra``) or "val" split, cut to ``limit`` images if set."""
+    d = config.data
+    parts = [
+        load_dataset(d.format, path, split, config.preprocessing)
+        for path, split in split_sources(config, which)
+    ]
+    ds = parts[0]
+    if len(parts) > 1:
+        inputs = np.concatenate([part.inputs for part in parts])
+        labels = np.concatenate([part.labels for part in parts])
+        ds = FaceDataset(inputs, labels, " + ".join(part.source for part in parts))
     if d.limit and d.limit < len(ds):
         keep = np.sort(np.random.default_rng(config.run.seed).permutation(len(ds))[: d.limit])
         ds = FaceDataset(ds.inputs[keep], ds.labels[keep], ds.source, ds.skipped)

@@ -58,6 +58,7 @@ from training.training_loop import (
     pick_device,
     restore_rng,
     seed_everything,
+    split_sources,
     train_epoch,
     validate,
 )
@@ -125,8 +126,8 @@ def train_model(
     )
     state = initial_state(config, model, train_ds.labels, gen, device)
     state["data"] = {
-        "train": fingerprint_split(Path(config.data.train), train_ds.labels),
-        "val": fingerprint_split(Path(config.data.val), val_ds.labels),
+        split: fingerprint_split([path for path, _ in split_sources(config, split)], ds.labels)
+        for split, ds in (("train", train_ds), ("val", val_ds))
     }
     if resume:
         resume_run(config, model, state, allow_changed)

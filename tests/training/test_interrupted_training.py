@@ -272,3 +272,20 @@ def test_runs_folder_defaults_outside_the_repository(
     # and a config's output_dir wins over both
     explicit = parse_config({"run": {"name": "x", "output_dir": str(tmp_path / "cfg")}})
     assert explicit.run_dir == tmp_path / "cfg" / "x"
+
+
+def test_final_fit_adds_train_extra_and_guards_it(tmp_path: Path) -> None:
+    # given separate train and val folders and a config that also trains on val
+    train = write_class_folders(tmp_path / "train", ["angry", "happy"], per_class=6)
+    val = write_class_folders(tmp_path / "val", ["angry", "happy"], per_class=3, seed=5)
+    raw = tiny_config(train, val, tmp_path / "runs", epochs=1)
+    raw["data"]["train_extra"] = [str(val)]
+    # when trained
+    summary = train_model(parse_config(raw))
+    # then the training set holds both folders and its fingerprint covers both
+    assert summary["train_class_counts"]["angry"] == 9
+    assert summary["data"]["train"]["files"] == 18
+    # and a change in the extra folder is caught on resume
+    (val / "happy" / "happy_0.png").unlink()
+    with pytest.raises(ResumeMismatch, match=r"train data .*18 -> 17 files"):
+        train_model(parse_config(raw), resume=True)
