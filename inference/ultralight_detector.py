@@ -137,6 +137,10 @@ class UltraLightDetector:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # ONNX Runtime's memory pattern pre-plans one block per input size that holds every
+        # activation; at 1920x1088 that put the process's peak 290 MB above the engine's
+        # baseline (the whole engine at 598 MB, target 600). Without it: +158 MB, same speed.
+        options.enable_mem_pattern = False
         data = verified_model_bytes(model_folder(directory))
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         self.score_threshold = score_threshold
