@@ -48,7 +48,7 @@ def test_admin_reads_reports_downloads_csv_and_prints(
         page.locator("a[href*='trends-classroom.csv']").click()
     text = Path(download.value.path()).read_text(encoding="utf-8")
     # then it carries the same rows
-    assert text.startswith("classroom,week,participants") and "7C" in text
+    assert text.startswith('"classroom","week","participants"') and "7C" in text
     # and the printable view has tables but no charts or forms
     page.goto(live_server.url + reverse("dashboard:reports_print") + "?weeks=4")
     assert page.locator("canvas").count() == 0 and page.locator("table").count() >= 5
