@@ -91,3 +91,15 @@ def test_a_crowd_is_capped_and_says_so(faces_dir: Path) -> None:
     # then 8 faces are analysed and the other 22 are reported as over the cap, not analysed
     assert len(result.faces) == 8
     assert result.faces_over_cap == 22
+
+
+def test_cut_jpeg_with_an_end_marker_appended_is_refused(faces_dir: Path) -> None:
+    # given a real JPEG cut at 98% and 60% of its bytes, each with FFD9 appended so that its
+    # trailer looks complete
+    data = (faces_dir / "scenes/obama_1080p.jpg").read_bytes()
+    assert decode_image(data).shape == (1080, 1920, 3)
+    for share in (0.98, 0.6):
+        forged = data[: int(len(data) * share)] + b"\xff\xd9"
+        # when decoded / then refused as truncated, never a half-grey picture
+        with pytest.raises(TruncatedImageError):
+            decode_image(forged)
