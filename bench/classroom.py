@@ -6,7 +6,7 @@ Ground truth: ``bench/classroom_faces.json``, hand-checked boxes for the 11 phot
 IoU >= 0.5 (greedy, strongest detection first); one that overlaps an "ignore" box instead
 counts neither way. Face size = the shorter side of the labelled box; buckets <16, 16-24,
 24-40, 40-80, >80 px (a detection's own size places an unmatched one). Time per photo is the
-median wall time of the detector alone on one thread.
+median wall time of the detector alone on one thread, after one warm-up call.
 
 The labels were made from a CNN detector's proposals at a low threshold and checked by eye,
 with missed faces added by hand (3 of 515): a face that no proposal found is less likely to be
@@ -19,15 +19,16 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from inference.benchmark import median_ms
 from inference.detection import Detection, create_detector
 from inference.tracking import Box, box_iou
 
@@ -110,15 +111,6 @@ def load_labels(path: Path = LABELS) -> dict[str, dict[str, Any]]:
     return photos
 
 
-def median_ms(fn: Any, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
-
-
 def read_rgb(path: Path) -> np.ndarray:
     bgr = cv2.imread(str(path))
     if bgr is None:
@@ -137,7 +129,7 @@ def bench_detector(
         found = detector.detect(rgb)
         tally = match_photo(found, [tuple(b) for b in truth["faces"]], truth["ignore"])
         total.add(tally)
-        ms = median_ms(lambda rgb=rgb: detector.detect(rgb), repeats)
+        ms = median_ms(partial(detector.detect, rgb), repeats)
         per_photo[photo] = tally.summary() | {"ms": round(ms, 1), "detections": len(found)}
     times = [p["ms"] for p in per_photo.values()]
     return total.summary() | {"ms_per_photo_median": statistics.median(times), "photos": per_photo}
