@@ -70,25 +70,26 @@ def read_header_size(data: bytes) -> tuple[str, int, int]:
 
 
 def check_complete(fmt: str, data: bytes) -> None:
-    """Raise TruncatedImageError when a JPEG lacks its end marker or its scan data ends early,
-    or a PNG lacks its IEND chunk.
+    """Raise TruncatedImageError when a JPEG lacks its end marker or a PNG its IEND chunk.
 
     libjpeg only warns on a premature end and fills the rest with grey, which would feed a
-    half-grey frame to the detectors. The trailer check is cheap and exact for a plain cut; a
-    cut JPEG with an end marker appended is caught by entropy-decoding it at 1/8 scale with
-    libjpeg-turbo's warnings as errors (~5 ms for 1080p, no full-size pixels).
+    half-grey frame to the detectors; checking the trailer is cheap and exact for a plain cut
+    (ingest runs it in the web process). A cut JPEG with an end marker appended passes it;
+    ``decode_image`` catches that with ``check_jpeg_scan``.
     """
     tail = data[-64:].rstrip(b"\x00\r\n ")
     if fmt == "JPEG" and not tail.endswith(b"\xff\xd9"):
         raise TruncatedImageError("JPEG data ends before its end-of-image marker")
-    if fmt == "JPEG":
-        check_jpeg_scan(data)
     if fmt == "PNG" and b"IEND" not in tail[-12:]:
         raise TruncatedImageError("PNG data ends before its IEND chunk")
 
 
 def check_jpeg_scan(data: bytes) -> None:
     """TruncatedImageError when the JPEG's scan data stops before the image is complete.
+
+    Entropy-decodes the scan at 1/8 scale with libjpeg-turbo's warnings as errors (simplejpeg):
+    ~5 ms for a 1280x720 frame here, up to ~15-50 ms for a 3 MP photo, so it runs where the
+    image is decoded anyway (worker, enrollment), not in ingest's web request.
 
     Only that warning refuses the image: others that cameras commonly produce ("extraneous bytes
     before marker") leave a complete picture, and colour spaces simplejpeg cannot convert
@@ -136,6 +137,8 @@ def decode_image(
             f"image is {width}x{height} = {width * height} pixels, the maximum is {max_pixels}"
         )
     check_complete(fmt, data)
+    if fmt == "JPEG":
+        check_jpeg_scan(data)
     img = cv2.imdecode(np.frombuffer(data, np.uint8), DECODE_FLAGS)
     if img is None or img.size == 0:
         raise TruncatedImageError(f"{fmt} header is valid but the image data could not be decoded")
