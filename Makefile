@@ -53,16 +53,16 @@ bench-classroom: venv
 	$(PY) -m bench.classroom
 
 bench-pipeline: venv
-	$(PY) -m capture.benchmark
+	$(PY) -m bench.pipeline
 
 bench-alerts: venv
-	$(PY) -m alerts.benchmark
+	$(PY) -m bench.alerts
 
 bench-dashboard: venv
-	$(PY) -m dashboard.benchmark
+	$(PY) -m bench.dashboard
 
 bench-privacy: venv
-	$(PY) -m privacy.benchmark
+	$(PY) -m bench.privacy
 
 clean:
 	rm -rf $(VENV) var staticfiles .mypy_cache .ruff_cache .pytest_cache

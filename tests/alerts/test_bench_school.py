@@ -8,14 +8,14 @@ from django.db import connection
 from django.db.models import Count
 
 from alerts import series
-from alerts.bench_school import (
+from alerts.series import load_session_series
+from bench.alerts_school import (
     MinutePlan,
     load_minute_days,
     load_school,
     rollup_mismatches,
     session_total_mismatches,
 )
-from alerts.series import load_session_series
 from capture.models import DailyRollup, MinuteAggregate, SessionTotal
 
 pytestmark = pytest.mark.django_db

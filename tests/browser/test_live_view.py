@@ -25,9 +25,9 @@ from django.db import connection, connections
 from django.test import Client, override_settings
 from django.urls import reverse
 
+from bench.localstack import start_worker, stop_process
 from capture.client import Frame, ServerClient
 from capture.live import session_group
-from capture.localstack import start_worker, stop_process
 from consent.actions import enroll_face
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.browser.conftest import screenshot, sign_in

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.db.models import F
 
-from capture.benchmark import distinct_acked, measure
+from bench.pipeline import distinct_acked, measure
 from capture.client import CaptureStats
 from capture.models import MinuteAggregate
 from tests.capture.conftest import post_frame, read_face, start_session

@@ -18,8 +18,7 @@ import pytest
 from django.db import connection
 from django.db.models import Sum
 
-from capture.client import Frame, ServerClient, ServerUnavailableError
-from capture.localstack import (
+from bench.localstack import (
     TcpProxy,
     ThrowawayRedis,
     free_port,
@@ -28,6 +27,7 @@ from capture.localstack import (
     start_worker,
     stop_process,
 )
+from capture.client import Frame, ServerClient, ServerUnavailableError
 from capture.models import MinuteAggregate, Observation, ProcessedFrame
 from tests.capture.conftest import database_url, read_face, wait_until
 from wellbeing.models import ClassSession

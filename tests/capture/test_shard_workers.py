@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from django.db.models import Sum
 
-from capture.client import Frame, ServerClient
-from capture.localstack import (
+from bench.localstack import (
     ThrowawayRedis,
     free_port,
     service_env,
@@ -22,6 +21,7 @@ from capture.localstack import (
     start_worker,
     stop_process,
 )
+from capture.client import Frame, ServerClient
 from capture.models import MinuteAggregate, Observation, ProcessedFrame
 from tests.capture.conftest import database_url, read_face, wait_until
 from wellbeing.models import ClassSession

@@ -1,4 +1,4 @@
-"""``python -m capture.benchmark``: the whole pipeline under load, on the real stack.
+"""``python -m bench.pipeline``: the whole pipeline under load, on the real stack.
 
 A private redis-server, daphne (ASGI) and a Celery worker (concurrency 2) run as subprocesses
 against PostgreSQL database ``wellbeing_bench`` (created if missing, never any other); with
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int:
-    from capture import localstack
+    from bench import localstack
 
     redis = localstack.ThrowawayRedis(persistent=False)
     redis.start()
@@ -290,7 +290,7 @@ def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int
 
 def start_workers(env: dict[str, str], logs: Path, shards: int) -> list[Popen[bytes]]:
     """One concurrency-2 worker on ``inference``, or one concurrency-1 worker per shard queue."""
-    from capture import localstack
+    from bench import localstack
 
     def log(name: str) -> IO[bytes]:
         return (logs / f"{name}.log").open("ab")

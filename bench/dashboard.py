@@ -1,6 +1,6 @@
 """Student page server time with one year of per-minute aggregates (``make bench-dashboard``).
 
-Usage: ``python -m dashboard.benchmark [--repeat 30] [--minutes-per-day 360] [--rebuild]``
+Usage: ``python -m bench.dashboard [--repeat 30] [--minutes-per-day 360] [--rebuild]``
 
 Builds (once; reused while its size matches) one student with a year of school-day minute
 aggregates and the matching daily rollups in a separate database (BENCH_DATABASE_URL, default

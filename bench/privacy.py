@@ -1,4 +1,4 @@
-"""Retention-purge throughput: ``python -m privacy.benchmark [--rows N] [--batch B]``.
+"""Retention-purge throughput: ``python -m bench.privacy [--rows N] [--batch B]``.
 
 Loads N expired raw observations (plus as many fresh ones, which must survive) with COPY into
 its own database ``wellbeing_bench_privacy``, runs the nightly purge and prints, as the last
@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import time
 
-from wellbeing.bench_database import bench_database_url, copy_rows, recreate_database, setup_django
+from bench.database import bench_database_url, copy_rows, recreate_database, setup_django
 
 PROBS = "0.1\t0.0\t0.1\t0.2\t0.3\t0.3\t0.0"
 

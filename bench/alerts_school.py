@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from alerts.replay import generate_daily_arrays, weekdays
-from wellbeing.bench_database import copy_rows
+from bench.database import copy_rows
 
 SUMS = ("s_angry", "s_disgust", "s_fear", "s_happy", "s_neutral", "s_sad", "s_surprise")
 PER_MINUTE = 6  # observations a minute (one frame every 10 s)

@@ -1,4 +1,4 @@
-"""Celery app for local worker processes started by capture.localstack.
+"""Celery app for local worker processes started by bench.localstack.
 
 The same app as wellbeing.celery, plus a broker visibility timeout from the environment
 (CELERY_VISIBILITY_TIMEOUT, seconds) so that reliability tests see an unacknowledged task

@@ -1,7 +1,7 @@
-"""Rule-evaluation benchmark: ``python -m alerts.benchmark [--participants N] [--days D] ...``.
+"""Rule-evaluation benchmark: ``python -m bench.alerts [--participants N] [--days D] ...``.
 
 Creates (drops and re-creates) its own database ``wellbeing_bench_alerts`` on the server of
-DATABASE_URL, migrates it and bulk-loads a synthetic school with COPY (alerts.bench_school):
+DATABASE_URL, migrates it and bulk-loads a synthetic school with COPY (bench.alerts_school):
 DailyRollup for every student and school day, and MinuteAggregate rows with their class
 sessions on the most recent ``--minute-days`` school days at ``--minutes-per-day`` minutes a
 student (``--lessons`` sessions a class a day), consistent with the rollups, with the
@@ -27,10 +27,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from wellbeing.bench_database import bench_database_url, recreate_database, setup_django
+from bench.database import bench_database_url, recreate_database, setup_django
 
 if TYPE_CHECKING:
-    from alerts.bench_school import BenchSchool
+    from bench.alerts_school import BenchSchool
 
 BENCH_DB = "wellbeing_bench_alerts"
 
@@ -83,8 +83,8 @@ def time_session_rule_by_depth(
 ) -> list[dict[str, Any]]:
     """Load minute rows and session totals newest day first; after each depth, time the
     session rule alone."""
-    from alerts.bench_school import load_minute_days
     from alerts.evaluation import evaluate_organization
+    from bench.alerts_school import load_minute_days
 
     plan, loaded, rows, totals, stages = school.plan, 0, 0, 0, []
     for depth in depths:
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     url = bench_database_url(BENCH_DB)
     recreate_database(url)
     setup_django(url)  # before any model import
-    from alerts.bench_school import (
+    from bench.alerts_school import (
         MinutePlan,
         load_school,
         rollup_mismatches,

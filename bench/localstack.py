@@ -169,6 +169,8 @@ def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, st
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         PYTHONUNBUFFERED="1",
+        # bench/ is not installed with the product: the worker imports bench.worker_app from here
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
         **extra,
     )
     return env
@@ -202,7 +204,7 @@ def start_worker(
     worker_env = dict(env)
     if visibility_timeout is not None:
         worker_env["CELERY_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
-    args = [str(celery), "-A", "capture.worker_app", "worker", "-Q", queues]
+    args = [str(celery), "-A", "bench.worker_app", "worker", "-Q", queues]
     args += ["-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO"]
     return subprocess.Popen(
         args, cwd=ROOT, env=worker_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
