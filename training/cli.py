@@ -136,6 +136,20 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_derived_model(report: dict[str, Any], **extra: Any) -> None:
+    """One line for people, then the JSON summary of a model derived from registered ones."""
+    ev = report["evaluation"]
+    print(f"wrote {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
+    summary = {
+        "model_dir": report["model_dir"],
+        "parity_max_abs_diff": report["parity"],
+        "accuracy": ev["accuracy"],
+        "macro_f1": ev["macro_f1"],
+        "ms_per_face": ev["latency"]["ms_per_face"],
+    }
+    print_json(summary | extra)
+
+
 def command_mirror_tta(args: argparse.Namespace) -> int:
     from training.mirror_tta import derive_mirror_tta_model
 
@@ -149,17 +163,7 @@ def command_mirror_tta(args: argparse.Namespace) -> int:
         Path(args.int8_train) if args.int8_train else None,
     )
     ev = report["evaluation"]
-    print(f"wrote {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
-    print_json(
-        {
-            "model_dir": report["model_dir"],
-            "parity_max_abs_diff": report["parity"],
-            "accuracy": ev["accuracy"],
-            "macro_f1": ev["macro_f1"],
-            "balanced_accuracy": ev["balanced_accuracy"],
-            "ms_per_face": ev["latency"]["ms_per_face"],
-        }
-    )
+    print_derived_model(report, balanced_accuracy=ev["balanced_accuracy"])
     return 0
 
 
@@ -186,16 +190,8 @@ def command_ensemble(args: argparse.Namespace) -> int:
         args.members, args.name, Path(args.models_dir), Path(args.data), command
     )
     ev = report["evaluation"]
-    print(f"wrote {report['model_dir']}: val accuracy {ev['accuracy']:.4f}")
-    print_json(
-        {
-            "model_dir": report["model_dir"],
-            "parity_max_abs_diff": report["parity"],
-            "accuracy": ev["accuracy"],
-            "macro_f1": ev["macro_f1"],
-            "ms_per_face": ev["latency"]["ms_per_face"],
-            "by_face_px": {px: m["accuracy"] for px, m in ev["by_face_px"].items()},
-        }
+    print_derived_model(
+        report, by_face_px={px: m["accuracy"] for px, m in ev["by_face_px"].items()}
     )
     return 0
 
