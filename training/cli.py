@@ -207,6 +207,16 @@ def command_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_weights_from_onnx(args: argparse.Namespace) -> int:
+    from training.batchnorm_restoration import weights_from_onnx
+
+    result = weights_from_onnx(
+        args.model, Path(args.models_dir), Path(args.data), Path(args.out), args.faces
+    )
+    print_json(result)
+    return 0
+
+
 def add_model_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -314,6 +324,19 @@ def build_parser() -> argparse.ArgumentParser:
     ens.add_argument("--models-dir", default=str(models_dir()))
     ens.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
     ens.set_defaults(handler=command_ensemble)
+
+    unfold = sub.add_parser(
+        "weights-from-onnx",
+        help="registered model -> trainable weights (batch-norms restored) for [model] pretrained",
+    )
+    unfold.add_argument("--model", required=True, help="registered model, e.g. resnet-fer-v1")
+    unfold.add_argument("--models-dir", default=str(models_dir()))
+    unfold.add_argument(
+        "--data", default=".data/fer2013/train", help="train folder for batch-norm statistics"
+    )
+    unfold.add_argument("--faces", type=int, default=4096, help="faces for the statistics")
+    unfold.add_argument("--out", required=True, help="where to write the .pt state_dict")
+    unfold.set_defaults(handler=command_weights_from_onnx)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")
     bench.add_argument("--model", required=True, help="registered model name")
