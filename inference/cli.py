@@ -98,6 +98,7 @@ def _import_ultralight(directory: Path, source: str | None) -> int:
         return 2
     print(f"imported {info['name']} sha256={info['sha256']} into {directory} (face detector)")
     print(f"parity with the original at 480x640: {info['parity']}")
+    print(f"INT8 form (the default): {info['int8']['file']} sha256={info['int8']['sha256']}")
     return 0
 
 

@@ -112,15 +112,17 @@ class CnnDetector:
         return [d for d in found if d is not None]
 
 
-def ultralight_detector(threads: int) -> FaceDetector:
+def ultralight_detector(threads: int, precision: str = "int8") -> FaceDetector:
     from inference.ultralight_detector import UltraLightDetector  # imports this module
 
-    return UltraLightDetector(threads=threads)
+    return UltraLightDetector(threads=threads, precision=precision)
 
 
 # Each factory takes the ONNX Runtime thread count (dlib's detectors run on one thread anyway).
 DETECTORS: dict[str, Callable[[int], FaceDetector]] = {
     "rfb": ultralight_detector,
+    # The same network unquantized: for comparison (bench/classroom), not a classroom choice.
+    "rfb-fp32": lambda threads: ultralight_detector(threads, "fp32"),
     "hog": lambda threads: HogDetector(),
     "hog2x": lambda threads: HogDetector(upsample=1),
     "cnn": lambda threads: CnnDetector(),

@@ -82,16 +82,22 @@ def model_folder(directory: Path | None = None) -> Path:
     return Path(__file__).resolve().parent / "models" / MODEL_NAME
 
 
-def verified_model_bytes(folder: Path) -> bytes:
-    """model.onnx's bytes after checking them against detector.json; DetectorModelError."""
-    info_path, model_path = folder / "detector.json", folder / "model.onnx"
-    if not info_path.is_file() or not model_path.is_file():
+def verified_model_bytes(folder: Path, precision: str = "int8") -> bytes:
+    """The model file's bytes after checking them against detector.json; DetectorModelError.
+
+    ``precision``: "int8" (model-int8.onnx, the default) or "fp32" (model.onnx).
+    """
+    info_path = folder / "detector.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    entry = info.get("int8", {}) if precision == "int8" else info
+    model_path = folder / entry.get("file", "model.onnx")
+    if not entry or not model_path.is_file():
         raise DetectorModelError(
-            f"face detector missing in {folder}: run `python -m inference models import "
-            f"{MODEL_NAME}`"
+            f"face detector ({precision}) missing in {folder}: run `python -m inference models "
+            f"import {MODEL_NAME}`"
         )
     data = model_path.read_bytes()
-    expected = json.loads(info_path.read_text())["sha256"]
+    expected = entry["sha256"]
     if hashlib.sha256(data).hexdigest() != expected:
         raise DetectorModelError(f"{model_path} does not match the sha256 in detector.json")
     return data
@@ -117,6 +123,7 @@ def pad_input(rgb: np.ndarray) -> np.ndarray:
 class UltraLightDetector:
     """RFB detector; see the module doc. Thread-safe (ONNX Runtime sessions are).
 
+    ``precision``: "int8" (default, inference.detector_quantization) or "fp32".
     ``score_threshold`` is the face probability a box needs; ``nms_iou`` the overlap above
     which the weaker of two boxes is dropped; ``max_side`` (px) the longer side frames are
     downscaled to before detection.
@@ -131,6 +138,7 @@ class UltraLightDetector:
         nms_iou: float = 0.3,
         max_side: int = 1920,
         directory: Path | None = None,
+        precision: str = "int8",
     ) -> None:
         import onnxruntime as ort
 
@@ -141,7 +149,7 @@ class UltraLightDetector:
         # activation; at 1920x1088 that put the process's peak 290 MB above the engine's
         # baseline (the whole engine at 598 MB, target 600). Without it: +158 MB, same speed.
         options.enable_mem_pattern = False
-        data = verified_model_bytes(model_folder(directory))
+        data = verified_model_bytes(model_folder(directory), precision)
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
