@@ -1,7 +1,9 @@
 """Where frame bytes wait between ingest and the worker: Redis, with a short expiry.
 
 Frames never touch PostgreSQL or the disk. With REDIS_URL set, the bytes live under
-``wb:frame:<frame id>`` for FRAME_TTL_S seconds (the worker deletes them as soon as it is done);
+``wb:frame:<frame id>`` for FRAME_TTL_S seconds (the worker deletes them as soon as it is done;
+on delivery it extends the expiry to ``redelivery_window_s()``, so that a task redelivered
+after its worker died still finds its frame);
 ``wb:seen:<frame id>`` remembers that a frame was queued, so a re-sent frame is not queued twice.
 Without REDIS_URL (the embedded demo, Celery eager) a process-local dict plays the same role.
 """
@@ -21,6 +23,18 @@ SEEN_TTL_S = 6 * 3600
 INFERENCE_QUEUE = "inference"
 # Socket timeouts keep ingest fast when Redis hangs: a dead Redis must give a quick 503.
 REDIS_TIMEOUT_S = 0.5
+# Slack beyond the broker's own redelivery delay: the restored task may wait behind others.
+REDELIVERY_MARGIN_S = 30
+
+
+def redelivery_window_s() -> int:
+    """Seconds a delivered frame's bytes must outlive its worker: the broker's visibility
+    timeout (after which kombu restores an unacknowledged task), one restore interval and
+    REDELIVERY_MARGIN_S. Read from settings, so it follows CELERY_VISIBILITY_TIMEOUT."""
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    visibility = int(options.get("visibility_timeout", 3600))  # kombu's own default
+    restore = int(options.get("unacked_restore_interval", 60))
+    return visibility + restore + REDELIVERY_MARGIN_S
 
 
 class FrameStoreUnavailable(RuntimeError):
@@ -31,6 +45,7 @@ class FrameStore(Protocol):
     def put_frame(self, frame_id: str, data: bytes) -> None: ...
     def get_frame(self, frame_id: str) -> bytes | None: ...
     def extend_frame(self, frame_id: str, seconds: int) -> None: ...
+    def keep_frame_for(self, frame_id: str, seconds: int) -> None: ...
     def delete_frame(self, frame_id: str) -> None: ...
     def was_queued(self, frame_id: str) -> bool: ...
     def mark_queued(self, frame_id: str) -> None: ...
@@ -77,6 +92,10 @@ class RedisFrameStore:
     def extend_frame(self, frame_id: str, seconds: int) -> None:
         self._call("expire", frame_key(frame_id), seconds)
 
+    def keep_frame_for(self, frame_id: str, seconds: int) -> None:
+        """Let the frame live at least ``seconds`` more; a longer expiry is kept (EXPIRE GT)."""
+        self._call("expire", frame_key(frame_id), seconds, gt=True)
+
     def delete_frame(self, frame_id: str) -> None:
         self._call("delete", frame_key(frame_id))
 
@@ -121,6 +140,12 @@ class MemoryFrameStore:
         with self._lock:
             if frame_id in self._frames:
                 self._frames[frame_id] = (time.monotonic() + seconds, self._frames[frame_id][1])
+
+    def keep_frame_for(self, frame_id: str, seconds: int) -> None:
+        with self._lock:
+            if frame_id in self._frames:
+                expires, data = self._frames[frame_id]
+                self._frames[frame_id] = (max(expires, time.monotonic() + seconds), data)
 
     def delete_frame(self, frame_id: str) -> None:
         with self._lock:

@@ -9,7 +9,12 @@ import random
 from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
-from capture.frame_store import FRAME_TTL_S, FrameStoreUnavailable, get_frame_store
+from capture.frame_store import (
+    FRAME_TTL_S,
+    FrameStoreUnavailable,
+    get_frame_store,
+    redelivery_window_s,
+)
 from capture.processing import process_frame
 
 log = logging.getLogger(__name__)
@@ -30,8 +35,12 @@ def process_frame_task(
     """Analyse and store one frame (capture.processing.process_frame); idempotent.
 
     Database or Redis outages are retried with backoff; the frame's expiry in Redis is extended
-    so it survives the wait.
+    so it survives the wait. On delivery the expiry is extended to redelivery_window_s(): if
+    this worker dies, the broker hands the task to another one after the visibility timeout,
+    and the frame must still be there (a 202 promised it would be processed).
     """
+    with contextlib.suppress(FrameStoreUnavailable):  # process_frame below meets it and retries
+        get_frame_store().keep_frame_for(frame_id, redelivery_window_s())
     try:
         return process_frame(frame_id, session_id, device_id, captured_at)
     except (OperationalError, InterfaceError, FrameStoreUnavailable) as exc:
