@@ -125,10 +125,17 @@ def check_frame_bytes(content_type: str, data: bytes) -> None:
         check_complete(fmt, data)
     except ImageDecodeError as exc:
         raise BadFrameError(str(exc)) from exc
-    if width * height > settings.MAX_IMAGE_PIXELS:
+    if width * height > settings.FRAME_MAX_PIXELS:
         raise BadFrameError(
-            f"Frame is {width}x{height} pixels; the limit is {settings.MAX_IMAGE_PIXELS} pixels."
+            f"Frame is {width}x{height} = {width * height} pixels; the limit is "
+            f"{settings.FRAME_MAX_PIXELS} pixels ({describe_pixels(settings.FRAME_MAX_PIXELS)}). "
+            "Send frames at the camera's resolution, 1920x1080 is plenty."
         )
+
+
+def describe_pixels(limit: int) -> str:
+    """ "3840x2160" for the default limit, else "about N megapixels"."""
+    return "3840x2160" if limit == 3840 * 2160 else f"about {limit / 1e6:.1f} megapixels"
 
 
 def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Admission:

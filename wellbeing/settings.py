@@ -186,7 +186,10 @@ STORAGES = {
 # enabled, and anything larger than the memory limit is refused rather than spooled to a file.
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 10_000_000)
-MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)
+MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)  # enrollment photos
+# Capture frames: a camera's resolution, not a photo's. A 40-megapixel flat PNG is a few hundred
+# KB yet costs a worker seconds of CPU and ~800 MB; 3840x2160 (4K) is the largest real camera.
+FRAME_MAX_PIXELS = env_int("FRAME_MAX_PIXELS", 3840 * 2160)
 FILE_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES * 5 + 1_000_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_UPLOAD_BYTES * 5 + 1_000_000
 DATA_UPLOAD_MAX_NUMBER_FILES = 5

@@ -207,9 +207,12 @@ def test_a_device_over_its_frame_rate_gets_429(
     for sequence in range(6):
         second = int(time.time())
         response = post_frame(camera[1], session_id, sequence, photo)
-        sent.append((second, response.status_code, response))
+        # A request that crossed a second boundary is counted by the server in either second;
+        # on a loaded machine that happens, so it is left out of the per-second tally.
+        crossed = int(time.time()) != second
+        sent.append((-1 if crossed else second, response.status_code, response))
     # then no second admits more than 2 frames, and the excess gets 429 with Retry-After
-    for second in {s for s, _, _ in sent}:
+    for second in {s for s, _, _ in sent} - {-1}:
         assert sum(1 for s, code, _ in sent if s == second and code == 202) <= 2
     refused = [r for _, code, r in sent if code == 429]
     assert refused, [code for _, code, _ in sent]
