@@ -110,6 +110,47 @@ class Organization(models.Model):
             )
         return None
 
+    # School days, rollup days, report weeks and quiet hours are all in the school's own time
+    # zone; these helpers are the one place that turns instants into school-local days.
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        """The school's IANA time zone, ``ZoneInfo(self.timezone)``.
+
+        Read from ``timezone`` on every access, so a reassigned ``timezone`` counts at once.
+        There is no per-instance cache to go stale: ``ZoneInfo`` keeps one object per key, so
+        repeated reads are cheap and return the same object. Raises
+        ``zoneinfo.ZoneInfoNotFoundError`` for a name ``validate_timezone`` rejects (possible
+        only when ``full_clean`` was skipped).
+        """
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        """The school's calendar date at the instant ``moment``.
+
+        ``moment`` must be aware (any zone); a naive one raises ValueError rather than being
+        read as server-local time.
+        """
+        return timezone.localtime(moment, self.tzinfo).date()
+
+    def local_today(self, now: dt.datetime | None = None) -> dt.date:
+        """Today's date in the school's time zone: ``local_date(now or timezone.now())``.
+
+        ``now`` (aware; naive raises ValueError) lets callers and tests fix the instant.
+        """
+        return self.local_date(now or timezone.now())
+
+    def local_midnight(self, day: dt.date) -> dt.datetime:
+        """The aware datetime of 00:00 wall-clock time on ``day`` in the school's time zone.
+
+        ``[local_midnight(d), local_midnight(d + 1 day))`` is the instant range of school day
+        ``d``: 23, 24 or 25 hours long across a DST change (measure it after
+        ``.astimezone(UTC)``; Python subtracts datetimes of one zone by wall clock). Where a DST
+        change skips or repeats midnight, 00:00 is read with fold=0 (PEP 495), which is the
+        instant the day really begins.
+        """
+        return dt.datetime.combine(day, dt.time.min, tzinfo=self.tzinfo)
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", "School admin"
