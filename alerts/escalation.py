@@ -12,7 +12,6 @@ contact again (workflow.reopen_alert resets the level and cancels e-mails still 
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.conf import settings
 from django.db import transaction
@@ -103,7 +102,7 @@ def send_daily_digests(now: dt.datetime | None = None) -> list[int]:
         .select_related("organization", "user")
     )
     for staff in staff_rows:
-        local = now.astimezone(zoneinfo.ZoneInfo(staff.organization.timezone))
+        local = now.astimezone(staff.organization.tzinfo)
         if local.hour != DIGEST_LOCAL_HOUR or not staff.user.email:
             continue
         since = now - dt.timedelta(hours=24)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import zoneinfo
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -75,10 +74,6 @@ def spec_of(rule: Rule) -> RuleSpec:
     )
 
 
-def local_today(org: Organization, now: dt.datetime | None = None) -> dt.date:
-    return (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(org.timezone)).date()
-
-
 def lookback_start(specs: Sequence[RuleSpec], as_of: dt.date) -> dt.date:
     """First day to load: baseline weeks plus the persistence window (2 calendar days per
     school day covers weekends and short breaks)."""
@@ -92,7 +87,6 @@ def load_priors(
 ) -> dict[tuple[int, str], PriorAlert]:
     """Latest alert per (participant, rule family): active ones, or recent closed ones."""
     since = as_of - dt.timedelta(days=horizon_days)
-    tz = zoneinfo.ZoneInfo(org.timezone)
     recent_or_active = Q(window_end__gte=since) | Q(state__in=ACTIVE_STATES)
     rows = (
         Alert.objects.filter(recent_or_active, organization=org, rule_slug__in=list(slugs))
@@ -108,7 +102,7 @@ def load_priors(
             active=state in ACTIVE_STATES,
             window_end=window_end,
             cleared=cleared_at is not None,
-            closed_on=closed_at.astimezone(tz).date() if closed_at else None,
+            closed_on=org.local_date(closed_at) if closed_at else None,
         )
     return priors
 
@@ -197,7 +191,7 @@ def evaluate_organization(
     Only participants with active emotion_analysis consent are ever judged.
     """
     now = now or timezone.now()
-    as_of = as_of or local_today(org, now)
+    as_of = as_of or org.local_today(now)
     if rules is None:
         rules = list(Rule.objects.current().filter(organization=org, mode=RuleMode.ACTIVE))
     report = EvaluationReport(org.pk, as_of, rules=len(rules))

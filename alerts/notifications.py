@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import logging
 import smtplib
-import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,15 +48,16 @@ def policy_of(org: Organization) -> AlertPolicy:
     return policy
 
 
-def quiet_hours_end(policy: AlertPolicy, tz_name: str, now: dt.datetime) -> dt.datetime | None:
+def quiet_hours_end(policy: AlertPolicy, tz: dt.tzinfo, now: dt.datetime) -> dt.datetime | None:
     """When the quiet period containing ``now`` ends (aware UTC), or None outside quiet hours.
 
-    Quiet hours are local times of the organization; a period may wrap past midnight.
+    Quiet hours are local times of the organization (``tz``, its ``Organization.tzinfo``); a
+    period may wrap past midnight.
     """
     start, end = policy.quiet_start, policy.quiet_end
     if start is None or end is None or start == end:
         return None
-    local = now.astimezone(zoneinfo.ZoneInfo(tz_name))
+    local = now.astimezone(tz)
     t = local.time()
     inside = start <= t < end if start < end else (t >= start or t < end)
     if not inside:
@@ -71,7 +71,7 @@ def not_before_for(org: Organization, severity: str, now: dt.datetime) -> dt.dat
     policy = policy_of(org)
     if severity == Severity.URGENT and policy.urgent_ignores_quiet_hours:
         return now
-    return quiet_hours_end(policy, org.timezone, now) or now
+    return quiet_hours_end(policy, org.tzinfo, now) or now
 
 
 def caseload_counselors(participant_ids: Sequence[int]) -> dict[int, list[StaffMember]]:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -136,9 +135,8 @@ def session_totals(org: Organization, start: dt.date, end: dt.date) -> QuerySet[
     [start, end] (local days), oldest first: participant, session, day (the local day of that
     first minute), then the window totals in alerts.rules.TOTAL_FIELDS order. The
     (organization, first_minute) index yields them in order."""
-    tz = zoneinfo.ZoneInfo(org.timezone)
-    lo = dt.datetime.combine(start, dt.time.min, tzinfo=tz)
-    hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+    lo = org.local_midnight(start)
+    hi = org.local_midnight(end + dt.timedelta(days=1))
     columns = ("participant_id", "session_id", "day", *SUM_COLUMNS_WITH_KNOWN, "minutes_observed")
     return (
         SessionTotal.objects.filter(organization=org, first_minute__gte=lo, first_minute__lt=hi)

@@ -12,7 +12,7 @@ from typing import Any
 from celery import Task, shared_task
 
 from alerts.escalation import escalate_unacknowledged, send_daily_digests
-from alerts.evaluation import evaluate_organization, local_today
+from alerts.evaluation import evaluate_organization
 from alerts.notifications import (
     DeliveryFailedError,
     due_delivery_ids,
@@ -85,7 +85,7 @@ def evaluate_session_task(session_id: int) -> dict[str, int]:
     if not ids:
         return {"raised": 0, "cleared": 0}
     when = session.ended_at or session.started_at
-    as_of = local_today(org, when) if when else None
+    as_of = org.local_date(when) if when else None
     report = evaluate_organization(org, as_of=as_of, participant_ids=ids)
     return {"raised": len(report.raised), "cleared": len(report.cleared)}
 

@@ -86,7 +86,7 @@ def build_world(minutes_per_day: int, seed: int = 7) -> dict[str, Any]:
         student = Participant.objects.create(organization=org, full_name="Bench Student")
         student.classrooms.add(room)
         CaseloadAssignment.objects.create(counselor=counselor, participant=student)
-    today = dt.date.today()
+    today = org.local_today()
     days = [today - dt.timedelta(days=i) for i in range(365)]
     school_days = sorted(d for d in days if d.weekday() < 5)
     write_minutes(org, room, student, school_days, minutes_per_day, seed)
@@ -98,7 +98,6 @@ def write_minutes(
 ) -> None:
     """COPY the minute rows (fast), then derive DailyRollup in SQL as the pipeline would."""
     import datetime as dt
-    import zoneinfo
 
     import numpy as np
     from django.db import connection
@@ -106,11 +105,10 @@ def write_minutes(
     from capture.models import SUM_FIELDS
     from wellbeing.models import ClassSession, SessionStatus
 
-    tz = zoneinfo.ZoneInfo(org.timezone)
     rng = np.random.default_rng(seed)
     buffer = io.StringIO()
     for day in school_days:
-        start = dt.datetime.combine(day, dt.time(8, 30), tzinfo=tz).astimezone(dt.UTC)
+        start = dt.datetime.combine(day, dt.time(8, 30), tzinfo=org.tzinfo).astimezone(dt.UTC)
         session = ClassSession.objects.create(
             classroom=room, title=f"Day {day}", status=SessionStatus.ENDED, started_at=start
         )
@@ -202,7 +200,8 @@ def run(repeat: int, minutes_per_day: int, rebuild: bool) -> dict[str, Any]:
     client = Client()
     client.force_login(world["counselor"].user)
     base = reverse("dashboard:student", args=[student.pk])
-    today = dt.date.today()
+    # The page's default range ends on the school's today; the explicit ranges match it.
+    today = world["org"].local_today()
     default = time_page(client, base, repeat)
     year = time_page(client, f"{base}?start={today - dt.timedelta(days=365)}&end={today}", repeat)
     hourly = time_page(

@@ -174,7 +174,7 @@ def process_frame(
         store.delete_frame(frame_id)
         return "dropped"
     org = session_organization(session)
-    stored = store_frame_outcome(org.pk, org.timezone, outcome)
+    stored = store_frame_outcome(org.pk, org.tzinfo, outcome)
     store.delete_frame(frame_id)
     if stored:
         frames = session.frames_processed + 1  # approximate: concurrent frames may interleave

@@ -8,7 +8,6 @@ min_group_size are suppressed.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
@@ -69,7 +68,7 @@ def participant_series(
 ) -> list[dict[str, Any]]:
     """Points ``{"t", "n", "mean", ...}`` in time order; start inclusive, end exclusive."""
     check_range(resolution, start, end)
-    tz = zoneinfo.ZoneInfo(participant.organization.timezone)
+    tz = participant.organization.tzinfo
     if resolution == "day":
         rows: Iterable[Mapping[str, Any]] = (
             DailyRollup.objects.filter(

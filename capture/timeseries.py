@@ -14,7 +14,6 @@ the demo's SQLite (both support ON CONFLICT ... RETURNING).
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,8 +73,10 @@ def aggregate_values(obs: FaceObservation) -> list[float | int]:
     ]
 
 
-def store_frame_outcome(organization_id: int, tz_name: str, outcome: FrameOutcome) -> bool:
+def store_frame_outcome(organization_id: int, tz: dt.tzinfo, outcome: FrameOutcome) -> bool:
     """Store the frame once; False (and nothing written) when it was already stored.
+
+    ``tz`` is the organization's time zone (``Organization.tzinfo``): it decides the local day.
 
     Raises django.db.OperationalError when the database is unreachable (callers retry).
     """
@@ -89,8 +90,8 @@ def store_frame_outcome(organization_id: int, tz_name: str, outcome: FrameOutcom
         if outcome.observations:
             minute = outcome.captured_at.replace(second=0, microsecond=0)
             new_minutes = upsert_minute_aggregates(organization_id, outcome, minute)
-            local_day = timezone.localtime(outcome.captured_at, zoneinfo.ZoneInfo(tz_name)).date()
-            first_of_day = first_session_minutes(outcome, new_minutes, local_day, tz_name)
+            local_day = timezone.localtime(outcome.captured_at, tz).date()
+            first_of_day = first_session_minutes(outcome, new_minutes, local_day, tz)
             upsert_daily_rollups(organization_id, outcome, local_day, new_minutes, first_of_day)
             upsert_session_totals(organization_id, outcome, minute, local_day, new_minutes)
             seen = [o.participant_id for o in outcome.observations]
@@ -194,7 +195,7 @@ def upsert_minute_aggregates(
 
 
 def first_session_minutes(
-    outcome: FrameOutcome, new_minutes: set[int], day: dt.date, tz_name: str
+    outcome: FrameOutcome, new_minutes: set[int], day: dt.date, tz: dt.tzinfo
 ) -> set[int]:
     """Participants for whom this is their only minute of this session on this local day so far.
 
@@ -204,7 +205,6 @@ def first_session_minutes(
     """
     if not new_minutes:
         return set()
-    tz = zoneinfo.ZoneInfo(tz_name)
     day_start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     minute = outcome.captured_at.replace(second=0, microsecond=0)

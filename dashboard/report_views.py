@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
 from dashboard.palette import EMOTION_COLOURS
 from dashboard.report_exports import REPORT_KINDS, export_report_csv
@@ -27,24 +25,20 @@ from wellbeing.web_access import audit_context, staff_required
 DEFAULT_WEEKS = 12
 
 
-def school_today(staff: StaffMember) -> dt.date:
-    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(staff.organization.timezone)).date()
-
-
-def requested_weeks(request: HttpRequest) -> int:
-    """?weeks= as an int in 1..MAX_WEEKS; raises BadReportError otherwise."""
+def requested_weeks(request: HttpRequest, today: dt.date) -> int:
+    """?weeks= as an int in 1..MAX_WEEKS (a window ending on the school's ``today``);
+    raises BadReportError otherwise."""
     text = request.GET.get("weeks", str(DEFAULT_WEEKS))
     try:
         weeks = int(text)
     except ValueError as exc:
         raise BadReportError(f"Weeks must be a whole number, got {text!r}.") from exc
-    report_window(dt.date.today(), weeks)
+    report_window(today, weeks)
     return weeks
 
 
-def report_context(staff: StaffMember, weeks: int) -> dict[str, Any]:
+def report_context(staff: StaffMember, today: dt.date, weeks: int) -> dict[str, Any]:
     org = staff.organization
-    today = school_today(staff)
     school = weekly_trends(org, today, weeks, "school")
     return {
         "weeks": weeks,
@@ -73,12 +67,13 @@ def pct(share: float | None) -> float | None:
 
 
 def render_reports(request: HttpRequest, staff: StaffMember, template: str) -> HttpResponse:
+    today = staff.organization.local_today()
     try:
-        weeks = requested_weeks(request)
+        weeks = requested_weeks(request, today)
         error = ""
     except BadReportError as exc:
         weeks, error = DEFAULT_WEEKS, str(exc)
-    context = report_context(staff, weeks) | {"weeks_error": error}
+    context = report_context(staff, today, weeks) | {"weeks_error": error}
     return render(request, template, context, status=400 if error else 200)
 
 
@@ -98,12 +93,13 @@ def reports_print(request: HttpRequest, staff: StaffMember) -> HttpResponse:
 def report_csv(request: HttpRequest, staff: StaffMember, kind: str) -> HttpResponse:
     if kind not in REPORT_KINDS:
         raise Http404("No such report.")
+    today = staff.organization.local_today()
     try:
-        weeks = requested_weeks(request)
+        weeks = requested_weeks(request, today)
     except BadReportError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
     ctx = audit_context(request, staff)
-    filename, text = export_report_csv(ctx, kind, school_today(staff), weeks)
+    filename, text = export_report_csv(ctx, kind, today, weeks)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -9,7 +9,6 @@ time zone.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +197,8 @@ class Attendance:
     first_minute: dt.datetime
     last_minute: dt.datetime
     minutes: int
+    # Frames in which the student was recognised but not assessable (dashboard.presence).
+    frames_not_assessable: int = 0
 
 
 def sessions_attended(
@@ -259,7 +260,3 @@ def negative_sparklines(
     for pid, day, share in rows:
         lines[pid][(day - first).days] = float(share)
     return lines
-
-
-def organization_zone(participant: Participant) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(participant.organization.timezone)

@@ -19,7 +19,6 @@ from dashboard.series import (
     SeriesPoint,
     daily_series,
     hourly_series,
-    organization_zone,
     range_totals,
     sessions_attended,
     weekly_distribution,
@@ -119,7 +118,7 @@ def load_student_overview(
     ctx: AuditContext, participant: Participant, rng: DateRange, resolution: str
 ) -> StudentOverview:
     """Everything the student page shows; records a 'participant.dashboard_view' audit event."""
-    tz = organization_zone(participant)
+    tz = participant.organization.tzinfo
     daily = daily_series(participant, rng, tz)
     timeline = hourly_series(participant, rng, tz) if resolution == "hour" else daily
     weekly = weekly_distribution(participant, rng)

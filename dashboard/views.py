@@ -7,13 +7,9 @@ dashboard/report_views.py.
 
 from __future__ import annotations
 
-import datetime as dt
-import zoneinfo
-
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
 
 from consent.models import ConsentNotice
 from dashboard.caseload import SORTS, BadSortError, caseload_queryset, make_sparkline
@@ -36,11 +32,6 @@ from wellbeing.web_access import audit_context, staff_required
 PAGE_SIZE = 25
 
 
-def local_today(staff: StaffMember) -> dt.date:
-    """Today in the school's time zone (days and sparklines are school-local)."""
-    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(staff.organization.timezone)).date()
-
-
 @staff_required()
 def home(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     """Counselors: their caseload. Admins: every student of the school. Teachers: classes."""
@@ -57,7 +48,8 @@ def home(request: HttpRequest, staff: StaffMember) -> HttpResponse:
 def caseload_context(request: HttpRequest, staff: StaffMember) -> dict[str, object]:
     query = request.GET.get("q", "").strip()[:100]
     sort = request.GET.get("sort", "name")
-    today = local_today(staff)
+    # Days and sparklines are school-local.
+    today = staff.organization.local_today()
     try:
         rows = caseload_queryset(staff, today, query, sort)
     except BadSortError:
@@ -105,7 +97,7 @@ def student(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     participant = get_object_or_404(
         Participant.objects.visible_to(staff.user).select_related("organization"), pk=pk
     )
-    today = local_today(staff)
+    today = staff.organization.local_today()
     try:
         rng = parse_date_range(request.GET.get("start"), request.GET.get("end"), today)
         error = ""

@@ -6,7 +6,6 @@ the real data flow: consent recorded, faces enrolled from real photos, a device 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
@@ -155,7 +154,7 @@ def seed_demo_school(faces_dir: Path | None = None) -> DemoSummary:
                 given_by=GivenBy.GUARDIAN,
                 guardian=guardian,
                 evidence_reference=f"demo-form-{participant.pseudonym}",
-                evidence_date=dt.date.today(),
+                evidence_date=org.local_today(),
                 recorded_by=admin,
             )
             summary.participants.append(participant.full_name)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.db.models import Count, Min, Sum
 
@@ -74,7 +73,7 @@ def total_minute_rows(session: ClassSession) -> None:
         .annotate(**aggregates, minutes=Count("id"), first=Min("minute"))
         .values_list("organization_id", "participant_id", "minutes", "first", *aggregates)
     )
-    tz = {o.pk: zoneinfo.ZoneInfo(o.timezone) for o in Organization.objects.all()}
+    tz = {o.pk: o.tzinfo for o in Organization.objects.all()}
     SessionTotal.objects.bulk_create(
         SessionTotal(
             organization_id=org, participant_id=pid, session=session, first_minute=first,

@@ -30,7 +30,7 @@ def quiet_hours_around_now(school: Organization, **policy: Any) -> None:
     hold in the minute before local midnight; this one (wrapping past midnight when needed)
     always contains the moment of the test.
     """
-    local = dt.datetime.now(zoneinfo.ZoneInfo(school.timezone)).replace(second=0, microsecond=0)
+    local = dt.datetime.now(school.tzinfo).replace(second=0, microsecond=0)
     AlertPolicy.objects.filter(organization=school).update(
         quiet_start=(local - dt.timedelta(hours=1)).time(),
         quiet_end=(local + dt.timedelta(hours=2)).time(),

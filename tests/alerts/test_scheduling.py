@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from celery.schedules import crontab
 from django.conf import settings
-from django.utils import timezone
 
 from alerts.models import Alert
 from alerts.workflow import create_rule
@@ -63,9 +61,9 @@ def test_ending_a_session_evaluates_its_students(
     )  # fmt: skip
     device, _ = create_device(AuditContext.system(school), "7B camera", classroom=classroom)
     session = start_session(device)
-    today = timezone.now().astimezone(zoneinfo.ZoneInfo(school.timezone)).date()
+    today = school.local_today()
     write_series(pupils, [today], 0.15)
-    nine = dt.datetime.combine(today, dt.time(9), tzinfo=zoneinfo.ZoneInfo(school.timezone))
+    nine = dt.datetime.combine(today, dt.time(9), tzinfo=school.tzinfo)
     sad = {p: 0.7 if p == pupils[0] else 0.1 for p in pupils}
     MinuteAggregate.objects.bulk_create(
         MinuteAggregate(

@@ -65,7 +65,7 @@ def store_lesson(school: Organization, session: ClassSession, pupils: list[Parti
         at = session.started_at + dt.timedelta(seconds=20 * i)
         frames.append(FrameOutcome(f"s{session.pk}:{i}", session.pk, None, at, 6, 0, 0, faces))
     for outcome in [*frames[1:], frames[0], frames[5]]:
-        store_frame_outcome(school.pk, school.timezone, outcome)
+        store_frame_outcome(school.pk, school.tzinfo, outcome)
 
 
 def test_session_rule_alerts_the_sad_student_after_the_session(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.dashboard.series_data import add_rollup, probs
@@ -25,7 +23,7 @@ def test_admin_reads_reports_downloads_csv_and_prints(
     # given classes of 6, 5 and 3, observed on weekdays of the last four weeks
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     make_staff(school, Role.ADMIN, "ines")
-    today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(school.timezone)).date()
+    today = school.local_today()
     for room_name, size in (("7A", 6), ("7B", 5), ("7C", 3)):
         room = make_classroom(school, room_name)
         for i in range(size):

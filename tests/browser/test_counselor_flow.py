@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
 from tests.browser.conftest import screenshot, sign_in
 from tests.dashboard.series_data import (
@@ -26,8 +24,8 @@ PASSWORD = "pw-correct-horse"  # tests.factories.make_staff's password
 
 def build_caseload(school: Organization, counselor: StaffMember) -> list[Participant]:
     """Three students with 14 days of rollups and two hours of minutes today."""
-    tz = zoneinfo.ZoneInfo(school.timezone)
-    today = timezone.localtime(timezone.now(), tz).date()
+    tz = school.tzinfo
+    today = school.local_today()
     room = make_classroom(school, "7B")
     kids = [
         make_participant(school, name, classroom=room, counselor=counselor)
@@ -103,7 +101,7 @@ def signed_in_counselor_with_alert(
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     counselor = make_staff(school, Role.COUNSELOR, "dana")
     kids = build_caseload(school, counselor)
-    today = timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(school.timezone)).date()
+    today = school.local_today()
     alert = make_alert(kids[2], [today - dt.timedelta(days=d) for d in (1, 2, 3)])
     sign_in(page, live_server.url, "dana", PASSWORD)
     return counselor, alert

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 import pytest
@@ -39,7 +38,7 @@ def store(
     school: Organization, session: ClassSession, sequence: int, at: dt.datetime, faces: list[Any]
 ) -> bool:
     outcome = FrameOutcome(f"cam:{sequence}", session.pk, None, at, len(faces), 0, 0, faces)
-    return store_frame_outcome(school.pk, school.timezone, outcome)
+    return store_frame_outcome(school.pk, school.tzinfo, outcome)
 
 
 def minute_sums(person: Participant, session: ClassSession) -> dict[str, Any]:
@@ -83,7 +82,7 @@ def test_first_minute_and_local_day_follow_a_late_frame_from_before_local_midnig
     school.timezone = "America/New_York"
     school.save(update_fields=["timezone"])
     session = ClassSession.objects.create(classroom=classroom, status="running")
-    after_midnight = dt.datetime(2026, 3, 3, 0, 5, tzinfo=zoneinfo.ZoneInfo(school.timezone))
+    after_midnight = dt.datetime(2026, 3, 3, 0, 5, tzinfo=school.tzinfo)
     before_midnight = after_midnight - dt.timedelta(minutes=10)
     # when the frame after midnight is stored first and the earlier one arrives late
     store(school, session, 2, after_midnight, [observation(pair[0], 0.5, True)])

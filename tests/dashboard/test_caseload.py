@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 
 from django.urls import reverse
 from django.utils import timezone
@@ -15,15 +14,11 @@ from tests.factories import make_participant
 from wellbeing.models import Organization, StaffMember
 
 
-def today_in(org: Organization) -> dt.date:
-    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(org.timezone)).date()
-
-
 def test_sorting_by_negative_share_puts_students_without_data_last(
     school: Organization, counselor: StaffMember
 ) -> None:
     # given three students: mostly sad, mostly happy, and one never observed
-    today = today_in(school)
+    today = school.local_today()
     sad = make_participant(school, "Bea Sad", counselor=counselor)
     happy = make_participant(school, "Cal Happy", counselor=counselor)
     unseen = make_participant(school, "Abe Unseen", counselor=counselor)
@@ -41,7 +36,7 @@ def test_sorting_by_negative_share_puts_students_without_data_last(
 def test_old_data_does_not_count_towards_the_14_day_share(
     school: Organization, counselor: StaffMember
 ) -> None:
-    today = today_in(school)
+    today = school.local_today()
     student = make_participant(school, "Old Data", counselor=counselor)
     add_rollup(student, today - dt.timedelta(days=14), probs(sad=1.0))
     (row,) = caseload_queryset(counselor, today)
@@ -49,7 +44,7 @@ def test_old_data_does_not_count_towards_the_14_day_share(
 
 
 def test_search_matches_name_or_pseudonym(school: Organization, counselor: StaffMember) -> None:
-    today = today_in(school)
+    today = school.local_today()
     ana = make_participant(school, "Ana Lopez", counselor=counselor)
     make_participant(school, "Ben Okafor", counselor=counselor)
     assert list(caseload_queryset(counselor, today, query="lopez")) == [ana]
@@ -61,7 +56,7 @@ def test_unknown_sort_is_rejected_by_the_query_and_ignored_by_the_page(
 ) -> None:
     make_participant(school, "Ana Lopez", counselor=counselor)
     try:
-        caseload_queryset(counselor, today_in(school), sort="password")
+        caseload_queryset(counselor, school.local_today(), sort="password")
     except BadSortError as exc:
         assert "Unknown sort" in str(exc)
     else:
@@ -85,7 +80,7 @@ def test_pagination_keeps_search_and_sort(school: Organization, counselor: Staff
 
 def test_open_alerts_are_counted_per_student(school: Organization, counselor: StaffMember) -> None:
     # given a student with one open and one resolved alert and a student without alerts
-    today = today_in(school)
+    today = school.local_today()
     flagged = make_participant(school, "Flagged", counselor=counselor)
     calm = make_participant(school, "Calm", counselor=counselor)
     make_alert(flagged, [today])
@@ -108,7 +103,7 @@ def test_sorting_by_last_seen_puts_never_seen_students_last(
         kid.last_seen_at = seen
         kid.save(update_fields=["last_seen_at"])
     # when sorted by last seen, both directions
-    today = today_in(school)
+    today = school.local_today()
     latest_first = list(caseload_queryset(counselor, today, sort="-last_seen"))
     oldest_first = list(caseload_queryset(counselor, today, sort="last_seen"))
     # then the order follows the time and the never-seen student is always last

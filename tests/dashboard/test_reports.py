@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zoneinfo
 
 import pytest
 from django.urls import reverse
@@ -27,10 +26,6 @@ from wellbeing.models import AuditEvent, Organization, Participant, StaffMember
 
 TODAY = dt.date(2026, 3, 12)  # a Thursday; the week starts on Monday 9 March
 MONDAY = dt.date(2026, 3, 9)
-
-
-def school_today(org: Organization) -> dt.date:
-    return timezone.localtime(timezone.now(), zoneinfo.ZoneInfo(org.timezone)).date()
 
 
 def make_class(org: Organization, name: str, size: int, grade: str = "7") -> list[Participant]:
@@ -99,7 +94,7 @@ def test_min_group_size_is_the_organizations_setting(school: Organization) -> No
 
 def test_trend_csv_writes_suppressed_not_zero(school: Organization, admin: StaffMember) -> None:
     # given a suppressed class and a shown one, observed today (school time)
-    today = school_today(school)
+    today = school.local_today()
     for kid in make_class(school, "7A", 6):
         add_rollup(kid, today, probs(sad=0.5), n=60, engaged=30)
     for kid in make_class(school, "7B", 5):
@@ -179,7 +174,7 @@ def test_reports_page_and_print_view_show_the_tables(
     school: Organization, admin: StaffMember
 ) -> None:
     for kid in make_class(school, "7A", 5):
-        add_rollup(kid, school_today(school), probs(sad=0.5))
+        add_rollup(kid, school.local_today(), probs(sad=0.5))
     client = login(admin)
     page = client.get(reverse("dashboard:reports"))
     printable = client.get(reverse("dashboard:reports_print"))
@@ -231,8 +226,8 @@ def test_every_report_downloads_as_csv(kind: str, school: Organization, admin: S
     # given a class of 5 observed today and an alert raised today
     kids = make_class(school, "7A", 5)
     for kid in kids:
-        add_rollup(kid, school_today(school), probs(sad=0.5))
-    make_alert(kids[0], [school_today(school)], rule_name="Low mood")
+        add_rollup(kid, school.local_today(), probs(sad=0.5))
+    make_alert(kids[0], [school.local_today()], rule_name="Low mood")
     # when the admin downloads the report
     response = login(admin).get(reverse("dashboard:report_csv", args=[kind]) + "?weeks=1")
     # then it is a CSV attachment named after the school and the report, with the data row

@@ -125,7 +125,7 @@ def test_frame_analysed_while_consent_ends_stores_nothing_of_the_person(
     assert {obs.participant_id for obs in outcome.observations} == {obama.pk, biden.pk}
     # when his consent is withdrawn before the worker stores the frame
     _end_consent("withdrawal", obama)
-    assert store_frame_outcome(school.pk, school.timezone, outcome)
+    assert store_frame_outcome(school.pk, school.tzinfo, outcome)
     # then the frame is stored without him: he counts as an unknown face, like the child
     assert _rows_of(obama) == 0
     assert Observation.objects.filter(participant=biden, frame_id=frame_id).count() == 1

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         parser.add_argument("--org", help="organization slug (stored DailyRollup series)")
         parser.add_argument("--rule", action="append", default=[], help="rule slug (repeatable)")
         parser.add_argument("--start", type=dt.date.fromisoformat, help="first day (YYYY-MM-DD)")
-        parser.add_argument("--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD)")
+        parser.add_argument(
+            "--end", type=dt.date.fromisoformat, help="last day (YYYY-MM-DD; default: school today)"
+        )
         parser.add_argument("--generate", type=int, metavar="N", help="generate N students")
         parser.add_argument("--days", type=int, default=60, help="generated school days")
         parser.add_argument("--seed", type=int, default=7)
@@ -39,7 +41,7 @@ class Command(BaseCommand):
         org = Organization.objects.filter(slug=opts["org"]).first()
         if org is None:
             raise CommandError(f"No organization with slug {opts['org']!r}.")
-        end = opts["end"] or dt.date.today()
+        end = opts["end"] or org.local_today()
         start = opts["start"] or end - dt.timedelta(weeks=8)
         if start > end:
             raise CommandError("--start must not be after --end.")
