@@ -48,11 +48,7 @@ class RuleAdmin(admin.ModelAdmin[models.Rule]):
 
     def save_model(self, request: HttpRequest, obj: models.Rule, form: Any, change: bool) -> None:
         """An edit never changes a version in place: it becomes a new current version."""
-        ctx = AuditContext(
-            organization=obj.organization,
-            actor=request.user,
-            actor_label=f"{request.user.get_username()} (django admin)",
-        )
+        ctx = AuditContext.operator(request, obj.organization)
         fields = {name: form.cleaned_data[name] for name in EDITABLE_RULE_FIELDS}
         if change:
             changes = {name: fields[name] for name in form.changed_data if name in fields}

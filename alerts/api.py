@@ -21,25 +21,18 @@ from alerts.models import Alert, AlertEvent, AlertState, Rule
 from alerts.views import by_severity_then_age
 from alerts.workflow import (
     EDITABLE_RULE_FIELDS,
-    AlertWorkflowError,
-    acknowledge_alert,
-    close_alert,
+    UsefulnessMissing,
+    apply_alert_action,
     create_rule,
-    rate_alert,
-    reopen_alert,
     update_rule,
 )
 from wellbeing.actions import record_audit
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
 from wellbeing.api.error_docs import error_responses
-from wellbeing.api.refusals import ActionRefused, SchoolObjectMixin, refusals_as_http
+from wellbeing.api.refusals import SchoolObjectMixin, refusals_as_http
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.permissions import IsOrgAdmin
-
-
-class AlertRefused(ActionRefused):
-    default_code = "alert_refused"
 
 
 class AlertEventSerializer(serializers.ModelSerializer[AlertEvent]):
@@ -79,10 +72,6 @@ class RuleSerializer(serializers.ModelSerializer[Rule]):
         model = Rule
         fields = ["id", "slug", "version", "is_current", "created_at", *EDITABLE_RULE_FIELDS]
         read_only_fields = ["id", "version", "is_current", "created_at"]
-
-
-def _refused(exc: AlertWorkflowError) -> AlertRefused:
-    return AlertRefused(str(exc))
 
 
 class AlertViewSet(
@@ -130,21 +119,11 @@ class AlertViewSet(
         payload.is_valid(raise_exception=True)
         note, useful = payload.validated_data["note"], payload.validated_data["useful"]
         staff, ctx = current_staff(request), audit_context(request)
-        try:
-            with refusals_as_http():
-                if kind == "acknowledge":
-                    alert = acknowledge_alert(ctx, staff, alert, note)
-                elif kind in ("resolve", "dismiss"):
-                    state = AlertState.RESOLVED if kind == "resolve" else AlertState.DISMISSED
-                    alert = close_alert(ctx, staff, alert, state, note, useful)
-                elif kind == "reopen":
-                    alert = reopen_alert(ctx, staff, alert, note)
-                elif useful is None:
-                    raise AlertWorkflowError("Send useful: true or false.")
-                else:
-                    alert = rate_alert(ctx, staff, alert, useful, note)
-        except AlertWorkflowError as exc:
-            raise _refused(exc) from exc
+        with refusals_as_http():
+            try:
+                alert = apply_alert_action(ctx, staff, alert, kind, note, useful)
+            except UsefulnessMissing as exc:  # the same refusal, in words naming the JSON field
+                raise UsefulnessMissing("Send useful: true or false.") from exc
         return Response(self.get_serializer(self.get_queryset().get(pk=alert.pk)).data)
 
     @extend_schema(
@@ -221,10 +200,8 @@ class RuleViewSet(
         payload.is_valid(raise_exception=True)
         fields = dict(payload.validated_data)
         slug = fields.pop("slug")
-        try:
+        with refusals_as_http():
             rule = create_rule(audit_context(request), slug, **fields)
-        except AlertWorkflowError as exc:
-            raise _refused(exc) from exc
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: RuleSerializer, **error_responses(400, 403, 404)})
@@ -233,9 +210,6 @@ class RuleViewSet(
         payload = RuleSerializer(rule, data=request.data, partial=kwargs.get("partial", False))
         payload.is_valid(raise_exception=True)
         changes = {k: v for k, v in payload.validated_data.items() if k in EDITABLE_RULE_FIELDS}
-        try:
-            with refusals_as_http():
-                new = update_rule(audit_context(request), rule, **changes)
-        except AlertWorkflowError as exc:
-            raise _refused(exc) from exc
+        with refusals_as_http():
+            new = update_rule(audit_context(request), rule, **changes)
         return Response(RuleSerializer(new).data)

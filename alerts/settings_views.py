@@ -12,8 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from alerts.forms import EmailPreferenceForm, RuleForm
 from alerts.models import Alert, Rule
 from alerts.workflow import AlertWorkflowError, set_email_preference, update_rule
+from wellbeing.actions import AuditContext
 from wellbeing.models import Role, StaffMember
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 can_see_rules = staff_required(Role.ADMIN, Role.COUNSELOR)
 can_edit_rules = staff_required(Role.ADMIN)
@@ -41,7 +42,7 @@ def rule_edit(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse
             messages.info(request, "Nothing changed.")
             return redirect("alerts:rules")
         try:
-            new = update_rule(audit_context(request, staff), rule, **changes)
+            new = update_rule(AuditContext.from_request(request, staff), rule, **changes)
         except AlertWorkflowError as exc:
             form.add_error(None, str(exc))
         else:
@@ -56,7 +57,7 @@ def email_preference(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     form = EmailPreferenceForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         choice = form.cleaned_data["email_preference"]
-        set_email_preference(audit_context(request, staff), staff, choice)
+        set_email_preference(AuditContext.from_request(request, staff), staff, choice)
         messages.success(request, "Your alert e-mail preference is saved.")
         return redirect("alerts:preferences")
     return render(request, "alerts/preferences.html", {"form": form})

@@ -11,19 +11,12 @@ from django.views.decorators.http import require_POST
 
 from alerts.forms import USEFUL_CHOICES, AlertActionForm
 from alerts.models import ACTIVE_STATES, CLOSED_STATES, SEVERITY_RANK, Alert, AlertState
-from alerts.workflow import (
-    AlertWorkflowError,
-    acknowledge_alert,
-    close_alert,
-    rate_alert,
-    reopen_alert,
-)
-from wellbeing.actions import record_audit
+from alerts.workflow import ALERT_ACTIONS, AlertWorkflowError, apply_alert_action
+from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Role, StaffMember
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 can_see_alerts = staff_required(Role.ADMIN, Role.COUNSELOR)
-ACTIONS = ("acknowledge", "resolve", "dismiss", "reopen", "rate")
 STATE_FILTERS = {"active": ACTIVE_STATES, "closed": CLOSED_STATES, "all": tuple(AlertState.values)}
 
 
@@ -45,7 +38,7 @@ def inbox(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     page = Paginator(ordered, 25).get_page(request.GET.get("page"))
     if page.object_list:
         record_audit(
-            audit_context(request, staff),
+            AuditContext.from_request(request, staff),
             "alert.list",
             pseudonyms=[a.participant.pseudonym for a in page],
         )
@@ -60,7 +53,10 @@ def detail(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
         Alert.objects.visible_to_staff(staff).select_related("participant", "rule"), pk=pk
     )
     record_audit(
-        audit_context(request, staff), "alert.view", target=alert, participant=alert.participant
+        AuditContext.from_request(request, staff),
+        "alert.view",
+        target=alert,
+        participant=alert.participant,
     )
     context = {
         "alert": alert,
@@ -74,7 +70,7 @@ def detail(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
 @require_POST
 @can_see_alerts
 def act(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpResponse:
-    if action not in ACTIONS:
+    if action not in ALERT_ACTIONS:
         raise Http404("Unknown alert action.")
     alert = get_object_or_404(Alert.objects.visible_to_staff(staff), pk=pk)
     form = AlertActionForm(request.POST)
@@ -85,19 +81,9 @@ def act(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpR
         messages.error(request, "Please check the note and the feedback.")
         return redirect("alerts:detail", pk=pk)
     note, useful = form.cleaned_data["note"], form.useful_value()
-    ctx = audit_context(request, staff)
+    ctx = AuditContext.from_request(request, staff)
     try:
-        if action == "acknowledge":
-            acknowledge_alert(ctx, staff, alert, note)
-        elif action in ("resolve", "dismiss"):
-            state = AlertState.RESOLVED if action == "resolve" else AlertState.DISMISSED
-            close_alert(ctx, staff, alert, state, note, useful)
-        elif action == "reopen":
-            reopen_alert(ctx, staff, alert, note)
-        elif useful is None:
-            raise AlertWorkflowError("Choose whether the alert was useful.")
-        else:
-            rate_alert(ctx, staff, alert, useful, note)
+        apply_alert_action(ctx, staff, alert, action, note, useful)
     except AlertWorkflowError as exc:
         if wants_json(request):
             return JsonResponse({"ok": False, "error": str(exc)}, status=400)

@@ -3,7 +3,7 @@
 Every function checks that the actor may act on the alert (admins: their organization;
 counselors: their caseload), writes an AlertEvent and an audit event, and raises
 AlertWorkflowError with a plain-words reason for a transition that is not allowed.
-PermissionError means "not yours" (views answer 404).
+NotYours means "not yours" (views answer 404).
 """
 
 from __future__ import annotations
@@ -24,21 +24,24 @@ from alerts.rules import check_rule_numbers
 from alerts.series import consented_participant_ids
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Participant, Role, StaffMember
+from wellbeing.refusals import NotYours, Refused
 
 
-class AlertWorkflowError(ValueError):
+class AlertWorkflowError(Refused):
     """The requested change is not allowed in the alert's (or rule's) current state."""
+
+    code = "alert_refused"
 
 
 def ensure_can_act(staff: StaffMember, alert: Alert) -> None:
-    """PermissionError unless ``staff`` may see and change ``alert``."""
+    """NotYours unless ``staff`` may see and change ``alert``."""
     if staff.organization_id != alert.organization_id:
-        raise PermissionError("That alert belongs to another school.")
+        raise NotYours("That alert belongs to another school.")
     if staff.role == Role.ADMIN:
         return
     if staff.role == Role.COUNSELOR and alert.participant.caseload.filter(counselor=staff).exists():
         return
-    raise PermissionError("That student is not on your caseload.")
+    raise NotYours("That student is not on your caseload.")
 
 
 def _transition(
@@ -153,6 +156,42 @@ def rate_alert(
     return _transition(ctx, staff, alert, "rated", states, note, useful=useful, useful_by=staff)
 
 
+ALERT_ACTIONS: tuple[str, ...] = ("acknowledge", "resolve", "dismiss", "reopen", "rate")
+
+
+class UsefulnessMissing(AlertWorkflowError):
+    """Rating an alert needs the answer to "was it useful?"."""
+
+
+def apply_alert_action(
+    ctx: AuditContext,
+    staff: StaffMember,
+    alert: Alert,
+    action: str,
+    note: str = "",
+    useful: bool | None = None,
+) -> Alert:
+    """Do one of ALERT_ACTIONS to ``alert`` as ``staff``; the pages and the API both call this.
+
+    ``useful`` is optional feedback when resolving or dismissing, and required to ``rate``
+    (UsefulnessMissing otherwise). Returns the changed alert. Raises AlertWorkflowError for an
+    unknown action or a transition the alert's state does not allow, NotYours for an alert the
+    staff member may not act on.
+    """
+    if action == "acknowledge":
+        return acknowledge_alert(ctx, staff, alert, note)
+    if action in ("resolve", "dismiss"):
+        state = AlertState.RESOLVED if action == "resolve" else AlertState.DISMISSED
+        return close_alert(ctx, staff, alert, state, note, useful)
+    if action == "reopen":
+        return reopen_alert(ctx, staff, alert, note)
+    if action != "rate":
+        raise AlertWorkflowError(f"Unknown alert action {action!r}.")
+    if useful is None:
+        raise UsefulnessMissing("Choose whether the alert was useful.")
+    return rate_alert(ctx, staff, alert, useful, note)
+
+
 def close_alerts_for_withdrawn_consent(participant: Participant) -> int:
     """Close the participant's active alerts and cancel their pending e-mails (system action)."""
     now = timezone.now()
@@ -229,7 +268,7 @@ def update_rule(ctx: AuditContext, rule: Rule, **changes: Any) -> Rule:
             f"These rule fields cannot be changed: {', '.join(sorted(unknown))}."
         )
     if rule.organization_id != ctx.organization.pk:
-        raise PermissionError("That rule belongs to another school.")
+        raise NotYours("That rule belongs to another school.")
     with transaction.atomic():
         current = Rule.objects.select_for_update().get(pk=rule.pk)
         if not current.is_current:

@@ -25,10 +25,10 @@ from capture.series import (
     participant_series,
     session_summary,
 )
-from wellbeing.actions import AuditContext
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
-from wellbeing.models import ClassSession, Participant, staff_of
+from wellbeing.api.request_context import audit_context
+from wellbeing.models import ClassSession, Participant
 
 
 class SeriesQuerySerializer(serializers.Serializer[dict[str, object]]):
@@ -75,11 +75,7 @@ class ParticipantSeriesView(APIView):
             points = participant_series(participant, resolution, start, end)
         except SeriesRangeError as exc:
             raise ValidationError({"from": [str(exc)]}) from exc
-        staff = staff_of(request.user)
-        assert staff is not None  # CanSeeIndividuals
-        record_participant_view(
-            AuditContext.from_request(request._request, staff), participant, section="series"
-        )
+        record_participant_view(audit_context(request), participant, section="series")
         return Response(
             {
                 "participant": participant.pseudonym,

@@ -27,32 +27,56 @@ from consent.template_crypto import encrypt_embedding, template_cipher
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.face_engine import EMBEDDER_NAME, compute_enrollment_embedding
 from wellbeing.models import Guardian, Participant, StaffMember
+from wellbeing.refusals import NotYours, Refused
 
 MAX_ENROLLMENT_PHOTOS = 5
 
 
-class ConsentError(ValueError):
+class ConsentError(Refused):
     """A consent action was refused; the message says why in plain words."""
 
+    code = "consent_refused"
 
-class EnrollmentError(ValueError):
+
+class EnrollmentError(Refused):
     """Enrollment was refused or a photo was unusable; nothing was stored."""
+
+    code = "enrollment_refused"
+
+
+class LapsesChanged(ConsentError):
+    """The number of consents a publication would end is not the number the caller reviewed."""
+
+    def __init__(self, expected: int, actual: int) -> None:
+        super().__init__(
+            f"{actual} consents would lapse, not the {expected} reviewed; review again."
+        )
+        self.expected, self.actual = expected, actual
 
 
 def ensure_same_organization(ctx: AuditContext, *objects: object) -> None:
     for obj in objects:
         org_id = getattr(obj, "organization_id", None)
         if org_id is not None and org_id != ctx.organization.pk:
-            raise PermissionError("That record belongs to another school.")
+            raise NotYours("That record belongs to another school.")
 
 
-def publish_notice(ctx: AuditContext, title: str, text: str, *, confirmed: bool) -> ConsentNotice:
+def publish_notice(
+    ctx: AuditContext,
+    title: str,
+    text: str,
+    *,
+    confirmed: bool,
+    expected_lapses: int | None = None,
+) -> ConsentNotice:
     """Publish the next notice version. Existing grants stop counting: fresh consent is needed.
 
     Every participant who had an active scope gets the full effects of a withdrawal at once
     (templates destroyed, stored numbers deleted or de-identified, alerts closed). Callers must
     have shown those consequences (privacy.notice_publication) and pass ``confirmed=True``;
-    without it nothing is published.
+    without it nothing is published. With ``expected_lapses`` (the count the person reviewed)
+    it raises LapsesChanged, publishing nothing, unless exactly that many consents lapse; the
+    count is taken under the participants' locks, so no consent recorded meanwhile slips by.
     """
     if not confirmed:
         raise ConsentError(
@@ -65,10 +89,12 @@ def publish_notice(ctx: AuditContext, title: str, text: str, *, confirmed: bool)
         participants = list(ctx.organization.participants.all())
         lock_participants(participants)
         before = {p.pk: consent_state(p, ALL_SCOPES).active_scopes for p in participants}
+        lapsing = [p for p in participants if before[p.pk]]
+        if expected_lapses is not None and len(lapsing) != expected_lapses:
+            raise LapsesChanged(expected_lapses, len(lapsing))
         notice = ConsentNotice.objects.create(
             organization=ctx.organization, version=version, title=title, text=text
         )
-        lapsing = [p for p in participants if before[p.pk]]
         record_audit(
             ctx, "notice.publish", target=notice, version=version, consents_lapsed=len(lapsing)
         )

@@ -10,10 +10,12 @@ import numpy as np
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 
+from wellbeing.refusals import NotConfigured
+
 EMBEDDING_DTYPE = np.float32
 
 
-class TemplateKeyError(RuntimeError):
+class TemplateKeyError(NotConfigured):
     """No usable FACE_TEMPLATE_KEY is configured, or a template cannot be decrypted with it."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
@@ -29,8 +31,10 @@ from consent.forms import (
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
 from consent.rules import consent_state, decide_consent
 from consent.template_crypto import TemplateKeyError
-from privacy.notice_publication import publication_effects, publish_confirmed_notice
+from privacy.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from wellbeing.actions import (
+    AuditContext,
+    DeviceRefused,
     add_guardian,
     create_device,
     create_participant,
@@ -39,7 +43,7 @@ from wellbeing.actions import (
     rotate_device_token,
 )
 from wellbeing.models import CaptureDevice, Participant, Role, StaffMember
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 admin_only = staff_required(Role.ADMIN)
 
@@ -65,7 +69,7 @@ def participant_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     rows = [(p, decide_consent(p.consent_records.all(), notice, ALL_SCOPES)) for p in page]
     if page.object_list:
         pseudonyms = [p.pseudonym for p in page]
-        ctx = audit_context(request, staff)
+        ctx = AuditContext.from_request(request, staff)
         record_audit(ctx, "participant.list", page=page.number, q=query, pseudonyms=pseudonyms)
     context = {"page": page, "rows": rows, "q": query, "notice": notice, "scopes": ALL_SCOPES}
     return render(request, "consent/participant_list.html", context)
@@ -76,7 +80,7 @@ def participant_create(request: HttpRequest, staff: StaffMember) -> HttpResponse
     form = ParticipantForm(request.POST or None, staff=staff)
     if request.method == "POST" and form.is_valid():
         participant = create_participant(
-            audit_context(request, staff),
+            AuditContext.from_request(request, staff),
             form.cleaned_data["full_name"],
             grade=form.cleaned_data["grade"],
             classrooms=list(form.cleaned_data["classrooms"]),
@@ -90,7 +94,7 @@ def participant_create(request: HttpRequest, staff: StaffMember) -> HttpResponse
 def participant_detail(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     participant = _participant(staff, pk)
     record_audit(
-        audit_context(request, staff),
+        AuditContext.from_request(request, staff),
         "participant.view",
         target=participant,
         participant=participant,
@@ -115,7 +119,7 @@ def guardian_add(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespo
     participant = _participant(staff, pk)
     form = GuardianForm(request.POST)
     if form.is_valid():
-        add_guardian(audit_context(request, staff), participant, **form.cleaned_data)
+        add_guardian(AuditContext.from_request(request, staff), participant, **form.cleaned_data)
         messages.success(request, "Guardian added.")
     else:
         messages.error(request, f"Guardian not added: {form.errors.as_text()}")
@@ -132,7 +136,10 @@ def consent_record(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRes
         return redirect("consent:participant", pk=pk)
     try:
         record_consent(
-            audit_context(request, staff), participant, recorded_by=staff, **form.cleaned_data
+            AuditContext.from_request(request, staff),
+            participant,
+            recorded_by=staff,
+            **form.cleaned_data,
         )
         messages.success(request, "Decision recorded; it applies from now on.")
     except ConsentError as exc:
@@ -149,7 +156,7 @@ def consent_withdraw(request: HttpRequest, staff: StaffMember, record_pk: int) -
     form = WithdrawForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     try:
-        withdraw_consent(audit_context(request, staff), record, by=staff, note=note)
+        withdraw_consent(AuditContext.from_request(request, staff), record, by=staff, note=note)
         messages.success(request, "Withdrawn. Processing stopped; templates were destroyed.")
     except ConsentError as exc:
         messages.error(request, str(exc))
@@ -166,7 +173,7 @@ def enroll_face(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespon
         return redirect("consent:participant", pk=pk)
     try:
         templates = enroll_face_action(
-            audit_context(request, staff),
+            AuditContext.from_request(request, staff),
             participant,
             form.cleaned_data["photos"],
         )
@@ -180,7 +187,9 @@ def enroll_face(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespon
 def consent_form_print(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     participant = _participant(staff, pk)
     notice = ConsentNotice.objects.current_for(staff.organization)
-    record_audit(audit_context(request, staff), "consent.print_form", participant=participant)
+    record_audit(
+        AuditContext.from_request(request, staff), "consent.print_form", participant=participant
+    )
     context = {
         "participant": participant,
         "notice": notice,
@@ -196,7 +205,7 @@ def device_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     new_token = None
     if request.method == "POST" and form.is_valid():
         device, new_token = create_device(
-            audit_context(request, staff),
+            AuditContext.from_request(request, staff),
             form.cleaned_data["name"],
             classroom=form.cleaned_data["classroom"],
             participant=form.cleaned_data["participant"],
@@ -215,7 +224,7 @@ def device_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
 @require_POST
 def device_action(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpResponse:
     device = get_object_or_404(CaptureDevice.objects.visible_to(staff.user), pk=pk)
-    ctx = audit_context(request, staff)
+    ctx = AuditContext.from_request(request, staff)
     try:
         if action == "rotate":
             token = rotate_device_token(ctx, device)
@@ -223,7 +232,7 @@ def device_action(request: HttpRequest, staff: StaffMember, pk: int, action: str
         else:
             revoke_device(ctx, device)
             messages.success(request, f"{device.name} revoked; its token no longer works.")
-    except ValueError as exc:
+    except DeviceRefused as exc:
         messages.error(request, str(exc))
     return redirect("consent:devices")
 
@@ -235,21 +244,32 @@ def notice_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     changed meanwhile, the review is shown again instead of publishing."""
     form = NoticeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        effects = publication_effects(staff.organization)
         data = form.cleaned_data
-        if data["confirm"] and data["reviewed_lapses"] == effects.consents_lapsing:
-            notice = publish_confirmed_notice(
-                audit_context(request, staff), data["title"], data["text"], confirm=True
+        try:
+            notice, effects = publish_confirmed_notice(
+                AuditContext.from_request(request, staff),
+                data["title"],
+                data["text"],
+                confirm=data["confirm"],
+                reviewed_lapses=data["reviewed_lapses"],
             )
-            messages.success(request, f"Published {notice}. {effects.summary()}")
-            return redirect("consent:notices")
-        review = NoticeForm(
-            initial={**data, "confirm": True, "reviewed_lapses": effects.consents_lapsing}
-        )
-        for name in ("title", "text"):
-            review.fields[name].widget = HiddenInput()
-        changed = data["confirm"]  # confirmed, but the figures moved since the review
-        context = {"form": review, "effects": effects, "changed": changed}
-        return render(request, "consent/notice_confirm.html", context)
+        except PublicationNotConfirmed as refused:
+            return _review_publication(request, data, refused)
+        messages.success(request, f"Published {notice}. {effects.summary()}")
+        return redirect("consent:notices")
     notices = ConsentNotice.objects.filter(organization=staff.organization).order_by("-version")
     return render(request, "consent/notice_list.html", {"form": form, "notices": notices})
+
+
+def _review_publication(
+    request: HttpRequest, data: dict[str, Any], refused: PublicationNotConfirmed
+) -> HttpResponse:
+    """The review step: the consequences as they are now, and a form confirming exactly them."""
+    effects = refused.effects
+    review = NoticeForm(
+        initial={**data, "confirm": True, "reviewed_lapses": effects.consents_lapsing}
+    )
+    for name in ("title", "text"):
+        review.fields[name].widget = HiddenInput()
+    context = {"form": review, "effects": effects, "changed": refused.stale}
+    return render(request, "consent/notice_confirm.html", context)

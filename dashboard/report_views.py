@@ -19,8 +19,9 @@ from dashboard.reports import (
     weekly_trends,
 )
 from inference.model_manifest import CANONICAL_CLASSES
+from wellbeing.actions import AuditContext
 from wellbeing.models import Role, StaffMember
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 DEFAULT_WEEKS = 12
 
@@ -98,7 +99,7 @@ def report_csv(request: HttpRequest, staff: StaffMember, kind: str) -> HttpRespo
         weeks = requested_weeks(request, today)
     except BadReportError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    ctx = audit_context(request, staff)
+    ctx = AuditContext.from_request(request, staff)
     filename, text = export_report_csv(ctx, kind, today, weeks)
     response = HttpResponse(text, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

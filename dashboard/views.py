@@ -25,9 +25,9 @@ from dashboard.series import (
 )
 from dashboard.student_overview import load_student_overview
 from inference.model_manifest import CANONICAL_CLASSES
-from wellbeing.actions import record_audit
+from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Classroom, Participant, Role, StaffMember
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 PAGE_SIZE = 25
 
@@ -59,7 +59,7 @@ def caseload_context(request: HttpRequest, staff: StaffMember) -> dict[str, obje
     lines = negative_sparklines([p.pk for p in page], today)
     if page.object_list:
         pseudonyms = [p.pseudonym for p in page]
-        ctx = audit_context(request, staff)
+        ctx = AuditContext.from_request(request, staff)
         record_audit(ctx, "participant.list", page=page.number, pseudonyms=pseudonyms)
     return {
         "page": page,
@@ -104,7 +104,9 @@ def student(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     except BadRangeError as exc:
         rng, error = parse_date_range(None, None, today), str(exc)
     resolution = choose_resolution(rng, request.GET.get("resolution"))
-    overview = load_student_overview(audit_context(request, staff), participant, rng, resolution)
+    overview = load_student_overview(
+        AuditContext.from_request(request, staff), participant, rng, resolution
+    )
     context = {
         "participant": participant,
         "overview": overview,

@@ -7,30 +7,46 @@ processing stops, face templates are destroyed, the person's stored numbers are 
 under the school's ``deidentify`` policy, their day totals pooled and every individual row
 deleted), active alerts are closed and pending e-mails cancelled. That follows the first
 principle (nothing about a person is stored unless an active consent covers it), and none of it
-can be undone, so the pages and the API show these figures and publish only when confirmed.
+can be undone, so the pages and the API show these figures and publish only when the person
+confirms the figures as they still are: the confirmation carries the number of lapsing consents
+they reviewed, and :func:`publish_confirmed_notice` refuses when that number is out of date.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from django.db.models import Prefetch
 
 from alerts.models import Alert
 from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
-from consent.actions import publish_notice
+from consent.actions import LapsesChanged, publish_notice
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord, FaceTemplate, Scope
 from consent.rules import decide_consent
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization, Participant
+from wellbeing.refusals import Refused
 
 
-class PublicationNotConfirmed(ValueError):
-    """Publishing was asked for without confirmation; ``effects`` says what it would do."""
+class PublicationNotConfirmed(Refused):
+    """Nothing was published: no confirmation, or one for figures that have changed since the
+    review (``stale``). ``effects`` says what publishing would do now; the API adds them to
+    its 400 answer as ``consequences``."""
 
-    def __init__(self, effects: PublicationEffects) -> None:
-        super().__init__(effects.summary())
+    code = "confirmation_required"
+
+    def __init__(self, effects: PublicationEffects, *, reviewed_lapses: int | None = None) -> None:
         self.effects = effects
+        self.stale = reviewed_lapses is not None
+        changed = (
+            f"The figures changed since the review: {effects.consents_lapsing} consents would "
+            f"lapse now, not {reviewed_lapses}; nothing was published. "
+        )
+        super().__init__((changed if self.stale else "") + effects.summary())
+
+    def extra_fields(self) -> dict[str, Any]:
+        return {"consequences": self.effects.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -123,10 +139,20 @@ def publication_effects(organization: Organization) -> PublicationEffects:
 
 
 def publish_confirmed_notice(
-    ctx: AuditContext, title: str, text: str, *, confirm: bool
-) -> ConsentNotice:
-    """Publish the next version only when ``confirm``; otherwise raise PublicationNotConfirmed
-    carrying the effects, having changed nothing."""
+    ctx: AuditContext, title: str, text: str, *, confirm: bool, reviewed_lapses: int | None
+) -> tuple[ConsentNotice, PublicationEffects]:
+    """Publish the next version only when ``confirm`` is given for the figures as they are:
+    ``reviewed_lapses`` must be the number of lapsing consents the person was shown. Returns the
+    notice and the effects it had. Otherwise raises PublicationNotConfirmed carrying the current
+    effects (``stale`` when confirmed for other figures), having changed nothing."""
+    effects = publication_effects(ctx.organization)
     if not confirm:
-        raise PublicationNotConfirmed(publication_effects(ctx.organization))
-    return publish_notice(ctx, title, text, confirmed=True)
+        raise PublicationNotConfirmed(effects)
+    if reviewed_lapses != effects.consents_lapsing:
+        raise PublicationNotConfirmed(effects, reviewed_lapses=reviewed_lapses)
+    try:
+        notice = publish_notice(ctx, title, text, confirmed=True, expected_lapses=reviewed_lapses)
+    except LapsesChanged as exc:  # a consent was recorded or withdrawn since the count above
+        fresh = publication_effects(ctx.organization)
+        raise PublicationNotConfirmed(fresh, reviewed_lapses=reviewed_lapses) from exc
+    return notice, effects

@@ -21,14 +21,15 @@ from consent.actions import lock_participants
 from privacy.models import ErasureRequest, ErasureStatus
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import AuditEvent, Participant, StaffMember
+from wellbeing.refusals import NotYours, Refused
 from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
 
 # Secrets and biometric identifiers are described, never exported (see docs/privacy.md).
 WITHHELD_FIELDS = {"ciphertext", "token_hash"}
 
 
-class ErasureError(ValueError):
-    pass
+class ErasureError(Refused):
+    """The erasure request cannot be decided as asked (e.g. it was decided already)."""
 
 
 def _plain(value: Any) -> Any:
@@ -83,7 +84,7 @@ def _cascades(field: models.ForeignKey[Any, Any]) -> bool:
 def collect_participant_data(ctx: AuditContext, participant: Participant) -> dict[str, Any]:
     """Everything held about the participant as JSON-ready sections; the export is audited."""
     if participant.organization_id != ctx.organization.pk:
-        raise PermissionError("That participant belongs to another school.")
+        raise NotYours("That participant belongs to another school.")
     data: dict[str, Any] = {
         "exported_at": timezone.now().isoformat(),
         "organization": ctx.organization.name,
@@ -128,7 +129,7 @@ def open_erasure_request(
     ctx: AuditContext, participant: Participant, requested_by: str, note: str = ""
 ) -> ErasureRequest:
     if participant.organization_id != ctx.organization.pk:
-        raise PermissionError("That participant belongs to another school.")
+        raise NotYours("That participant belongs to another school.")
     request = ErasureRequest.objects.create(
         organization=ctx.organization,
         participant=participant,
@@ -148,7 +149,7 @@ def carry_out_erasure(
     Returns the number of rows deleted per model. Raises ErasureError if already handled.
     """
     if request.organization_id != ctx.organization.pk:
-        raise PermissionError("That request belongs to another school.")
+        raise NotYours("That request belongs to another school.")
     if request.status != ErasureStatus.OPEN or request.participant is None:
         raise ErasureError("This request has already been handled.")
     with transaction.atomic():

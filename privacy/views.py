@@ -19,8 +19,9 @@ from privacy.subject_rights import (
     open_erasure_request,
     reject_erasure,
 )
+from wellbeing.actions import AuditContext
 from wellbeing.models import Participant, Role, StaffMember
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 admin_only = staff_required(Role.ADMIN)
 
@@ -40,7 +41,7 @@ class ErasureRequestForm(forms.Form):
 @admin_only
 def export_participant(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant.objects.visible_to(staff.user), pk=pk)
-    data = collect_participant_data(audit_context(request, staff), participant)
+    data = collect_participant_data(AuditContext.from_request(request, staff), participant)
     name = f"participant-{participant.pseudonym}"
     if request.GET.get("format") == "csv":
         response = HttpResponse(export_csv_zip(data), content_type="application/zip")
@@ -55,7 +56,7 @@ def export_participant(request: HttpRequest, staff: StaffMember, pk: int) -> Htt
 def erasure_requests(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     form = ErasureRequestForm(request.POST or None, staff=staff)
     if request.method == "POST" and form.is_valid():
-        open_erasure_request(audit_context(request, staff), **form.cleaned_data)
+        open_erasure_request(AuditContext.from_request(request, staff), **form.cleaned_data)
         messages.success(request, "Erasure request recorded; the deadline is tracked below.")
         return redirect("privacy:erasure_requests")
     requests = ErasureRequest.objects.filter(organization=staff.organization).order_by(
@@ -68,7 +69,7 @@ def erasure_requests(request: HttpRequest, staff: StaffMember) -> HttpResponse:
 @require_POST
 def erasure_decide(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     erasure = get_object_or_404(ErasureRequest, pk=pk, organization=staff.organization)
-    ctx = audit_context(request, staff)
+    ctx = AuditContext.from_request(request, staff)
     decision = request.POST.get("decision")
     try:
         if decision == "reject":

@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -26,13 +27,42 @@ from wellbeing.models import (
     Participant,
     Role,
     StaffMember,
+    staff_of,
 )
+from wellbeing.refusals import NotYours, Refused
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
 
 TOKEN_PREFIX_LENGTH = 8
 
 
 class DeviceAuthError(PermissionError):
     """The device token is missing, unknown or revoked."""
+
+
+class DeviceRefused(Refused):
+    """A capture device cannot be registered or given a token as asked."""
+
+
+class CaseloadRefused(Refused):
+    """The participant cannot go on that staff member's caseload."""
+
+
+class ClassroomRefused(Refused):
+    """The classroom cannot be created or changed as asked (e.g. an unknown face detector)."""
+
+
+class SchoolSettingsRefused(Refused):
+    """A school admin asked to change a setting that stays with the operator."""
+
+
+def _origin(request: HttpRequest | Request) -> dict[str, Any]:
+    # DRF's Request hands META through to the Django request it wraps.
+    return {
+        "ip_address": request.META.get("REMOTE_ADDR"),
+        "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+    }
 
 
 @dataclass(frozen=True)
@@ -46,13 +76,25 @@ class AuditContext:
     user_agent: str = ""
 
     @classmethod
-    def from_request(cls, request: HttpRequest, staff: StaffMember) -> AuditContext:
+    def from_request(
+        cls, request: HttpRequest | Request, staff: StaffMember | None = None
+    ) -> AuditContext:
+        """The staff member acting through ``request`` (a page's or the API's), from its address.
+
+        ``staff`` defaults to the signed-in user's StaffMember; pass it when the request is not
+        signed in yet (the set-password page). Raises PermissionDenied (403) for a user without
+        a staff role, so no event is written without an organization.
+        """
+        staff = staff or staff_of(request.user)
+        if staff is None:
+            raise PermissionDenied("Your role does not allow this.")
+        # request.user, when it is the member, saves loading the member's user row again.
+        user = request.user if request.user.pk == staff.user_id else staff.user
         return cls(
             organization=staff.organization,
-            actor=request.user,
-            actor_label=f"{request.user.get_username()} ({staff.role})",
-            ip_address=request.META.get("REMOTE_ADDR"),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            actor=user,
+            actor_label=f"{user.get_username()} ({staff.role})",
+            **_origin(request),
         )
 
     @classmethod
@@ -62,8 +104,7 @@ class AuditContext:
             organization=organization,
             actor=request.user,
             actor_label=f"{request.user.get_username()} (operator)",
-            ip_address=request.META.get("REMOTE_ADDR"),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            **_origin(request),
         )
 
     @classmethod
@@ -112,10 +153,10 @@ def create_device(
 ) -> tuple[CaptureDevice, str]:
     """Register a device and return it with its plaintext token (shown once, never stored)."""
     if (classroom is None) == (participant is None):
-        raise ValueError("A device belongs to exactly one classroom or one participant.")
+        raise DeviceRefused("A device belongs to exactly one classroom or one participant.")
     for owner in (classroom, participant):
         if owner is not None and owner.organization_id != ctx.organization.pk:
-            raise ValueError("The classroom or participant belongs to another school.")
+            raise DeviceRefused("The classroom or participant belongs to another school.")
     token = _new_token()
     device = CaptureDevice.objects.create(
         organization=ctx.organization,
@@ -132,14 +173,14 @@ def create_device(
 def _ensure_own_device(ctx: AuditContext, device: CaptureDevice) -> None:
     # Views look devices up through visible_to; this guards every other caller too.
     if device.organization_id != ctx.organization.pk:
-        raise PermissionError("That device belongs to another school.")
+        raise NotYours("That device belongs to another school.")
 
 
 def rotate_device_token(ctx: AuditContext, device: CaptureDevice) -> str:
     """Replace the device's token; the old one stops working immediately."""
     _ensure_own_device(ctx, device)
     if device.is_revoked:
-        raise ValueError("A revoked device cannot be given a new token.")
+        raise DeviceRefused("A revoked device cannot be given a new token.")
     token = _new_token()
     device.token_prefix = token[:TOKEN_PREFIX_LENGTH]
     device.token_hash = hash_token(token)
@@ -183,7 +224,7 @@ def create_participant(
 ) -> Participant:
     """Create a student in the actor's organization (classrooms must be of the same school)."""
     if any(c.organization_id != ctx.organization.pk for c in classrooms):
-        raise PermissionError("That classroom belongs to another school.")
+        raise NotYours("That classroom belongs to another school.")
     with transaction.atomic():
         participant = Participant.objects.create(
             organization=ctx.organization, full_name=full_name.strip(), grade=grade
@@ -196,7 +237,7 @@ def create_participant(
 def update_participant(ctx: AuditContext, participant: Participant, **fields: Any) -> Participant:
     """Change name, grade or classrooms (``classrooms`` replaces the set)."""
     if participant.organization_id != ctx.organization.pk:
-        raise PermissionError("That participant belongs to another school.")
+        raise NotYours("That participant belongs to another school.")
     classrooms = fields.pop("classrooms", None)
     with transaction.atomic():
         for name, value in fields.items():
@@ -204,7 +245,7 @@ def update_participant(ctx: AuditContext, participant: Participant, **fields: An
         participant.save()
         if classrooms is not None:
             if any(c.organization_id != ctx.organization.pk for c in classrooms):
-                raise PermissionError("That classroom belongs to another school.")
+                raise NotYours("That classroom belongs to another school.")
             participant.classrooms.set(classrooms)
         changed = sorted([*fields, *(["classrooms"] if classrooms is not None else [])])
         record_audit(
@@ -222,7 +263,7 @@ def add_guardian(
     phone: str = "",
 ) -> Guardian:
     if participant.organization_id != ctx.organization.pk:
-        raise PermissionError("That participant belongs to another school.")
+        raise NotYours("That participant belongs to another school.")
     guardian = Guardian.objects.create(
         participant=participant, name=name, relation=relation, email=email, phone=phone
     )
@@ -235,13 +276,13 @@ def assign_caseload(
 ) -> CaseloadAssignment:
     """Put the participant on the counselor's caseload (idempotent)."""
     if counselor.role != Role.COUNSELOR:
-        raise ValueError("Only counselors have a caseload.")
+        raise CaseloadRefused("Only counselors have a caseload.")
     if not counselor.user.is_active:
-        raise ValueError("That counselor is deactivated.")
+        raise CaseloadRefused("That counselor is deactivated.")
     if ctx.organization.pk not in (counselor.organization_id, participant.organization_id) or (
         counselor.organization_id != participant.organization_id
     ):
-        raise PermissionError("Counselor and participant must belong to your school.")
+        raise NotYours("Counselor and participant must belong to your school.")
     assignment, created = CaseloadAssignment.objects.get_or_create(
         counselor=counselor, participant=participant
     )
@@ -258,12 +299,12 @@ def assign_caseload(
 
 def _ensure_teachers(ctx: AuditContext, teachers: list[StaffMember]) -> None:
     if any(t.organization_id != ctx.organization.pk or t.role != Role.TEACHER for t in teachers):
-        raise PermissionError("Only teachers of your school can teach its classrooms.")
+        raise NotYours("Only teachers of your school can teach its classrooms.")
 
 
 def _ensure_detector(detector: str) -> None:
     if detector not in FaceDetector.values:
-        raise ValueError(
+        raise ClassroomRefused(
             f"Unknown face detector {detector!r}; choose one of {FaceDetector.values}."
         )
 
@@ -278,7 +319,7 @@ def create_classroom(
 ) -> Classroom:
     """Add a classroom to the actor's school, optionally with its teachers and face detector.
 
-    Raises PermissionError (teacher of another school), ValueError (unknown detector).
+    Raises NotYours (teacher of another school), ClassroomRefused (unknown detector).
     """
     _ensure_teachers(ctx, teachers or [])
     _ensure_detector(detector)
@@ -299,9 +340,9 @@ def create_classroom(
 def update_classroom(ctx: AuditContext, classroom: Classroom, **fields: Any) -> Classroom:
     """Rename, regrade, re-staff a classroom (``teachers`` replaces the set) or change its
     face detector; the audit event names the changed fields, and the detector's old and new
-    value (it changes the workers' CPU cost). Raises PermissionError, ValueError."""
+    value (it changes the workers' CPU cost). Raises NotYours, ClassroomRefused."""
     if classroom.organization_id != ctx.organization.pk:
-        raise PermissionError("That classroom belongs to another school.")
+        raise NotYours("That classroom belongs to another school.")
     teachers = fields.pop("teachers", None)
     if teachers is not None:
         _ensure_teachers(ctx, teachers)
@@ -357,7 +398,9 @@ def update_school_settings(ctx: AuditContext, **changes: Any) -> Organization:
     """Change the actor's own school's settings (validated by the caller); audited with values."""
     unknown = sorted(set(changes) - set(SCHOOL_SETTINGS))
     if unknown or not changes:
-        raise ValueError(f"Only these settings can be changed: {', '.join(SCHOOL_SETTINGS)}.")
+        raise SchoolSettingsRefused(
+            f"Only these settings can be changed: {', '.join(SCHOOL_SETTINGS)}."
+        )
     with transaction.atomic():
         school = Organization.objects.select_for_update().get(pk=ctx.organization.pk)
         before = {name: getattr(school, name) for name in changes}

@@ -12,9 +12,14 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from wellbeing.api.refusals import refusal_as_http
+from wellbeing.refusals import Refused
+
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, DjangoValidationError):
+    if isinstance(exc, Refused):  # an action refused without refusals_as_http around it
+        exc = refusal_as_http(exc)
+    elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(exc.messages)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
@@ -36,5 +41,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         code = getattr(exc, "default_code", "error")
         detail = data.get("detail", str(exc)) if isinstance(data, dict) else str(exc)
-        response.data = {"error": code, "detail": detail}
+        response.data = {"error": code, "detail": detail, **getattr(exc, "extra", {})}
     return response

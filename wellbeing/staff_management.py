@@ -9,7 +9,7 @@ row, so two admins acting at once cannot both pass them:
   explicit choice to leave those students unassigned (only admins then see them).
 
 Refusals raise :class:`StaffRefused` (a plain-words reason, nothing changed); a member or
-successor of another school raises PermissionError (callers answer 404).
+successor of another school raises NotYours (callers answer 404).
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from django.utils.http import urlsafe_base64_encode
 
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import CaseloadAssignment, Organization, Role, StaffMember
+from wellbeing.refusals import NotYours, Refused
 
 log = logging.getLogger(__name__)
 
 
-class StaffRefused(ValueError):
+class StaffRefused(Refused):
     """The change would break a staffing rule or repeats the current state; nothing changed."""
 
 
@@ -71,7 +72,7 @@ def staff_status(staff: StaffMember) -> str:
 def _ensure_own(ctx: AuditContext, staff: StaffMember) -> None:
     # Views look members up through visible_to; this guards every other caller too.
     if staff.organization_id != ctx.organization.pk:
-        raise PermissionError("That staff member belongs to another school.")
+        raise NotYours("That staff member belongs to another school.")
 
 
 def _locked(ctx: AuditContext, staff: StaffMember) -> StaffMember:

@@ -30,7 +30,7 @@ from wellbeing.staff_management import (
     reactivate_staff,
     send_invitation,
 )
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 admin_only = staff_required(Role.ADMIN)
 PAGE_SIZE = 25
@@ -62,7 +62,9 @@ def staff_create(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     form = StaffInviteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            member, sent = invite_staff(audit_context(request, staff), **form.cleaned_data)
+            member, sent = invite_staff(
+                AuditContext.from_request(request, staff), **form.cleaned_data
+            )
         except StaffRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -108,7 +110,7 @@ def staff_role(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespons
     if form.is_valid():
         role, handover = form.cleaned_data["role"], form.handover()
         try:
-            change_staff_role(audit_context(request, staff), member, role, handover)
+            change_staff_role(AuditContext.from_request(request, staff), member, role, handover)
         except StaffRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -124,7 +126,7 @@ def staff_deactivate(request: HttpRequest, staff: StaffMember, pk: int) -> HttpR
     form = HandoverForm(request.POST, member=member)
     if form.is_valid():
         try:
-            deactivate_staff(audit_context(request, staff), member, form.handover())
+            deactivate_staff(AuditContext.from_request(request, staff), member, form.handover())
         except StaffRefused as exc:
             form.add_error(None, str(exc))
         else:
@@ -138,7 +140,7 @@ def staff_deactivate(request: HttpRequest, staff: StaffMember, pk: int) -> HttpR
 def staff_reactivate(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     member = _member(staff, pk)
     try:
-        reactivate_staff(audit_context(request, staff), member)
+        reactivate_staff(AuditContext.from_request(request, staff), member)
     except StaffRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -152,7 +154,7 @@ def staff_invite(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespo
     """Send the invitation again (a new link; for members who have not chosen a password)."""
     member = _member(staff, pk)
     try:
-        sent = send_invitation(audit_context(request, staff), member)
+        sent = send_invitation(AuditContext.from_request(request, staff), member)
     except StaffRefused as exc:
         messages.error(request, str(exc))
     else:
@@ -172,15 +174,13 @@ class SetPasswordView(PasswordResetConfirmView):
 
     def form_valid(self, form: SetPasswordForm) -> HttpResponse:
         response = super().form_valid(form)
-        member = StaffMember.objects.select_related("organization").filter(user=form.user).first()
-        if member is not None:
-            ctx = AuditContext(
-                organization=member.organization,
-                actor=form.user,
-                actor_label=f"{form.user.get_username()} ({member.role})",
-                ip_address=self.request.META.get("REMOTE_ADDR"),
-                user_agent=self.request.META.get("HTTP_USER_AGENT", "")[:300],
-            )
+        member = (
+            StaffMember.objects.select_related("organization", "user")
+            .filter(user=form.user)
+            .first()
+        )
+        if member is not None:  # not signed in yet: the member, not request.user, is the actor
+            ctx = AuditContext.from_request(self.request, member)
             record_audit(ctx, "staff.password_set", target=member)
         messages.success(self.request, "Your password is set. Sign in with your e-mail address.")
         return response

@@ -9,7 +9,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from wellbeing.actions import record_audit
+from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import AuditEvent, AuditEventQuerySet, Organization, Role, StaffMember
 from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
 from wellbeing.two_factor import (
@@ -18,7 +18,7 @@ from wellbeing.two_factor import (
     secret_base32,
     start_totp_setup,
 )
-from wellbeing.web_access import audit_context, staff_required
+from wellbeing.web_access import staff_required
 
 AUDIT_CSV_COLUMNS = (
     "created_at",
@@ -68,7 +68,7 @@ class _Echo:
 def audit_log_csv(request: HttpRequest, staff: StaffMember) -> StreamingHttpResponse:
     """Stream the filtered audit trail as CSV; exporting it is itself audited."""
     events, filters = _filtered_events(request, staff)
-    record_audit(audit_context(request, staff), "audit.export", filters=filters)
+    record_audit(AuditContext.from_request(request, staff), "audit.export", filters=filters)
     writer = csv.writer(_Echo(), **WRITER_OPTIONS)
     rows = (
         [csv_cell(getattr(event, column)) for column in AUDIT_CSV_COLUMNS]
@@ -89,7 +89,7 @@ def two_factor_setup(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     device = start_totp_setup(user)
     if request.method == "POST":
         if confirm_totp(device, request.POST.get("token", "")):
-            record_audit(audit_context(request, staff), "account.two_factor_enabled")
+            record_audit(AuditContext.from_request(request, staff), "account.two_factor_enabled")
             messages.success(request, "Two-factor sign-in is on: you will need a code next time.")
             return redirect("two_factor")
         messages.error(request, "That code is not valid; check your device's clock and retry.")

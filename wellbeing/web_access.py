@@ -10,8 +10,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 
-from wellbeing.actions import AuditContext
-from wellbeing.models import StaffMember, staff_of
+from wellbeing.models import staff_of
 
 StaffView = Callable[..., HttpResponseBase]
 
@@ -36,7 +35,3 @@ def staff_required(*roles: str) -> Callable[[StaffView], Callable[..., HttpRespo
         return wrapper
 
     return decorator
-
-
-def audit_context(request: HttpRequest, staff: StaffMember) -> AuditContext:
-    return AuditContext.from_request(request, staff)

@@ -71,7 +71,7 @@ def test_publishing_a_notice_requires_fresh_consent(world: World, student: Parti
     client = client_for(world.personas["admin"])
     assert _status(client, student.pk) == ["emotion_analysis"]
     # when the admin publishes the next notice version
-    change = {"title": "v2", "text": "Now also X.", "confirm": True}
+    change = {"title": "v2", "text": "Now also X.", "confirm": True, "reviewed_lapses": 1}
     published = post_json(client, "/api/notices/", change)
     # then it is version 2, listed first, and the old grant no longer counts
     assert published.status_code == 201 and published.json()["version"] == 2

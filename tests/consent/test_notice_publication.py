@@ -8,6 +8,7 @@ without an explicit confirmation.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,10 +17,12 @@ from django.utils import timezone
 
 from alerts.models import Alert, Rule
 from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
-from consent.actions import ConsentError, publish_notice
+from consent.actions import ConsentError, LapsesChanged, publish_notice
 from consent.models import ConsentNotice, FaceTemplate
 from consent.rules import consent_state
+from privacy import notice_publication
 from privacy.models import DeidentifiedDailyTotal
+from privacy.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from tests.api.conftest import client_for, post_json
 from tests.conftest import login
 from tests.factories import grant_consent, make_participant
@@ -66,7 +69,8 @@ def test_the_action_refuses_to_publish_unconfirmed(consented: Participant) -> No
     before = _stored(consented)
     # when code publishes without confirmation
     with pytest.raises(ConsentError, match="confirm"):
-        publish_notice(AuditContext.system(consented.organization), **NEW, confirmed=False)
+        ctx = AuditContext.system(consented.organization)
+        publish_notice(ctx, NEW["title"], NEW["text"], confirmed=False)
     # then no version was added and the consent and data are untouched
     assert ConsentNotice.objects.filter(organization=consented.organization).count() == 1
     assert consent_state(consented, ["emotion_analysis"]).allows("emotion_analysis")
@@ -101,8 +105,11 @@ def test_api_with_confirm_does_exactly_what_it_stated(
     client = client_for(admin)
     # given the stated consequences
     stated = post_json(client, "/api/notices/", NEW).json()["consequences"]
-    # when the admin confirms
-    response = post_json(client, "/api/notices/", {**NEW, "confirm": True})
+    # when the admin confirms what was stated
+    reviewed = stated["consents_lapsing"]
+    response = post_json(
+        client, "/api/notices/", {**NEW, "confirm": True, "reviewed_lapses": reviewed}
+    )
     # then version 2 is current, the consent lapsed and the stated data is gone or closed
     assert response.status_code == 201 and response.json()["version"] == 2
     assert "confirm" not in response.json()
@@ -128,7 +135,7 @@ def test_deidentify_policy_is_stated_and_applied(
     detail = post_json(client, "/api/notices/", NEW).json()["detail"]
     # then the statement says day totals are pooled and for how long they are kept
     assert "de-identified grade totals" in detail and f"{school.daily_rollup_days} days" in detail
-    post_json(client, "/api/notices/", {**NEW, "confirm": True})
+    post_json(client, "/api/notices/", {**NEW, "confirm": True, "reviewed_lapses": 1})
     assert DeidentifiedDailyTotal.objects.filter(organization=school).count() == 1
 
 
@@ -189,3 +196,67 @@ def test_the_public_retention_page_says_what_a_new_version_does(
     page = client.get(f"/schools/{consented.organization.slug}/retention/").content.decode()
     # then it says a new notice version ends consent with the effects of a withdrawal
     assert "publishes a new version" in page and "same effects as a withdrawal" in page
+
+
+def test_api_refuses_a_stale_reviewed_count(admin: StaffMember, consented: Participant) -> None:
+    client = client_for(admin)
+    before = _stored(consented)
+    # given the admin reviewed a publication when no consent would lapse
+    reviewed = {**NEW, "confirm": True, "reviewed_lapses": 0}
+    # when they confirm after the student's consent was recorded (1 would now lapse)
+    response = post_json(client, "/api/notices/", reviewed)
+    # then nothing is published, and the answer states the current figures to review again
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["error"] == "confirmation_required"
+    assert body["detail"].startswith("The figures changed since the review")
+    assert body["consequences"]["consents_lapsing"] == 1
+    assert ConsentNotice.objects.filter(organization=consented.organization).count() == 1
+    assert _stored(consented) == before
+
+
+def test_api_confirm_alone_still_publishes_while_nothing_lapses(
+    admin: StaffMember, student: Participant, notice: ConsentNotice
+) -> None:
+    # given a school where nobody has consent yet
+    client = client_for(admin)
+    # when an older client confirms without a reviewed count
+    response = post_json(client, "/api/notices/", {**NEW, "confirm": True})
+    # then it publishes, as before: the omitted count is 0, and 0 consents lapse
+    assert response.status_code == 201 and response.json()["version"] == 2
+
+
+def test_the_action_itself_refuses_a_stale_or_missing_count(consented: Participant) -> None:
+    ctx = AuditContext.system(consented.organization)
+    # when any caller confirms for a count that is out of date, or for no count at all
+    with pytest.raises(PublicationNotConfirmed) as stale:
+        publish_confirmed_notice(ctx, **NEW, confirm=True, reviewed_lapses=0)
+    with pytest.raises(PublicationNotConfirmed) as unreviewed:
+        publish_confirmed_notice(ctx, **NEW, confirm=True, reviewed_lapses=None)
+    # then both are refused with the current figures, and only the first is "changed"
+    assert stale.value.stale and stale.value.effects.consents_lapsing == 1
+    assert not unreviewed.value.stale
+    assert ConsentNotice.objects.filter(organization=consented.organization).count() == 1
+
+
+def test_a_consent_recorded_after_the_review_count_is_not_ended_unseen(
+    consented: Participant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the figures were counted before the student's consent was recorded (0 lapsing)
+    real = notice_publication.publication_effects
+    counts = iter([replace(real(consented.organization), consents_lapsing=0)])
+    monkeypatch.setattr(
+        notice_publication, "publication_effects", lambda org: next(counts, None) or real(org)
+    )
+    before = _stored(consented)
+    # when the admin confirms the 0 they reviewed
+    with pytest.raises(PublicationNotConfirmed) as refused:
+        publish_confirmed_notice(
+            AuditContext.system(consented.organization), **NEW, confirm=True, reviewed_lapses=0
+        )
+    # then the count taken under the publication's locks refuses it, with the fresh figures
+    assert refused.value.stale and refused.value.effects.consents_lapsing == 1
+    assert isinstance(refused.value.__cause__, LapsesChanged)
+    assert ConsentNotice.objects.filter(organization=consented.organization).count() == 1
+    assert consent_state(consented, ["emotion_analysis"]).allows("emotion_analysis")
+    assert _stored(consented) == before

@@ -8,12 +8,14 @@ from django.db import IntegrityError
 from wellbeing.actions import (
     AuditContext,
     DeviceAuthError,
+    DeviceRefused,
     authenticate_device,
     create_device,
     revoke_device,
     rotate_device_token,
 )
 from wellbeing.models import AuditEvent, CaptureDevice, Classroom, Organization, Participant
+from wellbeing.refusals import NotYours
 
 
 def test_token_is_stored_only_as_hash(school: Organization, classroom: Classroom) -> None:
@@ -47,16 +49,16 @@ def test_revoked_device_is_refused_with_a_clear_message(
     # then its token is refused and it cannot get a new one
     with pytest.raises(DeviceAuthError, match="revoked"):
         authenticate_device(token)
-    with pytest.raises(ValueError, match="revoked"):
+    with pytest.raises(DeviceRefused, match="revoked"):
         rotate_device_token(AuditContext.system(school), device)
 
 
 def test_device_needs_exactly_one_owner_of_the_same_school(
     school: Organization, classroom: Classroom, student: Participant, other_school: Organization
 ) -> None:
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(DeviceRefused, match="exactly one"):
         create_device(AuditContext.system(school), "Both", classroom=classroom, participant=student)
-    with pytest.raises(ValueError, match="another school"):
+    with pytest.raises(DeviceRefused, match="another school"):
         create_device(AuditContext.system(other_school), "Theirs", classroom=classroom)
     assert CaptureDevice.objects.count() == 0
 
@@ -75,9 +77,9 @@ def test_another_school_cannot_rotate_or_revoke(
     device, token = create_device(AuditContext.system(school), "Camera", classroom=classroom)
     theirs = AuditContext.system(other_school)
     # when another school's context tries to rotate or revoke it, then it is refused
-    with pytest.raises(PermissionError, match="another school"):
+    with pytest.raises(NotYours, match="another school"):
         rotate_device_token(theirs, device)
-    with pytest.raises(PermissionError, match="another school"):
+    with pytest.raises(NotYours, match="another school"):
         revoke_device(theirs, device)
     # and nothing changed: the token still works, no audit event was written for them
     assert authenticate_device(token).pk == device.pk

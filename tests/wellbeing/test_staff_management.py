@@ -21,6 +21,7 @@ from wellbeing.models import (
     Role,
     StaffMember,
 )
+from wellbeing.refusals import NotYours
 from wellbeing.staff_management import (
     Handover,
     StaffRefused,
@@ -213,7 +214,7 @@ def test_a_successor_of_another_school_is_not_found(
 ) -> None:
     theirs = make_staff(other_school, Role.COUNSELOR)  # type: ignore[arg-type]
     before = staff_state()
-    with pytest.raises(PermissionError):
+    with pytest.raises(NotYours):
         deactivate_staff(_ctx(admin), counselor, Handover(successor=theirs))
     assert staff_state() == before
 
@@ -259,7 +260,7 @@ def test_another_schools_member_cannot_be_touched(
         lambda: reactivate_staff(_ctx(admin), theirs),
         lambda: send_invitation(_ctx(admin), theirs),
     ):
-        with pytest.raises(PermissionError):
+        with pytest.raises(NotYours):
             act()
     assert staff_state() == before
 
@@ -267,10 +268,10 @@ def test_another_schools_member_cannot_be_touched(
 def test_a_deactivated_counselor_cannot_be_given_a_caseload(
     admin: StaffMember, counselor: StaffMember, student: Participant
 ) -> None:
-    from wellbeing.actions import assign_caseload
+    from wellbeing.actions import CaseloadRefused, assign_caseload
 
     deactivate_staff(_ctx(admin), counselor, Handover(leave_unassigned=True))
-    with pytest.raises(ValueError, match="deactivated"):
+    with pytest.raises(CaseloadRefused, match="deactivated"):
         assign_caseload(_ctx(admin), StaffMember.objects.get(pk=counselor.pk), student)
 
 

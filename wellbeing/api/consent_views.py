@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from consent.actions import withdraw_consent
 from consent.models import ConsentNotice, ConsentRecord
-from privacy.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
+from privacy.notice_publication import publish_confirmed_notice
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
 from wellbeing.api.error_docs import ApiErrorSerializer, error_responses
@@ -82,9 +82,19 @@ class NoticePublishSerializer(NoticeSerializer):
         help_text="Must be true: publishing ends every active consent, with the effects of a "
         "withdrawal. Without it the answer is 400 confirmation_required, stating them.",
     )
+    reviewed_lapses = serializers.IntegerField(
+        write_only=True,
+        required=False,
+        default=0,
+        min_value=0,
+        help_text="With confirm: the consequences.consents_lapsing you reviewed. Publishing "
+        "happens only while that is still the number of consents that would lapse; otherwise "
+        "the answer is 400 confirmation_required with the current consequences. Omitted, it "
+        "counts as 0, so confirm alone publishes only while no consent would lapse.",
+    )
 
     class Meta(NoticeSerializer.Meta):
-        fields = [*NoticeSerializer.Meta.fields, "confirm"]
+        fields = [*NoticeSerializer.Meta.fields, "confirm", "reviewed_lapses"]
 
 
 class PublicationRefusalSerializer(ApiErrorSerializer):
@@ -102,7 +112,8 @@ class NoticeViewSet(
     """The school's consent notices, newest version first; creating one publishes a new version.
 
     Publishing a new version means every participant needs fresh consent, and those who had it
-    lose it at once with the effects of a withdrawal; so it needs ``confirm: true``.
+    lose it at once with the effects of a withdrawal; so it needs ``confirm: true`` and the
+    ``reviewed_lapses`` count the caller was shown, which must still be current.
     """
 
     serializer_class = NoticeSerializer
@@ -123,26 +134,26 @@ class NoticeViewSet(
             201: NoticeSerializer,
             400: OpenApiResponse(
                 PublicationRefusalSerializer,
-                description="Invalid payload, or confirmation_required: nothing was published; "
-                "detail and consequences say what publishing would end and delete.",
+                description="Invalid payload, or confirmation_required (no confirm, or "
+                "reviewed_lapses is not the number of consents that would lapse now): nothing "
+                "was published; detail and consequences say what publishing would end and "
+                "delete.",
             ),
             **error_responses(403),
         },
     )
     def create(self, request: Request) -> Response:
-        """Publish the next notice version (admin); send ``confirm: true`` to do it."""
+        """Publish the next notice version (admin); send ``confirm: true`` and the reviewed
+        ``reviewed_lapses`` to do it."""
         payload = NoticePublishSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        try:
-            notice = publish_confirmed_notice(
-                audit_context(request), data["title"], data["text"], confirm=data["confirm"]
+        with refusals_as_http():
+            notice, _effects = publish_confirmed_notice(
+                audit_context(request),
+                data["title"],
+                data["text"],
+                confirm=data["confirm"],
+                reviewed_lapses=data["reviewed_lapses"],
             )
-        except PublicationNotConfirmed as refused:
-            body = {
-                "error": "confirmation_required",
-                "detail": str(refused),
-                "consequences": refused.effects.as_dict(),
-            }
-            return Response(body, status=status.HTTP_400_BAD_REQUEST)
         return Response(self.get_serializer(notice).data, status=status.HTTP_201_CREATED)

@@ -54,7 +54,7 @@ class DeviceViewSet(
         context = {**self.get_serializer_context(), "staff": current_staff(request)}
         payload = DeviceCreateSerializer(data=request.data, context=context)
         payload.is_valid(raise_exception=True)
-        with refusals_as_http(ValueError):
+        with refusals_as_http():
             device, token = create_device(audit_context(request), **payload.validated_data)
         return self._issued(device, token, status.HTTP_201_CREATED)
 
@@ -65,7 +65,7 @@ class DeviceViewSet(
     def rotate(self, request: Request, pk: str | None = None) -> Response:
         """Issue a new token; the old one stops working at once (400 for a revoked device)."""
         device = self.get_object()
-        with refusals_as_http(ValueError):
+        with refusals_as_http():
             token = rotate_device_token(audit_context(request), device)
         return self._issued(device, token, status.HTTP_200_OK)
 

@@ -1,6 +1,8 @@
 """Turning an action's refusal into an API error in the shape of wellbeing.api_errors.
 
-Objects of another school surface as 404, never 403, so the API does not confirm they exist.
+The one mapping from :class:`wellbeing.refusals.Refused` to HTTP: the refusal's class gives the
+status and machine code, its message the detail. Objects of another school (NotYours) surface as
+a bare 404, never 403, so the API does not confirm they exist.
 """
 
 from __future__ import annotations
@@ -13,53 +15,42 @@ from django.http import Http404
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 
-from consent.actions import ConsentError, EnrollmentError
-from consent.template_crypto import TemplateKeyError
+from wellbeing.refusals import NotYours, Refused
 
 
 class ActionRefused(APIException):
-    """400: the action refused the request; ``detail`` is its plain-words reason."""
+    """An action's refusal as an API error: its status, code and plain-words reason, plus the
+    refusal's extra fields (wellbeing.api_errors puts them into the body)."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
     default_code = "refused"
     default_detail = "The request was refused."
 
-
-class ConsentRefused(ActionRefused):
-    default_code = "consent_refused"
-
-
-class EnrollmentRefused(ActionRefused):
-    default_code = "enrollment_refused"
+    def __init__(self, refusal: Refused) -> None:
+        super().__init__(str(refusal), refusal.code)
+        self.status_code = refusal.status
+        self.default_code = refusal.code
+        self.extra = refusal.extra_fields()
 
 
-class NotConfigured(APIException):
-    """503: the server lacks something the action needs (a key, the face engine)."""
-
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "not_configured"
-    default_detail = "This feature is not configured on the server."
+def refusal_as_http(refusal: Refused) -> APIException:
+    """The API error answering ``refusal`` (NotYours: a bare 404 that names nothing)."""
+    if isinstance(refusal, NotYours):
+        return NotFound()
+    return ActionRefused(refusal)
 
 
 @contextmanager
-def refusals_as_http(*plain_refusals: type[Exception]) -> Iterator[None]:
-    """Map ConsentError/EnrollmentError (and ``plain_refusals``) to 400, PermissionError to 404.
+def refusals_as_http() -> Iterator[None]:
+    """Answer a Refused raised inside the block as its API error (see refusal_as_http).
 
-    Pass ``ValueError`` only around actions that document ValueError as a refusal (the device
-    actions); elsewhere an unexpected ValueError is a bug and stays a 500.
+    Any other exception passes through: an unexpected ValueError is a bug and stays a 500.
+    wellbeing.api_errors maps refusals the same way, so this marks intent at the call site.
     """
     try:
         yield
-    except PermissionError as exc:
-        raise NotFound() from exc
-    except EnrollmentError as exc:
-        raise EnrollmentRefused(str(exc)) from exc
-    except ConsentError as exc:
-        raise ConsentRefused(str(exc)) from exc
-    except TemplateKeyError as exc:
-        raise NotConfigured(str(exc)) from exc
-    except plain_refusals as exc:
-        raise ActionRefused(str(exc)) from exc
+    except Refused as exc:
+        raise refusal_as_http(exc) from exc
 
 
 class SchoolObjectMixin:

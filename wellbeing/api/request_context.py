@@ -18,5 +18,5 @@ def current_staff(request: Request) -> StaffMember:
 
 
 def audit_context(request: Request) -> AuditContext:
-    """AuditContext of the caller (DRF keeps user and META on the wrapped Django request)."""
-    return AuditContext.from_request(request._request, current_staff(request))
+    """AuditContext of the caller; NotAuthenticated (403) for anyone without a staff role."""
+    return AuditContext.from_request(request, current_staff(request))

@@ -23,7 +23,6 @@ from wellbeing.models import Role, StaffMember
 from wellbeing.permissions import IsOrgAdmin
 from wellbeing.staff_management import (
     Handover,
-    StaffRefused,
     change_staff_role,
     deactivate_staff,
     email_in_use,
@@ -145,7 +144,7 @@ class StaffViewSet(
     )
     def create(self, request: Request) -> Response:
         data = self._payload(StaffInviteSerializer, request).validated_data
-        with refusals_as_http(StaffRefused):
+        with refusals_as_http():
             member, sent = invite_staff(audit_context(request), **data)
         body = self._reloaded(member, invitation_sent=sent)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -159,7 +158,7 @@ class StaffViewSet(
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         member = self.get_object()
         payload = self._payload(StaffRoleSerializer, request)
-        with refusals_as_http(StaffRefused):
+        with refusals_as_http():
             change_staff_role(
                 audit_context(request), member, payload.validated_data["role"], payload.handover()
             )
@@ -175,7 +174,7 @@ class StaffViewSet(
         ``leave_unassigned``, to nobody. The last admin who can sign in is refused."""
         member = self.get_object()
         payload = self._payload(HandoverSerializer, request)
-        with refusals_as_http(StaffRefused):
+        with refusals_as_http():
             deactivate_staff(audit_context(request), member, payload.handover())
         return Response(self._reloaded(member))
 
@@ -184,7 +183,7 @@ class StaffViewSet(
     def reactivate(self, request: Request, pk: str | None = None) -> Response:
         """Let a deactivated member sign in again."""
         member = self.get_object()
-        with refusals_as_http(StaffRefused):
+        with refusals_as_http():
             reactivate_staff(audit_context(request), member)
         return Response(self._reloaded(member))
 
@@ -195,6 +194,6 @@ class StaffViewSet(
     def invite(self, request: Request, pk: str | None = None) -> Response:
         """E-mail a fresh set-password link to a member who has not chosen a password yet."""
         member = self.get_object()
-        with refusals_as_http(StaffRefused):
+        with refusals_as_http():
             sent = send_invitation(audit_context(request), member)
         return Response(InvitationSerializer({"invitation_sent": sent}).data)

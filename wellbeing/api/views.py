@@ -21,7 +21,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consent.actions import MAX_ENROLLMENT_PHOTOS, enroll_face, record_consent
+from consent.actions import (
+    MAX_ENROLLMENT_PHOTOS,
+    EnrollmentError,
+    enroll_face,
+    record_consent,
+)
 from consent.models import ConsentNotice, ConsentRecord
 from wellbeing.actions import (
     add_guardian,
@@ -34,12 +39,7 @@ from wellbeing.actions import (
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_list, record_participant_view
 from wellbeing.api.error_docs import error_responses
-from wellbeing.api.refusals import (
-    EnrollmentRefused,
-    NotConfigured,
-    SchoolObjectMixin,
-    refusals_as_http,
-)
+from wellbeing.api.refusals import SchoolObjectMixin, refusals_as_http
 from wellbeing.api.request_context import audit_context, current_staff
 from wellbeing.api.serializers import (
     CaseloadAssignmentSerializer,
@@ -56,6 +56,7 @@ from wellbeing.api.serializers import (
 )
 from wellbeing.models import CaseloadAssignment, Classroom, Participant, staff_of
 from wellbeing.permissions import IsOrgAdmin, IsStaffMember
+from wellbeing.refusals import NotConfigured
 
 # Reads open to admins and counselors; every other action is admin-only.
 _READ_ACTIONS = {("list", "GET"), ("retrieve", "GET"), ("consents", "GET")}
@@ -218,9 +219,7 @@ class ParticipantViewSet(
         try:
             form = request.data
         except TooManyFilesSent as exc:  # Django stops parsing past DATA_UPLOAD_MAX_NUMBER_FILES
-            raise EnrollmentRefused(
-                f"Upload between 1 and {MAX_ENROLLMENT_PHOTOS} photos."
-            ) from exc
+            raise EnrollmentError(f"Upload between 1 and {MAX_ENROLLMENT_PHOTOS} photos.") from exc
         payload = EnrollmentSerializer(data=form)
         payload.is_valid(raise_exception=True)
         photos = [upload.read() for upload in payload.validated_data["photos"]]
@@ -255,7 +254,7 @@ class ParticipantViewSet(
         existed = CaseloadAssignment.objects.filter(
             counselor=counselor, participant=participant
         ).exists()
-        with refusals_as_http(ValueError):
+        with refusals_as_http():
             assignment = assign_caseload(audit_context(request), counselor, participant)
         code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
         return Response(CaseloadAssignmentSerializer(assignment).data, status=code)
