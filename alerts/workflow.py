@@ -44,6 +44,16 @@ def ensure_can_act(staff: StaffMember, alert: Alert) -> None:
     raise NotYours("That student is not on your caseload.")
 
 
+# Event kinds are past participles ("acknowledged"); refusals need the verb.
+EVENT_VERBS = {
+    "acknowledged": "acknowledge",
+    "resolved": "resolve",
+    "dismissed": "dismiss",
+    "reopened": "reopen",
+    "rated": "rate",
+}
+
+
 def _transition(
     ctx: AuditContext,
     staff: StaffMember,
@@ -57,8 +67,9 @@ def _transition(
     with transaction.atomic():
         locked = Alert.objects.select_for_update().get(pk=alert.pk)
         if locked.state not in allowed_from:
+            verb = EVENT_VERBS.get(kind, kind)
             raise AlertWorkflowError(
-                f"Cannot {kind} an alert that is {locked.get_state_display().lower()}."
+                f"Cannot {verb} an alert that is {locked.get_state_display().lower()}."
             )
         for name, value in changes.items():
             setattr(locked, name, value)

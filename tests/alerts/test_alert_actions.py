@@ -102,3 +102,13 @@ def test_rating_without_usefulness_keeps_each_channels_words(
     assert page.json() == {"ok": False, "error": "Choose whether the alert was useful."}
     assert api.status_code == 400
     assert api.json() == {"error": "alert_refused", "detail": "Send useful: true or false."}
+
+
+def test_refusal_names_the_action_in_plain_words(alert: Alert, counselor: StaffMember) -> None:
+    # given an alert that is already resolved
+    apply_alert_action(_ctx(counselor), counselor, alert, "resolve", "done")
+    # when someone tries to acknowledge it
+    with pytest.raises(AlertWorkflowError) as refused:
+        apply_alert_action(_ctx(counselor), counselor, alert, "acknowledge", "")
+    # then the message uses the verb ("acknowledge", not "acknowledged")
+    assert str(refused.value) == "Cannot acknowledge an alert that is resolved."
