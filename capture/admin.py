@@ -43,6 +43,11 @@ class SessionTotalAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "session", "day", "n", "minutes_observed")
 
 
+@admin.register(models.PresenceTally)
+class PresenceTallyAdmin(AuditedParticipantDataAdmin):
+    list_display = ("participant", "session", "first_seen", "last_seen", "frames_not_assessable")
+
+
 @admin.register(models.DailyRollup)
 class DailyRollupAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "day", "n", "minutes_observed", "sessions")

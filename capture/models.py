@@ -8,6 +8,10 @@ Three resolutions, each with its own retention period (Organization.*_days):
 * DailyRollup: per participant and local day (organization time zone), for reports and alerts.
 * SessionTotal: per participant and class session, for session-window alert rules (so they
   read one row per session instead of summing its minute rows on every evaluation).
+* PresenceTally: per participant and class session, the frames in which a consented participant
+  was recognised but their face was too small (or unclear) for an expression. A count and two
+  times, no emotion numbers: it is deliberately not an EmotionSums row, so it can never enter
+  means, charts or alert rules.
 
 ProcessedFrame makes frame processing idempotent: its frame_id (device id + sequence number) is
 inserted in the same transaction as the observations, so a redelivered or re-sent frame never
@@ -15,6 +19,8 @@ produces a second set of rows.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.db import models
 
@@ -198,3 +204,55 @@ class SessionTotal(EmotionSums):
 
     def __str__(self) -> str:
         return f"{self.participant} session {self.session_id}"
+
+
+class PresenceTallyQuerySet(models.QuerySet["PresenceTally"]):
+    def of_participant(self, participant: Participant) -> PresenceTallyQuerySet:
+        return self.filter(participant=participant)
+
+    def seen_between(self, start: dt.datetime, end: dt.datetime) -> PresenceTallyQuerySet:
+        """Tallies whose sightings overlap [start, end)."""
+        return self.filter(first_seen__lt=end, last_seen__gte=start)
+
+
+class PresenceTally(models.Model):
+    """Present, not assessable: one consented participant recognised in
+    ``frames_not_assessable`` frames of one class session where no expression could be read
+    (face too small or unclear).
+
+    Written by the worker in the frame's storing transaction, after the ProcessedFrame insert
+    (capture.timeseries), so a redelivered frame never counts twice. Kept as long as the
+    per-minute data (``minute_aggregate_days``, by ``first_seen``), deleted on withdrawal.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="presence_tallies", db_index=False
+    )
+    session = models.ForeignKey(
+        ClassSession, on_delete=models.CASCADE, related_name="presence_tallies"
+    )
+    first_seen = models.DateTimeField(help_text="capture time of the first such frame")
+    last_seen = models.DateTimeField(help_text="capture time of the latest such frame")
+    frames_not_assessable = models.PositiveIntegerField(
+        default=0, help_text="frames in which recognised but not assessable"
+    )
+
+    objects = PresenceTallyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "session"], name="presence_tally_key")
+        ]
+        indexes = [
+            # A participant's sessions (student page).
+            models.Index(fields=["participant", "first_seen"]),
+            # A school's tallies by age (retention purge).
+            models.Index(fields=["organization", "first_seen"]),
+        ]
+
+    def __str__(self) -> str:
+        frames = self.frames_not_assessable
+        return f"{self.participant} session {self.session_id}: {frames} not assessable"

@@ -1,8 +1,10 @@
 """The worker's action: one queued frame -> observations of consented participants, once.
 
 Privacy contract: the frame bytes and the decoded image live only inside ``process_frame``; a
-face that matches no consented participant, or is not assessable, leaves only a count on the
-session. Per-session tracker state (temporal smoothing) stays in this process.
+face that matches no consented participant leaves only a count on the session. A consented
+participant recognised but not assessable leaves that count and, for them, only "present, not
+assessable" in this session (capture.models.PresenceTally), never an emotion number.
+Per-session tracker state (temporal smoothing) stays in this process.
 """
 
 from __future__ import annotations
@@ -107,6 +109,25 @@ def select_observations(
     return observations, unknown, not_assessable
 
 
+def present_not_assessable(
+    faces: list[FaceResult], allowed: set[str], observations: list[FaceObservation]
+) -> list[int]:
+    """Consented participants recognised in the frame only in faces without an expression.
+
+    Sorted, once each; a participant who also has an observation in this frame is left out
+    (they were assessed). Faces of anyone outside ``allowed`` never reach this list.
+    """
+    observed = {obs.participant_id for obs in observations}
+    present = {
+        int(face.identity)
+        for face in faces
+        if face.identity is not None
+        and face.identity in allowed
+        and not (face.assessable and face.probs is not None and face.emotion is not None)
+    }
+    return sorted(present - observed)
+
+
 def to_observation(participant_id: int, face: FaceResult) -> FaceObservation:
     assert face.probs is not None and face.emotion is not None
     return FaceObservation(
@@ -194,9 +215,8 @@ def outcome_of(
     except ImageDecodeError as exc:
         log.info("frame %s dropped: not decodable (%s)", frame_id, type(exc).__name__)
         return None
-    observations, unknown, not_assessable = select_observations(
-        result.faces, set(gallery.participants)
-    )
+    allowed = set(gallery.participants)
+    observations, unknown, not_assessable = select_observations(result.faces, allowed)
     return FrameOutcome(
         frame_id=frame_id,
         session_id=session.pk,
@@ -206,4 +226,5 @@ def outcome_of(
         unknown=unknown,
         not_assessable=not_assessable,
         observations=observations,
+        present_not_assessable=present_not_assessable(result.faces, allowed, observations),
     )

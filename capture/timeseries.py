@@ -5,10 +5,12 @@ during analysis wins), the ProcessedFrame row (the idempotency key:
 a conflict means the frame was already stored, so nothing else is written), the observations,
 one multi-row ``INSERT ... ON CONFLICT DO UPDATE`` adding this frame's sums to each
 participant's minute aggregate, the same for the daily rollup (organization's local day) and
-for the session total (participant and class session), the participants' last_seen_at and the
-session counters. All three sums are written only after the ProcessedFrame insert succeeded,
-so a redelivered frame adds to none of them. The SQL is portable between PostgreSQL and
-the demo's SQLite (both support ON CONFLICT ... RETURNING).
+for the session total (participant and class session), the presence tallies of participants
+recognised only in faces too small for an expression ("present, not assessable"), the
+participants' last_seen_at and the session counters. All three sums and the tallies are written
+only after the ProcessedFrame insert succeeded, so a redelivered frame adds to none of them. The
+SQL is portable between PostgreSQL and the demo's SQLite (both support ON CONFLICT ...
+RETURNING).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from capture.gallery import lock_consented
@@ -27,6 +29,7 @@ from capture.models import (
     DailyRollup,
     MinuteAggregate,
     Observation,
+    PresenceTally,
     ProcessedFrame,
     SessionTotal,
 )
@@ -60,6 +63,8 @@ class FrameOutcome:
     unknown: int
     not_assessable: int
     observations: list[FaceObservation] = field(default_factory=list)
+    # Consented participants recognised only in faces without an expression: ids, nothing else.
+    present_not_assessable: list[int] = field(default_factory=list)
 
 
 def aggregate_values(obs: FaceObservation) -> list[float | int]:
@@ -94,24 +99,40 @@ def store_frame_outcome(organization_id: int, tz: dt.tzinfo, outcome: FrameOutco
             first_of_day = first_session_minutes(outcome, new_minutes, local_day, tz)
             upsert_daily_rollups(organization_id, outcome, local_day, new_minutes, first_of_day)
             upsert_session_totals(organization_id, outcome, minute, local_day, new_minutes)
-            seen = [o.participant_id for o in outcome.observations]
-            Participant.objects.filter(pk__in=seen).update(last_seen_at=outcome.captured_at)
+        if outcome.present_not_assessable:
+            upsert_presence_tallies(organization_id, outcome)
+        # A recognised small face is a sighting too: the caseload must not read "never seen".
+        seen = [o.participant_id for o in outcome.observations] + outcome.present_not_assessable
+        if seen:
+            update_last_seen(seen, outcome.captured_at)
         update_session_counters(outcome)
     return True
 
 
 def drop_withdrawn(outcome: FrameOutcome) -> None:
-    """Keep only observations of participants still consented now (capture.gallery.lock_consented).
+    """Keep only observations and presence of participants still consented now
+    (capture.gallery.lock_consented, one call so the rows are locked in one order).
 
     The gallery was built when analysis started; consent withdrawn since then must still win.
     A dropped face counts as unknown, like any face that is not attributed.
     """
-    if not outcome.observations:
+    named = [obs.participant_id for obs in outcome.observations] + outcome.present_not_assessable
+    if not named:
         return
-    allowed = lock_consented(obs.participant_id for obs in outcome.observations)
+    allowed = lock_consented(named)
     kept = [obs for obs in outcome.observations if obs.participant_id in allowed]
-    outcome.unknown += len(outcome.observations) - len(kept)
+    present = [pid for pid in outcome.present_not_assessable if pid in allowed]
+    dropped_present = len(outcome.present_not_assessable) - len(present)
+    outcome.unknown += len(outcome.observations) - len(kept) + dropped_present
+    outcome.not_assessable -= dropped_present
     outcome.observations = kept
+    outcome.present_not_assessable = present
+
+
+def update_last_seen(participant_ids: list[int], at: dt.datetime) -> None:
+    """Move last_seen_at forward to ``at``; a frame stored late never moves it back."""
+    earlier = Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at)
+    Participant.objects.filter(earlier, pk__in=participant_ids).update(last_seen_at=at)
 
 
 def insert_processed_frame(outcome: FrameOutcome) -> bool:
@@ -264,6 +285,38 @@ def upsert_session_totals(
         ["minutes_observed"],
         len(outcome.observations),
         earliest=["first_minute", "day"],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def upsert_presence_tallies(organization_id: int, outcome: FrameOutcome) -> None:
+    """Add this frame to each "present, not assessable" participant's tally of the session (one
+    statement); first_seen and last_seen widen to the frame's capture time (frames can be
+    stored out of order)."""
+    table = PresenceTally._meta.db_table
+    columns = [
+        "organization_id",
+        "participant_id",
+        "session_id",
+        "first_seen",
+        "last_seen",
+        "frames_not_assessable",
+    ]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    params: list[Any] = []
+    for participant_id in outcome.present_not_assessable:
+        params += [organization_id, participant_id, outcome.session_id]
+        params += [outcome.captured_at, outcome.captured_at, 1]
+    rows = ", ".join([row] * len(outcome.present_not_assessable))
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows} "  # noqa: S608
+        "ON CONFLICT (participant_id, session_id) DO UPDATE SET "
+        f"frames_not_assessable = {table}.frames_not_assessable + 1, "
+        f"first_seen = CASE WHEN EXCLUDED.first_seen < {table}.first_seen "
+        f"THEN EXCLUDED.first_seen ELSE {table}.first_seen END, "
+        f"last_seen = CASE WHEN EXCLUDED.last_seen > {table}.last_seen "
+        f"THEN EXCLUDED.last_seen ELSE {table}.last_seen END"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

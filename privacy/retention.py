@@ -46,6 +46,8 @@ SPECS: tuple[PurgeSpec, ...] = (
     PurgeSpec("capture.minuteaggregate", ORG, "minute", "minute_aggregate_days"),
     # A lesson's totals are kept as long as its minute rows (they are their sums).
     PurgeSpec("capture.sessiontotal", ORG, "first_minute", "minute_aggregate_days"),
+    # "Present, not assessable" in a lesson: per-lesson data like the totals, kept as long.
+    PurgeSpec("capture.presencetally", ORG, "first_seen", "minute_aggregate_days"),
     PurgeSpec("capture.dailyrollup", ORG, "day", "daily_rollup_days", is_date=True),
     PurgeSpec("privacy.deidentifieddailytotal", ORG, "day", "daily_rollup_days", is_date=True),
     PurgeSpec("alerts.alert", ORG, "raised_at", "alert_days"),

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from django.db.models import F
 
-from capture.models import SUM_FIELDS, DailyRollup, MinuteAggregate, Observation, SessionTotal
+from capture.models import (
+    SUM_FIELDS,
+    DailyRollup,
+    MinuteAggregate,
+    Observation,
+    PresenceTally,
+    SessionTotal,
+)
 from privacy.models import DeidentifiedDailyTotal
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Participant
@@ -20,12 +27,14 @@ def apply_withdrawal_policy(ctx: AuditContext, participant: Participant) -> dict
     """Delete (or, by school policy, de-identify) the participant's series; returns counts.
 
     Only day totals are pooled under the ``deidentify`` policy; minute and session totals are
-    deleted either way (their sums are already in the day totals)."""
+    deleted either way (their sums are already in the day totals), and so are the "present,
+    not assessable" tallies (they hold no expression to pool)."""
     of_person = {"participant": participant}
     counts = {
         "observations": Observation.objects.filter(**of_person).delete()[0],
         "minute_aggregates": MinuteAggregate.objects.filter(**of_person).delete()[0],
         "session_totals": SessionTotal.objects.filter(**of_person).delete()[0],
+        "presence_tallies": PresenceTally.objects.filter(**of_person).delete()[0],
     }
     rollups = DailyRollup.objects.filter(participant=participant)
     if participant.organization.withdrawal_policy == "deidentify":

@@ -3,7 +3,7 @@ unknown and not-assessable faces become counts only."""
 
 from __future__ import annotations
 
-from capture.processing import select_observations
+from capture.processing import present_not_assessable, select_observations
 from inference.engine import FaceResult
 from inference.model_manifest import CANONICAL_CLASSES
 
@@ -45,3 +45,22 @@ def test_two_faces_matched_to_one_participant_keep_the_better_one() -> None:
     # then one observation, from the better-quality face; the other counts as unknown
     assert [(o.participant_id, o.quality) for o in observations] == [(5, 0.95)]
     assert (unknown, not_assessable) == (1, 0)
+
+
+def test_present_not_assessable_names_only_consented_people_without_an_observation() -> None:
+    # given a stranger's and an unconsented person's small faces, participant 7 twice too small,
+    # and participant 5 once too small and once assessable in the same frame
+    faces = [
+        face(None, assessable=False),
+        face("99", assessable=False),
+        face("7", assessable=False),
+        face("7", assessable=False),
+        face("5", assessable=False),
+        face("5"),
+    ]
+    allowed = {"5", "7"}
+    observations, _, _ = select_observations(faces, allowed)
+    # when the worker lists who was present but not assessable
+    present = present_not_assessable(faces, allowed, observations)
+    # then only participant 7, once: 5 was assessed, the others are not consented
+    assert present == [7]

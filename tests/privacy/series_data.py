@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
+from capture.models import DailyRollup, MinuteAggregate, Observation, PresenceTally, SessionTotal
 from wellbeing.models import ClassSession, Participant
 
 PROBS = {
@@ -55,3 +55,18 @@ def add_series(participant: Participant, when: dt.datetime | None = None) -> Cla
     )
     DailyRollup.objects.create(day=when.date(), minutes_observed=1, sessions=1, **one)
     return session
+
+
+def add_presence_tally(
+    participant: Participant, session: ClassSession, when: dt.datetime, frames: int = 12
+) -> PresenceTally:
+    """The participant present, not assessable in ``frames`` frames of ``session`` over the
+    40 minutes from ``when``."""
+    return PresenceTally.objects.create(
+        organization=participant.organization,
+        participant=participant,
+        session=session,
+        first_seen=when,
+        last_seen=when + dt.timedelta(minutes=40),
+        frames_not_assessable=frames,
+    )

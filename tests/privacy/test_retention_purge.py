@@ -13,6 +13,7 @@ from capture.models import (
     DailyRollup,
     MinuteAggregate,
     Observation,
+    PresenceTally,
     ProcessedFrame,
     SessionTotal,
 )
@@ -20,7 +21,7 @@ from privacy.models import DeidentifiedDailyTotal
 from privacy.retention import purge_expired_data
 from privacy.tasks import purge_expired_data_task
 from tests.factories import make_organization, make_participant
-from tests.privacy.series_data import add_series
+from tests.privacy.series_data import add_presence_tally, add_series
 from wellbeing.models import AuditEvent, Classroom, ClassSession, Organization, Participant
 
 
@@ -68,8 +69,9 @@ def test_every_kind_goes_after_its_own_period_and_the_purge_says_so(
         audit_days=120,
     )
     now = timezone.now()
-    for age in (0, 10, 40, 70):  # one observation, minute, session and day row at each age
-        add_series(student, now - dt.timedelta(days=age))
+    for age in (0, 10, 40, 70):  # one observation, minute, session, presence, day row each age
+        at = now - dt.timedelta(days=age)
+        add_presence_tally(student, add_series(student, at), at)
     session = ClassSession.objects.filter(started_at__lt=now - dt.timedelta(days=8)).first()
     assert session is not None
     for age, frame in ((0, "fresh"), (10, "old")):
@@ -93,13 +95,14 @@ def test_every_kind_goes_after_its_own_period_and_the_purge_says_so(
         "capture.processedframe": 1,
         "capture.minuteaggregate": 2,
         "capture.sessiontotal": 2,
+        "capture.presencetally": 2,
         "capture.dailyrollup": 1,
         "privacy.deidentifieddailytotal": 1,
         "alerts.alert": 1,
         "wellbeing.auditevent": 1,
     }
     assert Observation.objects.count() == 1 and MinuteAggregate.objects.count() == 2
-    assert SessionTotal.objects.count() == 2
+    assert SessionTotal.objects.count() == 2 and PresenceTally.objects.count() == 2
     assert DailyRollup.objects.count() == 3 and Alert.objects.count() == 1
     assert list(ProcessedFrame.objects.values_list("frame_id", flat=True)) == ["fresh"]
     assert not AuditEvent.objects.filter(action="old").exists()
