@@ -13,6 +13,12 @@ from consent.models import ALL_SCOPES, Scope
 from consent.rules import ConsentState, consent_state
 from dashboard.alert_feed import AlertSummary, alert_history
 from dashboard.palette import EMOTION_COLOURS
+from dashboard.presence import (
+    PresenceSummary,
+    merge_presence,
+    presence_in_range,
+    summarise_presence,
+)
 from dashboard.series import (
     Attendance,
     DateRange,
@@ -41,6 +47,7 @@ class StudentOverview:
     sessions: list[Attendance]
     consent: ConsentState
     alerts: list[AlertSummary] = field(default_factory=list)
+    presence: PresenceSummary = field(default_factory=PresenceSummary)
 
     @property
     def consent_rows(self) -> list[tuple[str, bool, str]]:
@@ -53,6 +60,11 @@ class StudentOverview:
             )
             for scope in ALL_SCOPES
         ]
+
+    @property
+    def sessions_total(self) -> int:
+        """Sessions with observations, plus those where the student was only present."""
+        return self.sessions_count + self.presence.only_present
 
     @property
     def observed_days(self) -> list[SeriesPoint]:
@@ -122,7 +134,8 @@ def load_student_overview(
     daily = daily_series(participant, rng, tz)
     timeline = hourly_series(participant, rng, tz) if resolution == "hour" else daily
     weekly = weekly_distribution(participant, rng)
-    sessions_count, sessions = sessions_attended(participant, rng, tz)
+    sessions_count, attended = sessions_attended(participant, rng, tz)
+    tallies = presence_in_range(participant, rng, tz)
     overview = StudentOverview(
         participant=participant,
         rng=rng,
@@ -132,9 +145,10 @@ def load_student_overview(
         weekly=weekly,
         whole_range=range_totals(weekly),
         sessions_count=sessions_count,
-        sessions=sessions,
+        sessions=merge_presence(attended, tallies, tz),
         consent=consent_state(participant, ALL_SCOPES),
         alerts=alert_history(participant),
+        presence=summarise_presence(participant, rng, tz, tallies),
     )
     record_audit(
         ctx,
