@@ -151,7 +151,7 @@ def analyse_frame(
     """Decode (with the upload limits) and run the engine with ``detector`` (None: the
     engine's default); ImageDecodeError if undecodable."""
     image = decode_image(
-        image_bytes, max_bytes=settings.MAX_UPLOAD_BYTES, max_pixels=settings.MAX_IMAGE_PIXELS
+        image_bytes, max_bytes=settings.MAX_UPLOAD_BYTES, max_pixels=settings.FRAME_MAX_PIXELS
     )
     tracker = tracker_for(session_id)
     scrub_tracks(tracker, set(gallery.participants))
