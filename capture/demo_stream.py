@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from capture.client import main as capture_main
-from wellbeing.demo import demo_device_token, shared_faces_dir
+from consent.demo import demo_device_token, shared_faces_dir
 
 
 def wait_for_server(url: str, timeout_s: float = 60.0) -> bool:

@@ -6,12 +6,12 @@ the one participant the device is bound to. The jurisdiction gate is checked on 
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from capture.errors import CaptureBlockedError, SessionNotFoundError, SessionStateError
+from capture.signals import session_ended
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import CaptureDevice, ClassSession, SessionStatus
 
@@ -84,16 +84,9 @@ def end_session(device: CaptureDevice, session_id: int) -> ClassSession:
             session.save(update_fields=["status", "ended_at"])
             ctx = AuditContext.system(device.organization, f"device {device.name}")
             record_audit(ctx, "capture.end", target=session, participant=device.participant)
-            schedule_session_evaluation(session.pk)
+            # alerts schedules its rule evaluation from this (alerts.receivers).
+            session_ended.send(sender=ClassSession, session=session)
     return session
-
-
-def schedule_session_evaluation(session_id: int) -> None:
-    """Evaluate the alert rules for the session once frames still in flight are stored."""
-    from alerts.tasks import evaluate_session_task
-
-    delay = settings.ALERT_SESSION_EVALUATION_DELAY_SECONDS
-    transaction.on_commit(lambda: evaluate_session_task.apply_async((session_id,), countdown=delay))
 
 
 def running_session(device: CaptureDevice, session_id: int) -> ClassSession:

@@ -73,7 +73,7 @@ def publish_notice(
 
     Every participant who had an active scope gets the full effects of a withdrawal at once
     (templates destroyed, stored numbers deleted or de-identified, alerts closed). Callers must
-    have shown those consequences (privacy.notice_publication) and pass ``confirmed=True``;
+    have shown those consequences (consent.notice_publication) and pass ``confirmed=True``;
     without it nothing is published. With ``expected_lapses`` (the count the person reviewed)
     it raises LapsesChanged, publishing nothing, unless exactly that many consents lapse; the
     count is taken under the participants' locks, so no consent recorded meanwhile slips by.

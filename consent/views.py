@@ -29,9 +29,9 @@ from consent.forms import (
     WithdrawForm,
 )
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
+from consent.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from consent.rules import consent_state, decide_consent
 from consent.template_crypto import TemplateKeyError
-from privacy.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from wellbeing.actions import (
     AuditContext,
     DeviceRefused,

@@ -1,13 +1,17 @@
-"""REST API routes of every app, under /api/."""
+"""REST API routes under /api/ in one router, so the API root lists them all.
+
+Root wiring (like wellbeing.urls): it may import the viewsets of any app, and the layers
+contract in pyproject.toml exempts it (docs/architecture.md).
+"""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from wellbeing.api.consent_views import ConsentRecordViewSet, NoticeViewSet
+from consent.api import ConsentRecordViewSet, NoticeViewSet, ParticipantViewSet
 from wellbeing.api.device_views import DeviceViewSet
 from wellbeing.api.school import SchoolSettingsView
 from wellbeing.api.staff import StaffViewSet
-from wellbeing.api.views import ClassroomViewSet, ParticipantViewSet
+from wellbeing.api.views import ClassroomViewSet
 
 router = DefaultRouter()
 router.register("participants", ParticipantViewSet, basename="participant")

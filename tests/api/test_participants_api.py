@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from consent.models import FaceTemplate, Scope
+from consent.serializers import may_see_full_name
 from consent.template_crypto import encrypt_embedding
 from tests.api.conftest import World, client_for, patch_json, post_json
 from tests.factories import grant_consent, make_participant, make_staff
-from wellbeing.api.serializers import may_see_full_name
 from wellbeing.models import AuditEvent, Guardian, Participant, Role, StaffMember
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from consent.models import ConsentNotice
-from privacy.notice_publication import publication_effects
+from consent.notice_publication import publication_effects
 from tests.browser.conftest import screenshot, sign_in
 from tests.factories import grant_consent, make_guardian, make_notice, make_participant, make_staff
 from wellbeing.models import Organization, Role, StaffMember

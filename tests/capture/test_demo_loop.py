@@ -10,8 +10,8 @@ import pytest
 
 from capture.demo_stream import demo_sources, stream_demo, wait_for_server
 from capture.models import Observation
+from consent.demo import demo_device_token, seed_demo_school
 from tests.capture.conftest import require_faces
-from wellbeing.demo import demo_device_token, seed_demo_school
 from wellbeing.models import Participant
 
 

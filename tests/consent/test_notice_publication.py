@@ -17,12 +17,12 @@ from django.utils import timezone
 
 from alerts.models import Alert, Rule
 from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
+from consent import notice_publication
 from consent.actions import ConsentError, LapsesChanged, publish_notice
 from consent.models import ConsentNotice, FaceTemplate
+from consent.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from consent.rules import consent_state
-from privacy import notice_publication
 from privacy.models import DeidentifiedDailyTotal
-from privacy.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
 from tests.api.conftest import client_for, post_json
 from tests.conftest import login
 from tests.factories import grant_consent, make_participant

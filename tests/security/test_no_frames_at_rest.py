@@ -16,8 +16,8 @@ from django.db import models
 
 from capture.demo_stream import stream_demo, wait_for_server
 from capture.models import Observation
+from consent.demo import seed_demo_school
 from tests.capture.conftest import require_faces
-from wellbeing.demo import seed_demo_school
 
 # JPEG and PNG signatures, raw and as they start in base64.
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n", b"/9j/", b"iVBORw0KGgo")

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.core.checks import run_checks
 from django.test import override_settings
 
-from wellbeing.checks import DEMO_TEMPLATE_KEY
+from consent.checks import DEMO_TEMPLATE_KEY
 
 
 def _deploy_warning_ids() -> set[str]:

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
+from consent.demo import seed_demo_school
 from consent.models import FaceTemplate
 from consent.retention import purge_expired_templates
 from consent.template_crypto import encrypt_embedding
-from wellbeing.demo import seed_demo_school
 from wellbeing.models import Organization, Participant
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ from rest_framework.exceptions import APIException
 
 from alerts.workflow import AlertWorkflowError, UsefulnessMissing
 from consent.actions import ConsentError, EnrollmentError, LapsesChanged
+from consent.notice_publication import PublicationNotConfirmed
 from consent.template_crypto import TemplateKeyError
-from privacy.notice_publication import PublicationNotConfirmed
 from privacy.subject_rights import ErasureError
 from wellbeing.actions import (
     CaseloadRefused,

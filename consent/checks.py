@@ -1,7 +1,8 @@
 """Deployment checks of our own settings (run by `manage.py check --deploy`).
 
 A missing or malformed FACE_TEMPLATE_KEY would otherwise only surface when an admin first
-enrolls a face; production should learn it at deploy time.
+enrolls a face; production should learn it at deploy time. The ids keep their historical
+``wellbeing.`` prefix: operators silence them by id (SILENCED_SYSTEM_CHECKS).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from wellbeing.demo import DEMO_PASSWORDS, seed_demo_school
+from consent.demo import DEMO_PASSWORDS, seed_demo_school
 
 
 class Command(BaseCommand):

@@ -1,5 +1,8 @@
 """Demo data: a school whose participants are the people in ../shared/testdata/faces.
 
+It lives in consent, the lowest app that owns everything it seeds (people, devices, consent,
+enrollment), so capture's demo stream can use it without an upward import.
+
 Used by `manage.py seed_demo` (and so by `make demo`) and by the pipeline demo, so the demo shows
 the real data flow: consent recorded, faces enrolled from real photos, a device to stream with.
 """

@@ -10,20 +10,24 @@ principle (nothing about a person is stored unless an active consent covers it),
 can be undone, so the pages and the API show these figures and publish only when the person
 confirms the figures as they still are: the confirmation carries the number of lapsing consents
 they reviewed, and :func:`publish_confirmed_notice` refuses when that number is out of date.
+
+The stored numbers and the alerts belong to apps above consent (capture, alerts); consent does
+not import them but asks them through the ``publication_effects_counted`` signal
+(consent.signals), and each answers with its own figures.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Prefetch
 
-from alerts.models import Alert
-from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
 from consent.actions import LapsesChanged, publish_notice
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord, FaceTemplate, Scope
 from consent.rules import decide_consent
+from consent.signals import publication_effects_counted
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization, Participant
 from wellbeing.refusals import Refused
@@ -126,16 +130,35 @@ def publication_effects(organization: Organization) -> PublicationEffects:
         participants=len(active),
         consents_lapsing=sum(1 for scopes in active.values() if scopes),
         series_deleted_for=len(series),
-        observations=Observation.objects.filter(participant_id__in=series).count(),
-        minute_aggregates=MinuteAggregate.objects.filter(participant_id__in=series).count(),
-        session_totals=SessionTotal.objects.filter(participant_id__in=series).count(),
-        daily_rollups=DailyRollup.objects.filter(participant_id__in=series).count(),
         withdrawal_policy=organization.withdrawal_policy,
         templates_destroyed_for=len(templated),
         templates=FaceTemplate.objects.filter(participant_id__in=templated).count(),
-        alerts_closed=Alert.objects.filter(participant_id__in=series).active().count(),
         daily_rollup_days=organization.daily_rollup_days,
+        **_figures_of_other_apps(organization, series),
     )
+
+
+# The figures capture (stored numbers) and alerts (open alerts) count for consent.
+OTHER_APPS_FIGURES = frozenset(
+    {"observations", "minute_aggregates", "session_totals", "daily_rollups", "alerts_closed"}
+)
+
+
+def _figures_of_other_apps(organization: Organization, series: list[int]) -> dict[str, int]:
+    """Ask the apps that own the stored numbers and alerts what a lapse of ``series`` (the
+    participants losing emotion analysis) would delete or close. Raises ImproperlyConfigured
+    when a figure has no answer: a confirmation that leaves out a deletion is no confirmation."""
+    figures: dict[str, int] = {}
+    answers = publication_effects_counted.send(
+        sender=ConsentNotice, organization=organization, participant_ids=series
+    )
+    for _receiver, answer in answers:
+        # Signal.send is typed for string answers; these receivers answer with figures.
+        figures.update(cast("dict[str, int]", answer))
+    missing = OTHER_APPS_FIGURES - figures.keys()
+    if missing:
+        raise ImproperlyConfigured(f"No app counted {', '.join(sorted(missing))}.")
+    return {name: figures[name] for name in OTHER_APPS_FIGURES}
 
 
 def publish_confirmed_notice(

@@ -1,0 +1,194 @@
+"""API representations of participants, guardians, consent records, notices and enrollment.
+Serializers parse and validate; they never change the database.
+
+Ids inside payloads (classrooms, guardians) are looked up only in the caller's school (or the
+participant's guardians), so another school's id gets the same "does not exist" error as an
+unknown id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from consent.actions import MAX_ENROLLMENT_PHOTOS
+from consent.models import (
+    ALL_SCOPES,
+    ConsentNotice,
+    ConsentRecord,
+    Decision,
+    GivenBy,
+    Scope,
+)
+from consent.rules import decide_consent
+from wellbeing.api.serializers import SchoolScopedField
+from wellbeing.models import (
+    Classroom,
+    Guardian,
+    Participant,
+    Role,
+    StaffMember,
+)
+
+
+def may_see_full_name(staff: StaffMember, participant: Participant) -> bool:
+    """Admins of the participant's school, and counselors with the participant on caseload.
+
+    Uses ``participant.caseload.all()`` so a prefetch avoids one query per row.
+    """
+    if staff.organization_id != participant.organization_id:
+        return False
+    if staff.role == Role.ADMIN:
+        return True
+    if staff.role == Role.COUNSELOR:
+        return any(a.counselor_id == staff.pk for a in participant.caseload.all())
+    return False
+
+
+class ParticipantGuardianField(serializers.PrimaryKeyRelatedField):
+    """A guardian id that must be one of ``context["participant"]``'s guardians."""
+
+    def get_queryset(self) -> Any:
+        queryset = super().get_queryset()
+        assert queryset is not None  # every use passes queryset=
+        return queryset.filter(participant=self.context["participant"])
+
+
+class ConsentStatusSerializer(serializers.Serializer):
+    # Plain strings (not an enum) so the schema has one enum name for scopes: ScopesEnum.
+    active_scopes = serializers.ListField(
+        child=serializers.CharField(), help_text="Scopes processing may use now (see ScopesEnum)."
+    )
+    reasons = serializers.DictField(
+        child=serializers.CharField(), help_text="Why each inactive scope is not active."
+    )
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    """A participant as staff see it. ``full_name`` is null for callers who may not see it.
+
+    Expects ``context["staff"]`` and ``context["notice"]`` (the school's current notice).
+    """
+
+    full_name = serializers.SerializerMethodField()
+    consent = serializers.SerializerMethodField()
+    face_template_count = serializers.SerializerMethodField()
+    classrooms = serializers.PrimaryKeyRelatedField[Classroom](many=True, read_only=True)
+
+    class Meta:
+        model = Participant
+        fields = [
+            "id",
+            "pseudonym",
+            "full_name",
+            "grade",
+            "classrooms",
+            "consent",
+            "face_template_count",
+            "created_at",
+            "last_seen_at",
+        ]
+        read_only_fields = fields
+
+    def get_full_name(self, participant: Participant) -> str | None:
+        if may_see_full_name(self.context["staff"], participant):
+            return participant.full_name
+        return None
+
+    @extend_schema_field(ConsentStatusSerializer)
+    def get_consent(self, participant: Participant) -> dict[str, Any]:
+        state = decide_consent(
+            participant.consent_records.all(), self.context["notice"], ALL_SCOPES
+        )
+        return {"active_scopes": sorted(state.active_scopes), "reasons": state.reasons}
+
+    def get_face_template_count(self, participant: Participant) -> int:
+        annotated = getattr(participant, "face_template_count", None)
+        return annotated if annotated is not None else participant.face_templates.count()
+
+
+class ParticipantWriteSerializer(serializers.Serializer):
+    """Fields an admin may set; on PATCH each is optional, ``classrooms`` replaces the set."""
+
+    full_name = serializers.CharField(max_length=200)
+    grade = serializers.CharField(max_length=32, allow_blank=True, required=False)
+    classrooms = SchoolScopedField(many=True, queryset=Classroom.objects.all(), required=False)
+
+
+class GuardianSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Guardian
+        fields = ["id", "name", "relation", "email", "phone"]
+
+
+class ConsentRecordSerializer(serializers.ModelSerializer):
+    notice_version = serializers.IntegerField(source="notice.version", read_only=True)
+    participant = serializers.PrimaryKeyRelatedField[Participant](read_only=True)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
+    recorded_by = serializers.CharField(
+        source="recorded_by.user.username", read_only=True, allow_null=True
+    )
+    withdrawn_by = serializers.CharField(
+        source="withdrawn_by.user.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = ConsentRecord
+        fields = [
+            "id",
+            "participant",
+            "notice_version",
+            "scopes",
+            "decision",
+            "given_by",
+            "guardian",
+            "evidence_reference",
+            "evidence_date",
+            "recorded_by",
+            "recorded_at",
+            "withdrawn_at",
+            "withdrawn_by",
+            "withdrawal_note",
+        ]
+        read_only_fields = fields
+
+
+class ConsentRecordCreateSerializer(serializers.Serializer):
+    """A grant or refusal under the current notice. ``guardian`` is required when a guardian
+    gave it and must be one of this participant's guardians (``context["participant"]``)."""
+
+    scopes = serializers.MultipleChoiceField(choices=Scope.choices, allow_empty=False)
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    given_by = serializers.ChoiceField(choices=GivenBy.choices)
+    guardian = ParticipantGuardianField(
+        queryset=Guardian.objects.all(), required=False, allow_null=True
+    )
+    evidence_reference = serializers.CharField(max_length=200)
+    evidence_date = serializers.DateField()
+
+
+class WithdrawalSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, allow_blank=True, required=False, default="")
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConsentNotice
+        fields = ["id", "version", "title", "text", "published_at"]
+        read_only_fields = ["id", "version", "published_at"]
+
+
+class EnrollmentSerializer(serializers.Serializer):
+    photos = serializers.ListField(
+        child=serializers.FileField(),
+        min_length=1,
+        max_length=MAX_ENROLLMENT_PHOTOS,
+        help_text="1-5 photos of the participant alone; discarded after computing templates.",
+    )
+
+
+class EnrollmentResultSerializer(serializers.Serializer):
+    templates_created = serializers.IntegerField()
+    face_template_count = serializers.IntegerField()
