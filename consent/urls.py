@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import path
 
 from consent import views
 
@@ -13,10 +13,4 @@ urlpatterns = [
     path("participants/<int:pk>/form/", views.consent_form_print, name="print_form"),
     path("records/<int:record_pk>/withdraw/", views.consent_withdraw, name="withdraw"),
     path("notices/", views.notice_list, name="notices"),
-    path("devices/", views.device_list, name="devices"),
-    re_path(
-        r"^devices/(?P<pk>\d+)/(?P<action>rotate|revoke)/$",
-        views.device_action,
-        name="device_action",
-    ),
 ]

@@ -1,4 +1,4 @@
-"""Admin pages for participants, consent, notices, enrollment, devices. Thin: parse, check, act."""
+"""Admin pages for participants, consent, notices, enrollment. Thin: parse, check, act."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from consent.actions import (
 from consent.actions import enroll_face as enroll_face_action
 from consent.forms import (
     ConsentRecordForm,
-    DeviceForm,
     EnrollmentForm,
     GuardianForm,
     NoticeForm,
@@ -34,15 +33,11 @@ from consent.rules import consent_state, decide_consent
 from consent.template_crypto import TemplateKeyError
 from wellbeing.actions import (
     AuditContext,
-    DeviceRefused,
     add_guardian,
-    create_device,
     create_participant,
     record_audit,
-    revoke_device,
-    rotate_device_token,
 )
-from wellbeing.models import CaptureDevice, Participant, Role, StaffMember
+from wellbeing.models import Participant, Role, StaffMember
 from wellbeing.web_access import staff_required
 
 admin_only = staff_required(Role.ADMIN)
@@ -197,44 +192,6 @@ def consent_form_print(request: HttpRequest, staff: StaffMember, pk: int) -> Htt
         "scopes": ALL_SCOPES,
     }
     return render(request, "consent/consent_form_print.html", context)
-
-
-@admin_only
-def device_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
-    form = DeviceForm(request.POST or None, staff=staff)
-    new_token = None
-    if request.method == "POST" and form.is_valid():
-        device, new_token = create_device(
-            AuditContext.from_request(request, staff),
-            form.cleaned_data["name"],
-            classroom=form.cleaned_data["classroom"],
-            participant=form.cleaned_data["participant"],
-        )
-        messages.success(request, f"Device {device.name} registered. Copy its token now.")
-        form = DeviceForm(staff=staff)
-    devices = CaptureDevice.objects.visible_to(staff.user).select_related(
-        "classroom", "participant"
-    )
-    page = Paginator(devices.order_by("-created_at"), 25).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "new_token": new_token}
-    return render(request, "consent/device_list.html", context)
-
-
-@admin_only
-@require_POST
-def device_action(request: HttpRequest, staff: StaffMember, pk: int, action: str) -> HttpResponse:
-    device = get_object_or_404(CaptureDevice.objects.visible_to(staff.user), pk=pk)
-    ctx = AuditContext.from_request(request, staff)
-    try:
-        if action == "rotate":
-            token = rotate_device_token(ctx, device)
-            messages.success(request, f"New token for {device.name}: {token} (shown once).")
-        else:
-            revoke_device(ctx, device)
-            messages.success(request, f"{device.name} revoked; its token no longer works.")
-    except DeviceRefused as exc:
-        messages.error(request, str(exc))
-    return redirect("consent:devices")
 
 
 @admin_only

@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from wellbeing import staff_views, views
+from wellbeing import device_views, staff_views, views
 from wellbeing.two_factor import OptionalOTPAuthenticationForm
 
 
@@ -42,6 +42,13 @@ urlpatterns = [
     path("api/", include("alerts.api_urls")),
     path("api/", include("wellbeing.api_urls")),
     path("alerts/", include("alerts.urls")),
+    # Device pages are wellbeing's (CaptureDevice is), at the paths they always had.
+    path("consent/devices/", device_views.device_list, name="devices"),
+    re_path(
+        r"^consent/devices/(?P<pk>\d+)/(?P<action>rotate|revoke)/$",
+        device_views.device_action,
+        name="device_action",
+    ),
     path("consent/", include("consent.urls")),
     path("privacy/", include("privacy.urls")),
     path("", include("dashboard.urls")),

@@ -21,7 +21,7 @@ from wellbeing.models import (
     StaffMember,
 )
 
-PAGES = ["consent:participants", "consent:participant_create", "consent:devices"]
+PAGES = ["consent:participants", "consent:participant_create", "devices"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -105,12 +105,12 @@ def test_device_registration_shows_token_once_and_revocation(
     admin: StaffMember, classroom: Classroom
 ) -> None:
     client = login(admin)
-    response = client.post(reverse("consent:devices"), {"name": "Cam 1", "classroom": classroom.pk})
+    response = client.post(reverse("devices"), {"name": "Cam 1", "classroom": classroom.pk})
     device = CaptureDevice.objects.get()
     token = re.search(r"<code>(wbd_[\w-]{40,})</code>", response.content.decode())
     assert token is not None and authenticate_device(token.group(1)) == device
-    assert token.group(1) not in client.get(reverse("consent:devices")).content.decode()
-    client.post(reverse("consent:device_action", args=[device.pk, "revoke"]))
+    assert token.group(1) not in client.get(reverse("devices")).content.decode()
+    client.post(reverse("device_action", args=[device.pk, "revoke"]))
     device.refresh_from_db()
     assert device.revoked_at is not None
 
