@@ -1,8 +1,8 @@
-"""The shipped emotion models (inference/models/resnet-fer-v1 and its INT8 mirror-TTA form, the
-default), as the engine loads them.
+"""The shipped emotion models (inference/models/resnet-fer-v1 and its INT8 mirror-TTA form;
+resnet-fer-v2 and its calibrated INT8 mirror-TTA form, the default), as the engine loads them.
 
 Checks what the training issue asks of a shipped model that can be checked without the held-back
-test split: a verified file of at most 10 MB, at most 3 ms per face on one CPU thread, the engine
+test split: a verified file of at most 20 MB (issue 13; it was 10 MB), at most 3 ms per face on one CPU thread, the engine
 scoring real FER-2013 faces at about its recorded val accuracy, and a model card that records
 command, config, seed, time, figures, data licence and limitations. No torch needed.
 """
@@ -22,7 +22,12 @@ from inference.model_manifest import CANONICAL_CLASSES, resolve_model
 from tests.training.conftest import REPO_ROOT
 
 MODELS = REPO_ROOT / "inference" / "models"
-SHIPPED = ["resnet-fer-v1", "resnet-fer-v1-mirror-int8"]
+SHIPPED = [
+    "resnet-fer-v1",
+    "resnet-fer-v1-mirror-int8",
+    "resnet-fer-v2",
+    "resnet-fer-v2-mirror-int8-cal",
+]
 
 
 @pytest.fixture(params=SHIPPED)
@@ -34,12 +39,12 @@ def card_text(name: str) -> str:
     return (MODELS / name / "MODEL_CARD.md").read_text()
 
 
-def test_file_is_verified_and_at_most_10_mb(name: str) -> None:
+def test_file_is_verified_and_at_most_20_mb(name: str) -> None:
     # given the shipped model folder
     # when the registry resolves it (sha256 checked against the manifest)
     manifest, path = resolve_model(name, MODELS)
-    # then it is an ONNX file of at most 10 MB over the canonical classes
-    assert path.suffix == ".onnx" and path.stat().st_size <= 10 * 1024 * 1024
+    # then it is an ONNX file of at most 20 MB over the canonical classes
+    assert path.suffix == ".onnx" and path.stat().st_size <= 20 * 1024 * 1024
     assert set(manifest.classes) == set(CANONICAL_CLASSES)
 
 
@@ -82,8 +87,9 @@ def test_card_records_how_to_reproduce_the_model(name: str) -> None:
     assert f"seed {training['seed']}" in card
     assert f"{training['train_seconds'] / 60:.1f} min training" in card
     assert f"`{training['export_command']}`" in card
-    # and, the run having had a wall-clock budget, how to rerun it on a machine of another speed
-    assert f"`epochs = {training['epochs_run']}` and `max_minutes = 0`" in card
+    # and, where the run had a wall-clock budget, how to rerun it on a machine of another speed
+    if training["config"]["train"].get("max_minutes", 0):
+        assert f"`epochs = {training['epochs_run']}` and `max_minutes = 0`" in card
     config_block = card.split("```json\n", 1)[1].split("```", 1)[0]
     assert json.loads(config_block) == training["config"]
 
