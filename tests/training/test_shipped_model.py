@@ -2,9 +2,10 @@
 resnet-fer-v2 and its calibrated INT8 mirror-TTA form, the default), as the engine loads them.
 
 Checks what the training issue asks of a shipped model that can be checked without the held-back
-test split: a verified file of at most 20 MB (issue 13; it was 10 MB), at most 3 ms per face on one CPU thread, the engine
-scoring real FER-2013 faces at about its recorded val accuracy, and a model card that records
-command, config, seed, time, figures, data licence and limitations. No torch needed.
+test split: a verified file of at most 20 MB (issue 13; it was 10 MB), at most 3 ms per face on
+one CPU thread, the engine scoring real FER-2013 faces at about its recorded val accuracy, and a
+model card that records command, config, seed, time, figures, data licence and limitations. No
+torch needed.
 """
 
 from __future__ import annotations
