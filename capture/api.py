@@ -44,7 +44,8 @@ class SeriesQuerySerializer(serializers.Serializer[dict[str, object]]):
                 **({"start": data.get("from")} if data.get("from") else {}),
                 **({"end": data.get("to")} if data.get("to") else {}),
             }
-        return super().to_internal_value(data)
+        validated: dict[str, object] = super().to_internal_value(data)
+        return validated
 
 
 class ParticipantSeriesView(APIView):

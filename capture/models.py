@@ -55,7 +55,8 @@ class EmotionSums(models.Model):
     @property
     def negative_share(self) -> float:
         """Mean probability mass of angry + disgust + fear + sad."""
-        return sum(getattr(self, f"s_{name}") for name in NEGATIVE_CLASSES) / max(self.n, 1)
+        total: float = sum(getattr(self, f"s_{name}") for name in NEGATIVE_CLASSES)
+        return total / max(self.n, 1)
 
     @property
     def dominant_emotion(self) -> str:

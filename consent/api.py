@@ -97,7 +97,8 @@ class ParticipantViewSet(
         return context
 
     def _reloaded(self, participant: Participant) -> dict[str, Any]:
-        return self.get_serializer(self.get_queryset().get(pk=participant.pk)).data
+        data: dict[str, Any] = self.get_serializer(self.get_queryset().get(pk=participant.pk)).data
+        return data
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []

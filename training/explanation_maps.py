@@ -21,7 +21,8 @@ from torch import nn
 from inference.emotion_preprocessing import preprocess_faces
 from inference.model_manifest import CANONICAL_CLASSES
 from training.dataset_loaders import read_image
-from training.model_predictors import LoadedModel, Predict
+from training.model_evaluation import Predict
+from training.model_predictors import LoadedModel
 
 PANEL = 192  # pixels per panel in the output PNG
 

@@ -46,11 +46,12 @@ def participant_of(obj: models.Model) -> Participant | None:
     fields = _foreign_keys(type(obj))
     for field in fields:
         if field.related_model is Participant and getattr(obj, field.attname) is not None:
-            return getattr(obj, field.name)
+            direct: Participant = getattr(obj, field.name)
+            return direct
     for field in fields:
         target = getattr(obj, field.name) if getattr(obj, field.attname) is not None else None
         if target is not None and not isinstance(target, type(obj)):
-            found = next(
+            found: Participant | None = next(
                 (
                     getattr(target, g.name)
                     for g in _foreign_keys(type(target))

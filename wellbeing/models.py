@@ -203,7 +203,8 @@ def staff_of(user: AnyUser) -> StaffMember | None:
     if not hasattr(user, "_staff_member"):
         found = StaffMember.objects.select_related("organization").filter(user_id=user.pk).first()
         user._staff_member = found  # type: ignore[attr-defined]
-    return user._staff_member  # type: ignore[attr-defined]
+    member: StaffMember | None = user._staff_member  # type: ignore[attr-defined]
+    return member
 
 
 class ClassroomQuerySet(models.QuerySet["Classroom"]):

@@ -16,7 +16,7 @@ class StaffInviteForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name: str = self.cleaned_data["name"].strip()
         if not name:
             raise forms.ValidationError("Give the staff member's name.")
         return name

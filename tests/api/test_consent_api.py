@@ -11,7 +11,8 @@ from wellbeing.models import AuditEvent, Guardian, Participant, StaffMember
 
 def _status(client: Client, participant_id: int) -> list[str]:
     response = client.get(f"/api/participants/{participant_id}/")
-    return response.json()["consent"]["active_scopes"]
+    scopes: list[str] = response.json()["consent"]["active_scopes"]
+    return scopes
 
 
 def _consent(guardian: int | None, decision: str = "grant", **extra: object) -> dict[str, object]:

@@ -82,7 +82,8 @@ def test_personal_devices_use_the_cnn_detector_whatever_their_classroom(
 def test_every_classroom_choice_is_an_engine_detector() -> None:
     # given the choices admins see / then each names a backend the engine can create
     assert set(FaceDetector.values) <= set(DETECTORS)
-    assert Classroom._meta.get_field("detector").default == FaceDetector.RFB == "rfb"
+    assert Classroom._meta.get_field("detector").default == FaceDetector.RFB
+    assert FaceDetector.RFB.value == "rfb"
 
 
 @pytest.mark.django_db(transaction=True)

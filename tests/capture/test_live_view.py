@@ -38,7 +38,7 @@ def test_class_teacher_receives_class_level_summaries(
         from asgiref.sync import sync_to_async
 
         await sync_to_async(post_frame)(token, session_id, 1, read_face("scenes/obama+biden.jpg"))
-        message = await communicator.receive_json_from(timeout=10)
+        message: dict[str, Any] = await communicator.receive_json_from(timeout=10)
         await communicator.disconnect()
         return message
 
