@@ -7,6 +7,7 @@
 * :mod:`.participants`: participants, guardians, caseloads.
 * :mod:`.classrooms`: classrooms, their teachers and face detector.
 * :mod:`.school_settings`: what a school admin may change about their school.
+* :mod:`.schools`: the operator sets up a school and its first admin.
 
 Callers import from ``wellbeing.actions``; the names below are its public interface (the
 package was one module before it grew, and the re-exports keep every import working).
@@ -41,6 +42,13 @@ from wellbeing.actions.school_settings import (
     SchoolSettingsRefused,
     update_school_settings,
 )
+from wellbeing.actions.schools import (
+    PasswordRequired,
+    SchoolSetup,
+    SchoolSetupRefused,
+    SchoolWanted,
+    create_school_with_admin,
+)
 
 __all__ = [
     "SCHOOL_SETTINGS",
@@ -50,13 +58,18 @@ __all__ = [
     "ClassroomRefused",
     "DeviceAuthError",
     "DeviceRefused",
+    "PasswordRequired",
     "SchoolSettingsRefused",
+    "SchoolSetup",
+    "SchoolSetupRefused",
+    "SchoolWanted",
     "add_guardian",
     "assign_caseload",
     "authenticate_device",
     "create_classroom",
     "create_device",
     "create_participant",
+    "create_school_with_admin",
     "hash_token",
     "record_audit",
     "record_classroom_edit",
