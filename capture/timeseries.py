@@ -10,7 +10,8 @@ recognised only in faces too small for an expression ("present, not assessable")
 participants' last_seen_at and the session counters. All three sums and the tallies are written
 only after the ProcessedFrame insert succeeded, so a redelivered frame adds to none of them. The
 SQL is portable between PostgreSQL and the demo's SQLite (both support ON CONFLICT ...
-RETURNING).
+RETURNING). Datetimes go through ``db_datetime``, the backend's own adaptation, so raw
+statements store them exactly as the ORM does and ORM lookups on them match on both.
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ class FrameOutcome:
     observations: list[FaceObservation] = field(default_factory=list)
     # Consented participants recognised only in faces without an expression: ids, nothing else.
     present_not_assessable: list[int] = field(default_factory=list)
+
+
+def db_datetime(value: dt.datetime) -> Any:
+    """``value`` as the ORM would send it to this database (a raw statement must match).
+
+    Without this, SQLite's driver stores an aware datetime as ``... 09:00:00+00:00`` while the
+    ORM writes and compares ``... 09:00:00`` (naive UTC text), so ``minute=`` lookups missed the
+    rows the worker wrote (the student page counted 0 sessions). PostgreSQL gets the value as is.
+    """
+    return connection.ops.adapt_datetimefield_value(value)
 
 
 def aggregate_values(obs: FaceObservation) -> list[float | int]:
@@ -145,8 +156,8 @@ def insert_processed_frame(outcome: FrameOutcome) -> bool:
             [
                 outcome.frame_id,
                 outcome.session_id,
-                outcome.captured_at,
-                timezone.now(),
+                db_datetime(outcome.captured_at),
+                db_datetime(timezone.now()),
                 min(outcome.faces, 32767),
                 len(outcome.observations),
             ],
@@ -206,7 +217,7 @@ def upsert_minute_aggregates(
     """
     params: list[Any] = []
     for obs in outcome.observations:
-        params += [organization_id, obs.participant_id, outcome.session_id, minute]
+        params += [organization_id, obs.participant_id, outcome.session_id, db_datetime(minute)]
         params += aggregate_values(obs)
     keys = ["organization_id", "participant_id", "session_id", "minute"]
     sql = upsert_sql(MinuteAggregate._meta.db_table, keys, [], len(outcome.observations))
@@ -277,7 +288,7 @@ def upsert_session_totals(
     params: list[Any] = []
     for obs in outcome.observations:
         params += [organization_id, obs.participant_id, outcome.session_id, *aggregate_values(obs)]
-        params += [int(obs.participant_id in new_minutes), minute, day]
+        params += [int(obs.participant_id in new_minutes), db_datetime(minute), day]
     keys = ["organization_id", "participant_id", "session_id"]
     sql = upsert_sql(
         SessionTotal._meta.db_table,
@@ -307,7 +318,8 @@ def upsert_presence_tallies(organization_id: int, outcome: FrameOutcome) -> None
     params: list[Any] = []
     for participant_id in outcome.present_not_assessable:
         params += [organization_id, participant_id, outcome.session_id]
-        params += [outcome.captured_at, outcome.captured_at, 1]
+        seen = db_datetime(outcome.captured_at)
+        params += [seen, seen, 1]
     rows = ", ".join([row] * len(outcome.present_not_assessable))
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES {rows} "  # noqa: S608
