@@ -7,6 +7,7 @@ COPY pyproject.toml README.md ./
 COPY wellbeing wellbeing
 COPY consent consent
 COPY capture capture
+COPY capture_client capture_client
 COPY privacy privacy
 COPY inference inference
 COPY dashboard dashboard

@@ -117,7 +117,7 @@ def classroom_jpegs(faces_dir: Path, count: int, small: int = 0) -> list[bytes]:
 
 def stream(server: str, token: str, frames: list[bytes], fps: float, out: dict[str, Any]) -> None:
     """One capture device: paced frames through the real client's buffer and sender."""
-    from capture.client import (
+    from wellbeing_capture.client import (
         CaptureStats,
         Frame,
         FrameBuffer,
@@ -311,7 +311,7 @@ def bench_phases(
     video: str,
     pgids: list[int],
 ) -> dict[str, Any]:
-    from inference.video_io import iter_frames
+    from wellbeing_capture.video_sources import iter_frames
 
     jpegs = classroom_jpegs(faces_dir, len(tokens), args.small_face_classrooms)
     cpu0 = group_cpu_seconds(pgids)

@@ -11,8 +11,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from capture.client import main as capture_main
 from consent.demo import demo_device_token, shared_faces_dir
+from wellbeing_capture.client import main as capture_main
 
 
 def wait_for_server(url: str, timeout_s: float = 60.0) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 from inference.engine import EngineConfig, FaceEngine, FrameResult
 from inference.identity import Gallery
 from inference.image_io import decode_image
-from inference.video_io import VIDEO_SUFFIXES, iter_frames
+from wellbeing_capture.video_sources import VIDEO_SUFFIXES, iter_frames
 
 ENROLL_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 

@@ -153,7 +153,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from inference.analysis_cli import print_analysis, run_analyze
-    from inference.video_io import VIDEO_SUFFIXES
+    from wellbeing_capture.video_sources import VIDEO_SUFFIXES
 
     path = Path(args.path)
     if not path.is_file():

@@ -303,7 +303,7 @@ def iter_source_images(source: str, fps: float, max_frames: int | None) -> Itera
             if image is not None:
                 yield image
         return
-    from inference.video_io import VideoOpenError, iter_frames, parse_source
+    from wellbeing_capture.video_sources import VideoOpenError, iter_frames, parse_source
 
     parsed = parse_source(source)
     try:

@@ -1,6 +1,8 @@
 """Frames from video files, webcams (integer index) and RTSP/HTTP streams via OpenCV.
 
-Frames stay in memory: nothing is written to disk (team rule "frames are never stored").
+Frames stay in memory: nothing is written to disk (team rule "frames are never stored"). Part of
+the capture client package (no Django); the server's `python -m inference` video commands read
+videos through it too.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inference.image_io import DEFAULT_MAX_PIXELS
-
+# A decompression-bomb guard for announced frame sizes (40 MP, the server's image limit too).
+MAX_FRAME_PIXELS = 40_000_000
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 
@@ -29,7 +31,7 @@ def iter_frames(
     source: str | int,
     sample_fps: float | None = None,
     max_frames: int | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = MAX_FRAME_PIXELS,
 ) -> Iterator[tuple[float, np.ndarray]]:
     """Yield (timestamp in seconds, BGR uint8 frame), keeping about ``sample_fps`` per second.
 

@@ -26,7 +26,6 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from bench.localstack import start_worker, stop_process
-from capture.client import Frame, ServerClient
 from capture.live import session_group
 from consent.actions import enroll_face
 from inference.model_manifest import CANONICAL_CLASSES
@@ -35,6 +34,7 @@ from tests.factories import grant_consent, make_guardian, make_notice, make_part
 from tests.local_services import free_port, port_answers
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.models import Classroom, Organization, StaffMember
+from wellbeing_capture.client import Frame, ServerClient
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 FACES = Path(settings.BASE_DIR).parent / "shared" / "testdata" / "faces"

@@ -8,10 +8,10 @@ import pytest
 from django.db.models import F
 
 from bench.pipeline import distinct_acked, measure
-from capture.client import CaptureStats
 from capture.models import MinuteAggregate
 from tests.capture.conftest import post_frame, read_face, start_session
 from wellbeing.models import Participant
+from wellbeing_capture.client import CaptureStats
 
 pytestmark = pytest.mark.django_db
 

@@ -12,12 +12,19 @@ from typing import Any
 
 import pytest
 
-from capture.client import CaptureStats, Frame, FrameBuffer, ServerClient, main, send_buffered
 from capture.models import ProcessedFrame
 from tests.capture.conftest import read_face, require_faces, wait_until
 from tests.local_services import free_port
 from wellbeing.actions import AuditContext, revoke_device
 from wellbeing.models import ClassSession, SessionStatus
+from wellbeing_capture.client import (
+    CaptureStats,
+    Frame,
+    FrameBuffer,
+    ServerClient,
+    main,
+    send_buffered,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

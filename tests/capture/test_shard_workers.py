@@ -21,10 +21,10 @@ from bench.localstack import (
     start_worker,
     stop_process,
 )
-from capture.client import Frame, ServerClient
 from capture.models import MinuteAggregate, Observation, ProcessedFrame
 from tests.capture.conftest import database_url, read_face, wait_until
 from wellbeing.models import ClassSession
+from wellbeing_capture.client import Frame, ServerClient
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import pytest
 
-from inference.video_io import VideoOpenError, iter_frames, parse_source
+from wellbeing_capture.video_sources import VideoOpenError, iter_frames, parse_source
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

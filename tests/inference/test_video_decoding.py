@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inference.video_io import VideoOpenError, iter_frames
 from tests.inference.conftest import REPO_ROOT
+from wellbeing_capture.video_sources import VideoOpenError, iter_frames
 
 
 def test_sample_clip_frames_decode(faces_dir: Path) -> None:

@@ -1,0 +1,5 @@
+import sys
+
+from wellbeing_capture.client import main
+
+sys.exit(main())
