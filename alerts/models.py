@@ -174,6 +174,14 @@ class AlertQuerySet(models.QuerySet["Alert"]):
     def active(self) -> AlertQuerySet:
         return self.filter(state__in=ACTIVE_STATES)
 
+    def by_severity_then_age(self) -> AlertQuerySet:
+        """Urgent first, then notify, then watch; oldest first within a severity."""
+        rank = models.Case(
+            *(models.When(severity=s, then=models.Value(r)) for s, r in SEVERITY_RANK.items()),
+            output_field=models.IntegerField(),
+        )
+        return self.annotate(rank=rank).order_by("-rank", "raised_at", "pk")
+
     def feedback_by_rule(self) -> dict[str, dict[str, int]]:
         """rule slug -> alerts raised, rated by a counselor, and rated useful (precision)."""
         rows = (

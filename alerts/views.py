@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from alerts.forms import USEFUL_CHOICES, AlertActionForm
-from alerts.models import ACTIVE_STATES, CLOSED_STATES, SEVERITY_RANK, Alert, AlertState
+from alerts.models import ACTIVE_STATES, CLOSED_STATES, Alert, AlertQuerySet, AlertState
 from alerts.workflow import ALERT_ACTIONS, AlertWorkflowError, apply_alert_action
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Role, StaffMember
@@ -20,13 +19,9 @@ can_see_alerts = staff_required(Role.ADMIN, Role.COUNSELOR)
 STATE_FILTERS = {"active": ACTIVE_STATES, "closed": CLOSED_STATES, "all": tuple(AlertState.values)}
 
 
-def by_severity_then_age(alerts: QuerySet[Alert]) -> QuerySet[Alert]:
-    """Urgent first, then notify, then watch; oldest first within a severity."""
-    rank = Case(
-        *(When(severity=s, then=Value(r)) for s, r in SEVERITY_RANK.items()),
-        output_field=IntegerField(),
-    )
-    return alerts.annotate(rank=rank).order_by("-rank", "raised_at", "pk")
+def by_severity_then_age(alerts: AlertQuerySet) -> AlertQuerySet:
+    """Urgent first, then notify, then watch; oldest first (AlertQuerySet.by_severity_then_age)."""
+    return alerts.by_severity_then_age()
 
 
 @can_see_alerts

@@ -1,22 +1,29 @@
 """The caseload table: who the staff member may see, with status columns, search and sorting.
 
 Status columns are annotations computed in SQL (14-day negative-affect share from DailyRollup,
-open alerts when the alerts app exists), so sorting and pagination happen in the database.
+open alerts), so sorting and pagination happen in the database. The sparklines and the change
+against each student's own baseline (dashboard.rule_comparison) are read for one page at a
+time, in a constant number of queries.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Coalesce
 
+from alerts.models import SignalKind
 from capture.models import DailyRollup
 from dashboard.alert_feed import open_alerts_filter
+from dashboard.rule_comparison import BaselineChange, baseline_changes, reference_rule
+from dashboard.series import negative_sparklines
+from dashboard.sparklines import Sparkline, make_sparkline
 from inference.model_manifest import NEGATIVE_CLASSES
-from wellbeing.models import Participant, StaffMember
+from wellbeing.models import Organization, Participant, StaffMember
 
 SPARK_DAYS = 14
 # In the order of the table columns.
@@ -78,35 +85,29 @@ def caseload_queryset(
 
 
 @dataclass(frozen=True)
-class Sparkline:
-    """Polyline segments for an inline SVG (gaps where days have no data)."""
+class CaseloadRow:
+    """One caseload line: the student, their 14-day sparkline and the change against their
+    own baseline as the reference alert rule computes it (None without such a rule)."""
 
-    segments: list[str]
-    values: list[float | None]
-    width: int = 112
-    height: int = 24
-
-    @property
-    def description(self) -> str:
-        known = [v for v in self.values if v is not None]
-        if not known:
-            return "no data in the last 14 days"
-        return (
-            f"negative affect over {len(known)} observed days of 14: "
-            f"latest {known[-1] * 100:.0f}%, highest {max(known) * 100:.0f}%"
-        )
+    participant: Participant
+    spark: Sparkline
+    change: BaselineChange | None
 
 
-def make_sparkline(values: list[float | None], width: int = 112, height: int = 24) -> Sparkline:
-    """Scale shares 0..1 to the box; each run of known days becomes one polyline."""
-    step = width / max(len(values) - 1, 1)
-    segments: list[str] = []
-    current: list[str] = []
-    for i, value in enumerate([*values, None]):
-        if value is None:
-            if current:
-                segments.append(" ".join(current))
-            current = []
-            continue
-        current.append(f"{i * step:.1f},{(1 - value) * (height - 2) + 1:.1f}")
-    return Sparkline(segments, values, width, height)
+def caseload_rows(
+    participants: Sequence[Participant], org: Organization, today: dt.date
+) -> list[CaseloadRow]:
+    """Rows for one page of the caseload, in a constant number of queries (about 6)."""
+    ids = [p.pk for p in participants]
+    lines = negative_sparklines(ids, today, SPARK_DAYS)
+    rule = reference_rule(org) if ids else None
+    changes = baseline_changes(org, rule, ids, today) if rule else {}
+    # The baseline is drawn on the sparkline only when it is a baseline of the same signal.
+    same_signal = rule is not None and rule.signal == SignalKind.NEGATIVE_SHARE
+    rows = []
+    for p in participants:
+        change = changes.get(p.pk)
+        baseline = change.baseline if change and same_signal else None
+        spark = make_sparkline(lines[p.pk], reference=baseline)
+        rows.append(CaseloadRow(p, spark, change))
+    return rows

@@ -13,6 +13,7 @@ from dashboard.report_exports import REPORT_KINDS, export_report_csv
 from dashboard.reports import (
     MAX_WEEKS,
     BadReportError,
+    TrendRow,
     consent_coverage,
     report_window,
     rule_outcomes,
@@ -53,13 +54,21 @@ def report_context(staff: StaffMember, today: dt.date, weeks: int) -> dict[str, 
         "coverage": consent_coverage(org),
         "rules": rule_outcomes(org, today, weeks),
         "emotions": CANONICAL_CLASSES,
-        "chart_data": {
-            "labels": [row.week.isoformat() for row in school],
-            "negative": [pct(row.negative_share) for row in school],
-            "engagement": [pct(row.engagement) for row in school],
-            "colours": EMOTION_COLOURS,
-        },
+        "chart_data": school_chart_data(school, report_window(today, weeks)[0], weeks),
         "kinds": REPORT_KINDS,
+    }
+
+
+def school_chart_data(rows: list[TrendRow], first_monday: dt.date, weeks: int) -> dict[str, Any]:
+    """Every week of the period, in order: a week without data (or suppressed) is null, so the
+    chart shows a gap there instead of a line drawn across it."""
+    by_week = {row.week: row for row in rows}
+    mondays = [first_monday + dt.timedelta(weeks=i) for i in range(weeks)]
+    return {
+        "labels": [monday.isoformat() for monday in mondays],
+        "negative": [pct(getattr(by_week.get(m), "negative_share", None)) for m in mondays],
+        "engagement": [pct(getattr(by_week.get(m), "engagement", None)) for m in mondays],
+        "colours": EMOTION_COLOURS,
     }
 
 

@@ -127,8 +127,30 @@ def point_from_sums(
     )
 
 
+def hour_label(at: dt.datetime) -> str:
+    return at.strftime("%a %d %b %H:00")
+
+
+def with_hour_gaps(points: list[SeriesPoint], tz: dt.tzinfo) -> list[SeriesPoint]:
+    """Empty points for the missing hours between two observed hours of the same local day.
+
+    So a chart shows a gap where the student was not observed during a school day, instead of
+    joining the hours on either side; nights and days without data are still left out.
+    """
+    out: list[SeriesPoint] = []
+    for point in points:
+        previous = out[-1].at if out else None
+        if previous is not None and point.at is not None and previous.date() == point.at.date():
+            hour = previous
+            while (hour := (hour + dt.timedelta(hours=1)).astimezone(tz)) < point.at:
+                out.append(SeriesPoint(hour_label(hour), 0, {}, None, None, hour))
+        out.append(point)
+    return out
+
+
 def hourly_series(participant: Participant, rng: DateRange, tz: dt.tzinfo) -> list[SeriesPoint]:
-    """One point per local hour that has observations (class hours only, no empty nights)."""
+    """One point per local hour that has observations (class hours only, no empty nights);
+    hours missing between two observed hours of a day are empty points (gaps)."""
     start, end = rng.utc_bounds(tz)
     rows = (
         MinuteAggregate.objects.filter(participant=participant, minute__gte=start, minute__lt=end)
@@ -140,8 +162,8 @@ def hourly_series(participant: Participant, rng: DateRange, tz: dt.tzinfo) -> li
     points = []
     for row in rows:
         at = row["bucket"].astimezone(tz)
-        points.append(point_from_sums(at.strftime("%a %d %b %H:00"), row, at))
-    return points
+        points.append(point_from_sums(hour_label(at), row, at))
+    return with_hour_gaps(points, tz)
 
 
 def daily_rows(participant: Participant, rng: DateRange) -> QuerySet[DailyRollup]:

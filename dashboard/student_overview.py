@@ -19,6 +19,7 @@ from dashboard.presence import (
     presence_in_range,
     summarise_presence,
 )
+from dashboard.rule_comparison import RuleComparison, load_rule_comparison
 from dashboard.series import (
     Attendance,
     DateRange,
@@ -48,6 +49,7 @@ class StudentOverview:
     consent: ConsentState
     alerts: list[AlertSummary] = field(default_factory=list)
     presence: PresenceSummary = field(default_factory=PresenceSummary)
+    comparison: RuleComparison | None = None
 
     @property
     def consent_rows(self) -> list[tuple[str, bool, str]]:
@@ -83,7 +85,37 @@ class StudentOverview:
                 "labels": [point.label for point in self.daily],
                 "values": [percent(point.engagement) for point in self.daily],
             },
+            "comparison": comparison_payload(self.comparison, self.daily, self.alerts),
         }
+
+
+def comparison_payload(
+    comparison: RuleComparison | None, daily: list[SeriesPoint], alerts: list[AlertSummary]
+) -> dict[str, Any] | None:
+    """The rule chart: the student's value, baseline band, class median and threshold per day.
+
+    The band runs from the baseline to baseline + margin: a value inside it is usual for this
+    student, and the rule needs the value at or above its top.
+    """
+    if comparison is None:
+        return None
+    spec = comparison.spec
+    days = comparison.days
+    return {
+        "rule": comparison.rule.name,
+        "words": comparison.words,
+        "labels": [d.day.isoformat() for d in days],
+        "value": [percent(d.value) for d in days],
+        "abnormal": [d.abnormal for d in days],
+        "baselineLow": [percent(d.baseline) for d in days],
+        "baselineHigh": [
+            None if d.baseline is None else percent(min(d.baseline + spec.baseline_margin, 1.0))
+            for d in days
+        ],
+        "classMedian": [percent(d.class_median) for d in days],
+        "threshold": percent(spec.threshold),
+        "markers": alert_markers(daily, alerts),
+    }
 
 
 def percent(share: float | None) -> float | None:
@@ -134,6 +166,9 @@ def load_student_overview(
     daily = daily_series(participant, rng, tz)
     timeline = hourly_series(participant, rng, tz) if resolution == "hour" else daily
     weekly = weekly_distribution(participant, rng)
+    alerts = alert_history(participant)
+    prefer = [a.rule_slug for a in alerts if a.active]
+    comparison = load_rule_comparison(participant, rng.start, rng.end, prefer)
     sessions_count, attended = sessions_attended(participant, rng, tz)
     tallies = presence_in_range(participant, rng, tz)
     overview = StudentOverview(
@@ -147,8 +182,9 @@ def load_student_overview(
         sessions_count=sessions_count,
         sessions=merge_presence(attended, tallies, tz),
         consent=consent_state(participant, ALL_SCOPES),
-        alerts=alert_history(participant),
+        alerts=alerts,
         presence=summarise_presence(participant, rng, tz, tallies),
+        comparison=comparison,
     )
     record_audit(
         ctx,

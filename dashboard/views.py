@@ -12,7 +12,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from consent.models import ConsentNotice
-from dashboard.caseload import SORTS, BadSortError, caseload_queryset, make_sparkline
+from dashboard.alert_feed import open_alert_feed
+from dashboard.caseload import SORTS, BadSortError, caseload_queryset, caseload_rows
 from dashboard.live_state import latest_minute_summary, running_sessions, sessions_visible_to
 from dashboard.palette import EMOTION_COLOURS
 from dashboard.series import (
@@ -20,7 +21,6 @@ from dashboard.series import (
     MAX_HOURLY_DAYS,
     BadRangeError,
     choose_resolution,
-    negative_sparklines,
     parse_date_range,
 )
 from dashboard.student_overview import load_student_overview
@@ -34,13 +34,21 @@ PAGE_SIZE = 25
 
 @staff_required()
 def home(request: HttpRequest, staff: StaffMember) -> HttpResponse:
-    """Counselors: their caseload. Admins: every student of the school. Teachers: classes."""
+    """Counselors: open alerts, then their caseload. Admins: the same for the whole school.
+    Teachers: classes."""
     context: dict[str, object] = {
         "classrooms": Classroom.objects.visible_to(staff.user).order_by("name"),
         "running": running_sessions(staff),
         "notice": ConsentNotice.objects.current_for(staff.organization),
     }
     if staff.role != Role.TEACHER:
+        feed = open_alert_feed(staff, staff.organization.local_today())
+        if feed.items:
+            pseudonyms = [item.student.pseudonym for item in feed.items]
+            record_audit(
+                AuditContext.from_request(request, staff), "alert.list", pseudonyms=pseudonyms
+            )
+        context["alert_feed"] = feed
         context.update(caseload_context(request, staff))
     return render(request, "dashboard/home.html", context)
 
@@ -56,7 +64,6 @@ def caseload_context(request: HttpRequest, staff: StaffMember) -> dict[str, obje
         sort = "name"
         rows = caseload_queryset(staff, today, query, sort)
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
-    lines = negative_sparklines([p.pk for p in page], today)
     if page.object_list:
         pseudonyms = [p.pseudonym for p in page]
         ctx = AuditContext.from_request(request, staff)
@@ -66,7 +73,7 @@ def caseload_context(request: HttpRequest, staff: StaffMember) -> dict[str, obje
         "q": query,
         "sort": sort,
         "columns": sort_columns(sort),
-        "rows": [(p, make_sparkline(lines[p.pk])) for p in page],
+        "rows": caseload_rows(list(page), staff.organization, today),
     }
 
 

@@ -82,7 +82,7 @@ def test_every_chart_has_a_label_and_a_table_alternative(
         "live": reverse("dashboard:live", args=[session.pk]),
         "reports": reverse("dashboard:reports"),
     }
-    expected_charts = {"student": 4, "live": 1, "reports": 1}
+    expected_charts = {"student": 5, "live": 1, "reports": 1}
     for page, url in pages.items():
         # when each page with charts is rendered
         html = client.get(url).content.decode()

@@ -10,7 +10,6 @@ import zoneinfo
 import pytest
 from django.urls import reverse
 
-from dashboard.caseload import make_sparkline
 from dashboard.series import (
     BadRangeError,
     DateRange,
@@ -22,6 +21,7 @@ from dashboard.series import (
     sessions_attended,
     weekly_distribution,
 )
+from dashboard.sparklines import make_sparkline
 from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
 from tests.conftest import login
 from tests.dashboard.series_data import (
@@ -113,8 +113,9 @@ def test_sparkline_places_days_and_leaves_gaps(student: Participant) -> None:
     assert line[0] == pytest.approx(0.0)
     assert line[12] == pytest.approx(0.4 + 2 * (0.6 / 5))
     assert [i for i, v in enumerate(line) if v is not None] == [0, 12]
+    # and each lone day is drawn as a dot, not as an invisible one-point line
     spark = make_sparkline(line)
-    assert len(spark.segments) == 2
+    assert spark.segments == [] and len(spark.dots) == 2
 
 
 def test_sessions_attended_counts_sessions_in_range(
@@ -207,4 +208,7 @@ def test_alert_evidence_is_marked_on_the_hourly_timeline_in_local_days(
     labels = data["timeline"]["labels"]
     (marker,) = data["markers"]
     covered = labels[marker["from"] : marker["to"] + 1]
-    assert covered == ["Wed 03 Jun 00:00", "Wed 03 Jun 01:00", "Wed 03 Jun 09:00"]
+    assert covered == [f"Wed 03 Jun {hour:02d}:00" for hour in range(10)]
+    # and the hours without observations between 01:00 and 09:00 are gaps, not joined up
+    sad = data["timeline"]["series"]["sad"][marker["from"] : marker["to"] + 1]
+    assert [v is not None for v in sad] == [True, True, *[False] * 7, True]

@@ -17,7 +17,8 @@
 
   function drawChart(summary) {
     if (typeof Chart === "undefined") return;
-    const values = config.emotions.map((e) => (summary.emotions ? summary.emotions[e] : 0));
+    const hidden = summary.suppressed || !summary.emotions;
+    const values = config.emotions.map((e) => (hidden ? 0 : summary.emotions[e] ?? 0));
     if (!chart) {
       Chart.defaults.animation = false;
       chart = new Chart(document.getElementById("live-chart"), {
@@ -34,6 +35,8 @@
       chart.data.datasets[0].data = values;
       chart.update();
     }
+    // How many expressions have a bar now (0 while the numbers are hidden).
+    chart.canvas.dataset.drawn = String(values.filter((v) => v > 0).length);
   }
 
   function render(summary) {
