@@ -14,7 +14,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from wellbeing.web_server import keep_request_bodies_in_memory  # noqa: E402
 from wellbeing.websocket_routes import websocket_urlpatterns  # noqa: E402
+
+# daphne would otherwise put request bodies of 100 KB or more in temporary files.
+keep_request_bodies_in_memory()
 
 application = ProtocolTypeRouter(
     {
