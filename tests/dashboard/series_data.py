@@ -17,6 +17,17 @@ from inference.model_manifest import CANONICAL_CLASSES
 from wellbeing.models import Classroom, ClassSession, Participant, SessionStatus
 
 
+def weekdays_until(last: dt.date, count: int) -> list[dt.date]:
+    """The ``count`` weekdays up to and including ``last`` (or the Friday before it)."""
+    days: list[dt.date] = []
+    day = last
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day -= dt.timedelta(days=1)
+    return sorted(days)
+
+
 def probs(**shares: float) -> dict[str, float]:
     """Probabilities per emotion; unnamed emotions get an equal part of what is left."""
     rest = [name for name in CANONICAL_CLASSES if name not in shares]

@@ -18,20 +18,9 @@ from dashboard.rule_comparison import baseline_changes, load_rule_comparison, re
 from dashboard.sparklines import make_sparkline
 from tests.alerts.series import make_class, write_day
 from tests.conftest import login
-from tests.dashboard.series_data import make_alert
+from tests.dashboard.series_data import make_alert, weekdays_until
 from tests.factories import make_participant
 from wellbeing.models import Classroom, Organization, Participant, StaffMember
-
-
-def weekdays_until(last: dt.date, count: int) -> list[dt.date]:
-    """The ``count`` weekdays up to and including ``last`` (or the Friday before it)."""
-    days: list[dt.date] = []
-    day = last
-    while len(days) < count:
-        if day.weekday() < 5:
-            days.append(day)
-        day -= dt.timedelta(days=1)
-    return sorted(days)
 
 
 @pytest.fixture
