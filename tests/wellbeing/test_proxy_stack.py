@@ -101,14 +101,22 @@ def _wait_for_certificate(url: str, root: Path) -> None:
             time.sleep(0.5)
 
 
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """collectstatic, as the image's build step runs it (production storage: hashed names)."""
+    folder = tmp_path_factory.mktemp("static")
+    env = {**_web_env(folder), "DATABASE_URL": "sqlite:////nonexistent/unused.sqlite3"}
+    collect = [sys.executable, "manage.py", "collectstatic", "--noinput"]
+    done = subprocess.run(collect, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return folder
+
+
 @pytest.fixture
-def proxied(tmp_path: Path) -> Iterator[Proxied]:
+def proxied(tmp_path: Path, static_root: Path) -> Iterator[Proxied]:
     web_port, http_port, https_port = free_port(), free_port(), free_port()
     log = (tmp_path / "stack.log").open("ab")
-    env = _web_env(tmp_path / "static")
-    # As the image's build step does (production storage serves hashed names only).
-    collect = [sys.executable, "manage.py", "collectstatic", "--noinput"]
-    subprocess.run(collect, cwd=ROOT, env=env, stdout=log, stderr=log, check=True, timeout=300)
+    env = _web_env(static_root)
     # Each in its own process group, which stop_process signals.
     web = subprocess.Popen(
         _web_command(web_port),
