@@ -20,8 +20,9 @@ from django.db.models import QuerySet
 
 from alerts.rules import EMOTIONS, Window
 from capture.models import DailyRollup, SessionTotal
-from consent.models import ConsentNotice, ConsentRecord, Scope
-from consent.rules import decide_consent
+from consent.age_rules import AGE_FIELDS
+from consent.models import ConsentRecord, Scope
+from consent.rules import SchoolContext
 from wellbeing.models import Organization, Participant
 
 SUM_COLUMNS: tuple[str, ...] = ("n", *(f"s_{name}" for name in EMOTIONS), "engaged_n")
@@ -44,13 +45,14 @@ class SeriesBundle:
 
 
 def consented_participant_ids(org: Organization, among: Collection[int] | None = None) -> set[int]:
-    """Ids of the organization's participants with active emotion_analysis consent (2 queries).
+    """Ids of the organization's participants with active emotion_analysis consent (3 queries).
 
     Uses consent.rules.decide_consent, so the precedence rules are exactly those of the
-    consent app (current notice, objections override, withdrawals count for nothing).
+    consent app (current notice, objections override, withdrawals count for nothing, the
+    school's age rules for a student's own grant).
     """
-    notice = ConsentNotice.objects.current_for(org)
-    if notice is None:
+    school = SchoolContext.load(org)
+    if school.notice is None:
         return set()
     records = ConsentRecord.objects.in_force().filter(participant__organization=org)
     if among is not None:
@@ -60,11 +62,12 @@ def consented_participant_ids(org: Organization, among: Collection[int] | None =
         "participant_id", "notice_id", "scopes", "decision", "given_by", "withdrawn_at"
     ):
         by_participant[record.participant_id].append(record)
+    people = Participant.objects.filter(pk__in=list(by_participant)).only(*AGE_FIELDS)
     scope = [Scope.EMOTION_ANALYSIS.value]
     return {
-        pid
-        for pid, recs in by_participant.items()
-        if decide_consent(recs, notice, scope).allows(*scope)
+        person.pk
+        for person in people
+        if school.decide(person, by_participant[person.pk], scope).allows(*scope)
     }
 
 

@@ -111,7 +111,8 @@ def create_classes(org: Any, count: int) -> list[int]:
 
 
 def copy_participants(org: Any, participants: int, class_ids: list[int]) -> list[int]:
-    """Participants (25 a class) with an active grant of both scopes; returns their ids."""
+    """Participants (25 a class, aged 16-17) with their own grant of both scopes (active for
+    emotion analysis); returns their ids."""
     from alerts.models import Rule
     from consent.models import ConsentNotice, ConsentRecord
     from wellbeing.models import Participant
@@ -119,10 +120,11 @@ def copy_participants(org: Any, participants: int, class_ids: list[int]) -> list
     Rule.objects.filter(organization=org).update(mode="active")
     notice = ConsentNotice.objects.create(organization=org, version=1, title="t", text="t")
     now = dt.datetime.now(dt.UTC).isoformat()
+    # In the 16-17 band, their own grant of emotion analysis counts under the school's UK rules.
     copy_rows(
         Participant._meta.db_table,
-        ["organization_id", "pseudonym", "full_name", "grade", "created_at"],
-        [f"{org.pk}\tB-{i:08d}\tBench Student {i}\t7\t{now}\n" for i in range(participants)],
+        ["organization_id", "pseudonym", "full_name", "grade", "age_band", "created_at"],
+        [f"{org.pk}\tB-{i:08d}\tBench Student {i}\t7\t16-17\t{now}\n" for i in range(participants)],
     )
     pids = list(
         Participant.objects.filter(organization=org).order_by("pk").values_list("pk", flat=True)

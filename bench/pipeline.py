@@ -80,7 +80,8 @@ def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
     notice = publish_notice(ctx, "Bench", "Benchmark notice", confirmed=True)
     manifest = json.loads((faces_dir / "manifest.json").read_text())
     for name, photos in manifest["enroll"].items():
-        person = create_participant(ctx, name, classrooms=rooms)
+        # The bench's faces are adults': their own grant counts under the UK preset.
+        person = create_participant(ctx, name, classrooms=rooms, age_band="18-plus")
         record_consent(
             ctx,
             person,

@@ -100,7 +100,7 @@ def publish_notice(
         )
         for participant in participants:
             lost = set(before[participant.pk])  # no grant is valid under the new version yet
-            _apply_loss(ctx, participant, lost, reason=f"new notice v{version}")
+            apply_consent_loss(ctx, participant, lost, reason=f"new notice v{version}")
     return notice
 
 
@@ -143,7 +143,7 @@ def record_consent(
             ctx, f"consent.{decision}", target=record, participant=participant, scopes=record.scopes
         )
         after = consent_state(participant, ALL_SCOPES).active_scopes
-        _apply_loss(ctx, participant, set(before - after), reason=f"{given_by} {decision}")
+        apply_consent_loss(ctx, participant, set(before - after), reason=f"{given_by} {decision}")
     return record
 
 
@@ -187,7 +187,7 @@ def withdraw_consent(
         record.save(update_fields=["withdrawn_at", "withdrawn_by", "withdrawal_note"])
         record_audit(ctx, "consent.withdraw", target=record, participant=participant, note=note)
         after = consent_state(participant, ALL_SCOPES).active_scopes
-        _apply_loss(ctx, participant, set(before - after), reason="withdrawal")
+        apply_consent_loss(ctx, participant, set(before - after), reason="withdrawal")
     return record
 
 
@@ -207,7 +207,9 @@ def lock_participants(participants: Sequence[Participant]) -> None:
     )
 
 
-def _apply_loss(ctx: AuditContext, participant: Participant, lost: set[str], reason: str) -> None:
+def apply_consent_loss(
+    ctx: AuditContext, participant: Participant, lost: set[str], reason: str
+) -> None:
     """Effects of scopes that just stopped being active: destroy templates, tell other apps."""
     if not lost:
         return

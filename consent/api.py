@@ -31,6 +31,7 @@ from consent.actions import (
 )
 from consent.models import ConsentNotice, ConsentRecord
 from consent.notice_publication import publish_confirmed_notice
+from consent.rules import SchoolContext
 from consent.serializers import (
     ConsentRecordCreateSerializer,
     ConsentRecordSerializer,
@@ -93,7 +94,7 @@ class ParticipantViewSet(
         context = dict(super().get_serializer_context())
         staff = staff_of(self.request.user) if self.request else None
         context["staff"] = staff
-        context["notice"] = staff and ConsentNotice.objects.current_for(staff.organization)
+        context["school"] = staff and SchoolContext.load(staff.organization)
         return context
 
     def _reloaded(self, participant: Participant) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Grants count only under the current notice version (consent.rules), so a new version ends every
 active consent at once. Each participant who had an active scope gets exactly the effects of a
-withdrawal (consent.actions._apply_loss and its receivers), in the publishing transaction:
+withdrawal (consent.actions.apply_consent_loss and its receivers), in the publishing transaction:
 processing stops, face templates are destroyed, the person's stored numbers are deleted (or,
 under the school's ``deidentify`` policy, their day totals pooled and every individual row
 deleted), active alerts are closed and pending e-mails cancelled. That follows the first
@@ -26,7 +26,7 @@ from django.db.models import Prefetch
 
 from consent.actions import LapsesChanged, publish_notice
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord, FaceTemplate, Scope
-from consent.rules import decide_consent
+from consent.rules import SchoolContext
 from consent.signals import publication_effects_counted
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization, Participant
@@ -115,12 +115,13 @@ class PublicationEffects:
 
 def publication_effects(organization: Organization) -> PublicationEffects:
     """Count what publishing the next version would end, destroy, delete and close."""
-    notice = ConsentNotice.objects.current_for(organization)
+    school = SchoolContext.load(organization)
+    notice = school.notice
     participants = Participant.objects.filter(organization=organization).prefetch_related(
         Prefetch("consent_records", ConsentRecord.objects.in_force())
     )
     active = {
-        p.pk: decide_consent(p.consent_records.all(), notice, ALL_SCOPES).active_scopes
+        p.pk: school.decide(p, p.consent_records.all(), ALL_SCOPES).active_scopes
         for p in participants
     }
     series = [pk for pk, scopes in active.items() if Scope.EMOTION_ANALYSIS in scopes]
@@ -134,7 +135,7 @@ def publication_effects(organization: Organization) -> PublicationEffects:
         templates_destroyed_for=len(templated),
         templates=FaceTemplate.objects.filter(participant_id__in=templated).count(),
         daily_rollup_days=organization.daily_rollup_days,
-        **_figures_of_other_apps(organization, series),
+        **figures_of_other_apps(organization, series),
     )
 
 
@@ -144,7 +145,7 @@ OTHER_APPS_FIGURES = frozenset(
 )
 
 
-def _figures_of_other_apps(organization: Organization, series: list[int]) -> dict[str, int]:
+def figures_of_other_apps(organization: Organization, series: list[int]) -> dict[str, int]:
     """Ask the apps that own the stored numbers and alerts what a lapse of ``series`` (the
     participants losing emotion analysis) would delete or close. Raises ImproperlyConfigured
     when a figure has no answer: a confirmation that leaves out a deletion is no confirmation."""

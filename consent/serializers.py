@@ -22,7 +22,7 @@ from consent.models import (
     GivenBy,
     Scope,
 )
-from consent.rules import decide_consent
+from consent.rules import SchoolContext
 from wellbeing.api.serializers import SchoolScopedField
 from wellbeing.models import (
     Classroom,
@@ -69,7 +69,8 @@ class ConsentStatusSerializer(serializers.Serializer):
 class ParticipantSerializer(serializers.ModelSerializer):
     """A participant as staff see it. ``full_name`` is null for callers who may not see it.
 
-    Expects ``context["staff"]`` and ``context["notice"]`` (the school's current notice).
+    Expects ``context["staff"]`` and ``context["school"]`` (consent.rules.SchoolContext: the
+    school's current notice, age rules and local date).
     """
 
     full_name = serializers.SerializerMethodField()
@@ -99,9 +100,8 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(ConsentStatusSerializer)
     def get_consent(self, participant: Participant) -> dict[str, Any]:
-        state = decide_consent(
-            participant.consent_records.all(), self.context["notice"], ALL_SCOPES
-        )
+        school: SchoolContext = self.context["school"]
+        state = school.decide(participant, participant.consent_records.all(), ALL_SCOPES)
         return {"active_scopes": sorted(state.active_scopes), "reasons": state.reasons}
 
     def get_face_template_count(self, participant: Participant) -> int:

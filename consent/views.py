@@ -29,7 +29,7 @@ from consent.forms import (
 )
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
 from consent.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
-from consent.rules import consent_state, decide_consent
+from consent.rules import SchoolContext, consent_state
 from consent.template_crypto import TemplateKeyError
 from wellbeing.actions import (
     AuditContext,
@@ -60,8 +60,9 @@ def participant_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     if query:
         participants = participants.filter(Q(full_name__icontains=query) | Q(pseudonym=query))
     page = Paginator(participants, 25).get_page(request.GET.get("page"))
-    notice = ConsentNotice.objects.current_for(staff.organization)
-    rows = [(p, decide_consent(p.consent_records.all(), notice, ALL_SCOPES)) for p in page]
+    school = SchoolContext.load(staff.organization)
+    notice = school.notice
+    rows = [(p, school.decide(p, p.consent_records.all(), ALL_SCOPES)) for p in page]
     if page.object_list:
         pseudonyms = [p.pseudonym for p in page]
         ctx = AuditContext.from_request(request, staff)

@@ -39,6 +39,17 @@ class Jurisdiction(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class AgeBand(models.TextChoices):
+    """A school-provided age band, for a student whose date and year of birth the school does
+    not hold. Only its lower end is relied on (consent.age_rules), which stays true as the
+    student grows older."""
+
+    UNDER_13 = "under-13", "Under 13"
+    FROM_13_TO_15 = "13-15", "13 to 15"
+    FROM_16_TO_17 = "16-17", "16 or 17"
+    ADULT = "18-plus", "18 or older"
+
+
 class EuException(models.TextChoices):
     NONE = "", "None recorded"
     MEDICAL = "medical", "Medical reasons"
@@ -82,6 +93,21 @@ class Organization(models.Model):
         help_text="What happens to a person's stored numbers when consent is withdrawn.",
     )
     email_includes_student_name = models.BooleanField(default=False)
+    # The school's age-aware consent rules (consent.age_rules holds the presets, their sources
+    # and the logic; consent.rule_changes changes them after a review of who gains or loses
+    # consent). Blank/null means "the jurisdiction's default preset", filled in when a school
+    # is created; "legacy" is what schools that existed before the rules were introduced got.
+    consent_rules_preset = models.CharField(max_length=16, blank=True, default="", db_default="")
+    student_consent_age = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="The age from which a student's own grant suffices (0: at any age).",
+    )
+    guardian_consent_for_biometrics = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Whether a guardian's grant is required for the face template of every minor.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -356,6 +382,14 @@ class Participant(models.Model):
     pseudonym = models.CharField(max_length=16, unique=True, default=new_pseudonym)
     full_name = models.CharField(max_length=200)
     grade = models.CharField(max_length=32, blank=True)
+    # What the school knows of the student's age, most precise first (consent.age_rules reads
+    # them; an unknown age is treated as below every consent age). Changed through
+    # consent.rule_changes, which shows whose consent that changes before it is saved.
+    date_of_birth = models.DateField(null=True, blank=True)
+    birth_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    age_band = models.CharField(
+        max_length=8, choices=AgeBand.choices, blank=True, default="", db_default=""
+    )
     classrooms = models.ManyToManyField(Classroom, blank=True, related_name="participants")
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)

@@ -15,7 +15,7 @@ from consent.models import ConsentRecord
 from dashboard.reports import TrendRow, weekly_trends
 from privacy.models import DeidentifiedDailyTotal
 from tests.dashboard.series_data import add_rollup, probs
-from tests.factories import grant_consent, make_classroom, make_participant
+from tests.factories import grant_consent, make_classroom, make_guardian, make_participant
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization
 
@@ -38,7 +38,7 @@ def _grade(org: Organization, room: str, grade: str, size: int) -> list[ConsentR
         kid = make_participant(org, f"{room} kid {i}", classroom=classroom)
         kid.grade = grade
         kid.save(update_fields=["grade"])
-        records.append(grant_consent(kid, given_by="student"))
+        records.append(grant_consent(kid, make_guardian(kid)))
         add_rollup(kid, MONDAY, probs(sad=0.1 * (i + 1)), n=60 + i, engaged=30)
     return records
 

@@ -31,7 +31,9 @@ from wellbeing.actions.devices import (
     rotate_device_token,
 )
 from wellbeing.actions.participants import (
+    AGE_FIELDS,
     CaseloadRefused,
+    ParticipantRefused,
     add_guardian,
     assign_caseload,
     create_participant,
@@ -51,6 +53,7 @@ from wellbeing.actions.schools import (
 )
 
 __all__ = [
+    "AGE_FIELDS",
     "SCHOOL_SETTINGS",
     "TOKEN_PREFIX_LENGTH",
     "AuditContext",
@@ -58,6 +61,7 @@ __all__ = [
     "ClassroomRefused",
     "DeviceAuthError",
     "DeviceRefused",
+    "ParticipantRefused",
     "PasswordRequired",
     "SchoolSettingsRefused",
     "SchoolSetup",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.db import transaction
@@ -18,7 +19,9 @@ from wellbeing.models import (
 from wellbeing.refusals import NotYours, Refused
 
 __all__ = [
+    "AGE_FIELDS",
     "CaseloadRefused",
+    "ParticipantRefused",
     "add_guardian",
     "assign_caseload",
     "create_participant",
@@ -30,19 +33,39 @@ class CaseloadRefused(Refused):
     """The participant cannot go on that staff member's caseload."""
 
 
+class ParticipantRefused(Refused):
+    """A change of a participant that this action does not make."""
+
+
+# What the school knows of a student's age decides whose consent counts (consent.age_rules), so
+# after creation it changes only through consent.rule_changes.set_participant_age, which shows
+# whose consent that ends before it is saved.
+AGE_FIELDS = ("date_of_birth", "birth_year", "age_band")
+
+
 def create_participant(
     ctx: AuditContext,
     full_name: str,
     *,
     grade: str = "",
     classrooms: list[Classroom] | tuple[Classroom, ...] = (),
+    date_of_birth: dt.date | None = None,
+    birth_year: int | None = None,
+    age_band: str = "",
 ) -> Participant:
-    """Create a student in the actor's organization (classrooms must be of the same school)."""
+    """Create a student in the actor's organization (classrooms must be of the same school),
+    with what the school knows of their age (validated by the caller; a new student has no
+    consent yet, so it changes nobody's processing)."""
     if any(c.organization_id != ctx.organization.pk for c in classrooms):
         raise NotYours("That classroom belongs to another school.")
     with transaction.atomic():
         participant = Participant.objects.create(
-            organization=ctx.organization, full_name=full_name.strip(), grade=grade
+            organization=ctx.organization,
+            full_name=full_name.strip(),
+            grade=grade,
+            date_of_birth=date_of_birth,
+            birth_year=birth_year,
+            age_band=age_band,
         )
         participant.classrooms.set(classrooms)
         record_audit(ctx, "participant.create", target=participant, participant=participant)
@@ -50,9 +73,15 @@ def create_participant(
 
 
 def update_participant(ctx: AuditContext, participant: Participant, **fields: Any) -> Participant:
-    """Change name, grade or classrooms (``classrooms`` replaces the set)."""
+    """Change name, grade or classrooms (``classrooms`` replaces the set); never the age
+    fields (see AGE_FIELDS)."""
     if participant.organization_id != ctx.organization.pk:
         raise NotYours("That participant belongs to another school.")
+    if set(fields) & set(AGE_FIELDS):
+        raise ParticipantRefused(
+            "The age on record changes through the consent rules (it decides whose consent "
+            "counts), not with the participant's other details."
+        )
     classrooms = fields.pop("classrooms", None)
     with transaction.atomic():
         for name, value in fields.items():
