@@ -4,7 +4,9 @@ Frames never touch PostgreSQL or the disk. With REDIS_URL set, the bytes live un
 ``wb:frame:<frame id>`` for FRAME_TTL_S seconds (the worker deletes them as soon as it is done;
 on delivery it extends the expiry to ``redelivery_window_s()``, so that a task redelivered
 after its worker died still finds its frame);
-``wb:seen:<frame id>`` remembers that a frame was queued, so a re-sent frame is not queued twice.
+``wb:seen:<frame id>`` remembers that a frame was queued, so a re-sent frame is not queued twice
+while its bytes still wait (a frame whose bytes are gone unprocessed, after a Redis restart or an
+expiry in a backlog, is queued again: capture.ingest).
 Without REDIS_URL (the embedded demo, Celery eager) a process-local dict plays the same role.
 """
 
@@ -44,6 +46,7 @@ class FrameStoreUnavailable(RuntimeError):
 class FrameStore(Protocol):
     def put_frame(self, frame_id: str, data: bytes) -> None: ...
     def get_frame(self, frame_id: str) -> bytes | None: ...
+    def has_frame(self, frame_id: str) -> bool: ...
     def extend_frame(self, frame_id: str, seconds: int) -> None: ...
     def keep_frame_for(self, frame_id: str, seconds: int) -> None: ...
     def delete_frame(self, frame_id: str) -> None: ...
@@ -88,6 +91,9 @@ class RedisFrameStore:
     def get_frame(self, frame_id: str) -> bytes | None:
         value = self._call("get", frame_key(frame_id))
         return value if isinstance(value, bytes) else None
+
+    def has_frame(self, frame_id: str) -> bool:
+        return bool(self._call("exists", frame_key(frame_id)))
 
     def extend_frame(self, frame_id: str, seconds: int) -> None:
         self._call("expire", frame_key(frame_id), seconds)
@@ -135,6 +141,9 @@ class MemoryFrameStore:
         with self._lock:
             expires, data = self._frames.get(frame_id, (0.0, b""))
             return data if expires > time.monotonic() else None
+
+    def has_frame(self, frame_id: str) -> bool:
+        return self.get_frame(frame_id) is not None
 
     def extend_frame(self, frame_id: str, seconds: int) -> None:
         with self._lock:

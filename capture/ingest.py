@@ -7,6 +7,7 @@ the frame store (Redis, short expiry), never to PostgreSQL, the disk or the log.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from capture.errors import (
     ServiceUnavailableError,
     UnsupportedFrameTypeError,
 )
-from capture.frame_store import FrameStoreUnavailable, get_frame_store
+from capture.frame_store import FrameStore, FrameStoreUnavailable, get_frame_store
+from capture.models import ProcessedFrame
 from capture.routing import inference_queue, queue_limit
 from capture.sessions import check_capture_allowed, running_session
 from inference.image_io import ImageDecodeError, check_complete, read_header_size
@@ -143,7 +145,8 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
 
     Side effects: bytes in the frame store under the frame id, one process_frame_task on the
     session's inference queue (capture.routing). A frame already queued answers "duplicate" and
-    queues nothing.
+    queues nothing, unless it was lost (frame_was_lost): then it is queued again, and the
+    worker's ProcessedFrame check still stores it at most once.
     """
     check_capture_allowed(device)
     session = running_session(device, headers.session_id)
@@ -155,7 +158,7 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     frame_id = f"{device.pk}:{headers.sequence}"
     store = get_frame_store()
     try:
-        if store.was_queued(frame_id):
+        if store.was_queued(frame_id) and not frame_was_lost(store, frame_id):
             return Admission(frame_id, "duplicate")
         if store.count_upload(device.pk) > settings.INGEST_MAX_FPS_PER_DEVICE:
             raise RateLimitedError(
@@ -189,3 +192,64 @@ def enqueue_frame(
         )
     except (KombuOperationalError, OSError) as exc:
         raise FrameStoreUnavailable(f"broker unavailable: {type(exc).__name__}") from exc
+
+
+# A client asks about at most this many acknowledged frames at a time.
+MAX_STATUS_SEQUENCES = 500
+
+
+@dataclass(frozen=True)
+class FrameStatuses:
+    """Sequences of one device's acknowledged frames, by where they are now."""
+
+    processed: list[int]  # analysed and stored once (or found to hold no consented face)
+    pending: list[int]  # bytes still wait in the frame store for a worker
+    lost: list[int]  # neither: gone with a Redis restart or expired in a backlog; re-send
+
+
+def frame_was_lost(store: FrameStore, frame_id: str) -> bool:
+    """Acknowledged once, but its bytes are gone and no worker stored it (one Redis call; a
+    query only when the bytes are gone)."""
+    if store.has_frame(frame_id):
+        return False
+    return not ProcessedFrame.objects.filter(frame_id=frame_id).exists()
+
+
+def frame_statuses(device: CaptureDevice, sequences: list[int]) -> FrameStatuses:
+    """Where each of the device's frames ``sequences`` is; the client re-sends the lost ones.
+
+    Reads only (one query, one Redis call per frame not yet processed). Raises
+    ServiceUnavailableError (503) when Redis does not answer.
+    """
+    ids = {sequence: f"{device.pk}:{sequence}" for sequence in sequences}
+    done = set(
+        ProcessedFrame.objects.filter(frame_id__in=ids.values()).values_list("frame_id", flat=True)
+    )
+    store = get_frame_store()
+    statuses = FrameStatuses([], [], [])
+    try:
+        for sequence, frame_id in ids.items():
+            if frame_id in done:
+                statuses.processed.append(sequence)
+            else:
+                (statuses.pending if store.has_frame(frame_id) else statuses.lost).append(sequence)
+    except FrameStoreUnavailable as exc:
+        raise ServiceUnavailableError("The frame queue is unavailable; retry shortly.") from exc
+    return statuses
+
+
+def parse_status_query(body: bytes) -> list[int]:
+    """``{"sequences": [int, ...]}`` (1 to MAX_STATUS_SEQUENCES) or BadFrameHeadersError (400)."""
+    try:
+        sequences = json.loads(body or b"{}").get("sequences")
+    except (ValueError, AttributeError, RecursionError) as exc:
+        raise BadFrameHeadersError('Send JSON {"sequences": [...]}.') from exc
+    if (
+        not isinstance(sequences, list)
+        or not 0 < len(sequences) <= MAX_STATUS_SEQUENCES
+        or not all(type(s) is int and 0 <= s < 2**62 for s in sequences)
+    ):
+        raise BadFrameHeadersError(
+            f'"sequences" must be a list of 1 to {MAX_STATUS_SEQUENCES} frame sequence numbers.'
+        )
+    return sequences

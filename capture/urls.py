@@ -7,6 +7,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("ingest/sessions", views.start_session_view, name="ingest-session-start"),
     path("ingest/sessions/<int:session_id>/end", views.end_session_view, name="ingest-session-end"),
     path("ingest/frames", views.ingest_frame_view, name="ingest-frame"),
+    path("ingest/frames/status", views.frame_status_view, name="ingest-frame-status"),
     path(
         "participants/<int:pk>/series/",
         api.ParticipantSeriesView.as_view(),

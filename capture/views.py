@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from typing import Any
 
@@ -29,7 +30,9 @@ from capture.ingest import (
     check_content_length,
     check_frame_bytes,
     device_from_authorization,
+    frame_statuses,
     parse_frame_headers,
+    parse_status_query,
 )
 from capture.sessions import end_session, start_session
 
@@ -133,3 +136,12 @@ def ingest_frame_view(request: HttpRequest) -> JsonResponse:
     if admission.status == "duplicate":
         return JsonResponse({"frame_id": admission.frame_id, "status": "already received"})
     return JsonResponse({"frame_id": admission.frame_id, "status": "queued"}, status=202)
+
+
+@ingest_endpoint
+def frame_status_view(request: HttpRequest) -> JsonResponse:
+    """``{"sequences": [...]}`` of this device's acknowledged frames -> which are processed,
+    pending or lost (the client re-sends the lost ones; see capture.ingest.frame_statuses)."""
+    device = device_from_authorization(request.headers.get("Authorization", ""))
+    statuses = frame_statuses(device, parse_status_query(request.body))
+    return JsonResponse(asdict(statuses))

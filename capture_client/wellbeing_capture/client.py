@@ -3,7 +3,9 @@
 Frames are sampled at --fps (default 1), JPEG-encoded in memory and sent with the device token.
 Nothing is ever written to disk. While the server is unreachable or answers 429/503, frames wait
 in a bounded in-memory buffer (--buffer-seconds of frames; the oldest are dropped and counted)
-and are re-sent with exponential backoff and jitter.
+and are re-sent with exponential backoff and jitter. An acknowledged frame stays in memory until
+the server confirms it was processed; one the server lost (a Redis restart, an expiry in a
+backlog) is sent again, up to --max-resends times.
 
 Exit codes: 0 done, 2 bad arguments / no camera, 3 token refused, 4 session unknown or ended,
 5 capture blocked by the organization's jurisdiction gate.
@@ -30,6 +32,7 @@ from urllib.parse import urlparse
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 MAX_BACKOFF_S = 10.0
+MAX_STATUS_SEQUENCES = 500  # the server's limit per status request
 
 
 class CaptureClientError(Exception):
@@ -77,14 +80,19 @@ class CaptureStats:
     rejected: int = 0  # refused by the server as bad frames (4xx), not retried
     dropped: int = 0  # pushed out of the full buffer
     retries: int = 0
+    confirmed: int = 0  # acknowledged frames the server confirmed processed
+    resent: int = 0  # acknowledged frames the server lost, sent again
+    lost: int = 0  # given up: lost more than --max-resends times, or pushed out unconfirmed
+    unconfirmed: int = 0  # still unconfirmed when the client stopped waiting
     latencies_ms: list[float] = field(default_factory=list)
 
     def status_line(self, buffered: int) -> str:
         recent = self.latencies_ms[-50:]
         latency = f"{statistics.median(recent):.0f} ms" if recent else "-"
         return (
-            f"sent {self.sent}  acked {self.acked}  dropped {self.dropped}  "
-            f"rejected {self.rejected}  buffered {buffered}  latency {latency}"
+            f"sent {self.sent}  acked {self.acked}  confirmed {self.confirmed}  "
+            f"resent {self.resent}  dropped {self.dropped}  rejected {self.rejected}  "
+            f"buffered {buffered}  latency {latency}"
         )
 
 
@@ -159,6 +167,19 @@ class ServerClient:
         if status >= 400:
             raise_for_refusal(status, data)
 
+    def frame_statuses(self, sequences: list[int]) -> dict[str, list[int]]:
+        """The server's answer on this device's acknowledged frames: processed, pending, lost."""
+        body = json.dumps({"sequences": sequences}).encode()
+        status, data, retry_after = self.request(
+            "/api/ingest/frames/status", body, {"Content-Type": "application/json"}
+        )
+        if status in (429, 502, 503, 504):
+            raise ServerUnavailableError(f"server busy (HTTP {status})", retry_after)
+        raise_for_refusal(status, data)
+        if status >= 400:
+            raise CaptureClientError(f"Frame status refused: HTTP {status} {data}")
+        return data
+
     def send_frame(self, session_id: int, frame: Frame) -> tuple[int, dict[str, Any]]:
         """Send one frame; returns (status, body) for 2xx and bad-frame 4xx answers."""
         status, data, retry_after = self.request(
@@ -175,6 +196,66 @@ class ServerClient:
             raise ServerUnavailableError(f"server busy (HTTP {status})", retry_after)
         raise_for_refusal(status, data)
         return status, data
+
+
+class Confirmations:
+    """Acknowledged frames kept in memory until the server confirms them processed.
+
+    Every ``interval_s`` the server is asked where they are (``frame_statuses``): processed ones
+    are forgotten, lost ones go back into the send buffer (at most ``max_resends`` times each,
+    then counted as lost), pending ones are asked about again. At most ``capacity`` are kept;
+    past that the oldest is given up and counted as lost. After the source ends the client waits
+    up to ``settle_s`` for the rest.
+    """
+
+    def __init__(
+        self, capacity: int, interval_s: float = 2.0, max_resends: int = 3, settle_s: float = 120.0
+    ) -> None:
+        self.frames: dict[int, Frame] = {}  # in acknowledgement order
+        self.resends: dict[int, int] = {}
+        self.capacity, self.interval_s = max(1, capacity), interval_s
+        self.max_resends, self.settle_s = max_resends, settle_s
+        self.next_check = time.monotonic() + interval_s
+        self.deadline: float | None = None
+
+    def add(self, frame: Frame, stats: CaptureStats) -> None:
+        if frame.sequence not in self.frames and len(self.frames) >= self.capacity:
+            oldest = next(iter(self.frames))
+            del self.frames[oldest]
+            stats.lost += 1
+        self.frames[frame.sequence] = frame
+
+    def waiting(self, source_done: bool) -> bool:
+        """Whether to keep going for confirmations once the buffer is empty."""
+        if not self.frames or not source_done:
+            return bool(self.frames)
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.settle_s
+        return time.monotonic() < self.deadline
+
+    def check_if_due(self, server: ServerClient, buffer: FrameBuffer, stats: CaptureStats) -> None:
+        if not self.frames or time.monotonic() < self.next_check:
+            return
+        self.next_check = time.monotonic() + self.interval_s
+        try:
+            answer = server.frame_statuses(list(self.frames)[:MAX_STATUS_SEQUENCES])
+        except ServerUnavailableError:
+            return  # asked again next round
+        for sequence in answer.get("processed", []):
+            stats.confirmed += self.frames.pop(sequence, None) is not None
+        for sequence in answer.get("lost", []):
+            self._resend(sequence, buffer, stats)
+
+    def _resend(self, sequence: int, buffer: FrameBuffer, stats: CaptureStats) -> None:
+        frame = self.frames.pop(sequence, None)
+        if frame is None:
+            return
+        if self.resends.get(sequence, 0) >= self.max_resends:
+            stats.lost += 1
+            return
+        self.resends[sequence] = self.resends.get(sequence, 0) + 1
+        stats.resent += 1
+        buffer.put(frame)
 
 
 class FrameBuffer:
@@ -245,15 +326,22 @@ def send_buffered(
     stats: CaptureStats,
     on_status: Callable[[], None] = lambda: None,
     on_ack: Callable[[Frame, int], None] = lambda frame, status: None,
+    confirmations: Confirmations | None = None,
 ) -> None:
     """Send until the buffer is closed and empty; retries 429/503/unreachable with backoff.
+    With ``confirmations``, also until every acknowledged frame is confirmed processed (or
+    given up), re-sending the ones the server lost.
 
     Raises CaptureClientError subclasses on refusals that retrying cannot fix.
     """
     attempt = 0
-    while not buffer.finished:
+    while not buffer.finished or (confirmations and confirmations.waiting(buffer.finished)):
+        if confirmations is not None:
+            confirmations.check_if_due(server, buffer, stats)
         frame = buffer.peek()
         if frame is None:
+            if buffer.finished:
+                time.sleep(0.1)  # only confirmations are awaited
             continue
         started = time.perf_counter()
         stats.sent += 1
@@ -270,6 +358,8 @@ def send_buffered(
         if status < 300:
             stats.acked += 1
             stats.duplicates += body.get("status") == "already received"
+            if confirmations is not None:
+                confirmations.add(frame, stats)
         else:
             stats.rejected += 1
             print(f"\nframe {frame.sequence} refused: {body.get('detail')}", file=sys.stderr)
@@ -357,8 +447,10 @@ def run_capture(args: argparse.Namespace, out: TextIO) -> CaptureStats:
         stats.dropped = buffer.dropped
         print("\r" + stats.status_line(len(buffer)), end="", file=out, flush=True)
 
+    confirmations = Confirmations(buffer.capacity * 2, max_resends=args.max_resends)
     try:
-        send_buffered(server, session_id, buffer, stats, show)
+        send_buffered(server, session_id, buffer, stats, show, confirmations=confirmations)
+        stats.unconfirmed = len(confirmations.frames)
     finally:
         buffer.close()
         show()
@@ -390,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames", type=int)
     parser.add_argument("--jpeg-quality", type=int, default=85)
     parser.add_argument("--keep-session", action="store_true", help="do not end the session")
+    parser.add_argument(
+        "--max-resends",
+        type=int,
+        default=3,
+        help="times an acknowledged frame the server lost is sent again (default 3)",
+    )
     return parser
 
 
@@ -411,7 +509,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    print(f"done: {stats.acked} frames acknowledged, {stats.dropped} dropped.")
+    print(
+        f"done: {stats.acked} frames acknowledged, {stats.confirmed} confirmed processed, "
+        f"{stats.resent} re-sent after the server lost them, {stats.lost} lost, "
+        f"{stats.unconfirmed} unconfirmed, {stats.dropped} dropped."
+    )
     return 0
 
 
