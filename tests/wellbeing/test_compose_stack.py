@@ -116,6 +116,16 @@ def test_long_running_services_have_healthchecks_that_probe_them() -> None:
     assert stack["proxy"]["depends_on"]["web"] == {"condition": "service_healthy"}
 
 
+def test_redis_keeps_no_persistence_file_so_frame_bytes_never_reach_disk() -> None:
+    # given the Redis that holds frame bytes (and the broker's tasks)
+    command = command_words(services()["redis"])
+    # then it writes neither RDB snapshots nor an append-only file (issue 15); frames a restart
+    # loses are re-sent by the capture client until confirmed (docs/pipeline.md)
+    assert command[command.index("--save") + 1] == ""
+    assert command[command.index("--appendonly") + 1] == "no"
+    assert "volumes" not in services()["redis"]
+
+
 def test_only_the_proxy_publishes_ports() -> None:
     stack = services()
     # given the services / then only the proxy publishes a port: Django trusts the proxy's
