@@ -2,7 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DEMO_ENV := DEBUG=true
+# Quiet logs (warnings only), so the sign-ins printed once the server is up stay in view.
+DEMO_ENV := DEBUG=true LOG_LEVEL=WARNING SERVER_LOG_LEVEL=WARNING
 export PYTHONUNBUFFERED := 1
 
 .PHONY: help venv venv-test demo test lint typecheck pytest bench-inference bench-classroom bench-pipeline bench-alerts bench-dashboard bench-privacy clean
@@ -31,8 +32,11 @@ demo: venv
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
-	($(DEMO_ENV) $(PY) manage.py demo_stream --server http://127.0.0.1:8000 &) ; \
-	$(DEMO_ENV) $(PY) manage.py runserver --noreload 127.0.0.1:8000
+	@# demo_stream waits for the server, prints the sign-ins, then streams a live session until
+	@# Ctrl-C (which reaches both processes: same process group).
+	$(DEMO_ENV) $(PY) manage.py demo_stream --server http://127.0.0.1:8000 & \
+	$(DEMO_ENV) $(PY) manage.py runserver --noreload 127.0.0.1:8000; \
+	kill $$! 2>/dev/null; wait
 
 lint: venv-test
 	$(VENV)/bin/ruff check .

@@ -9,8 +9,10 @@ the real data flow: consent recorded, faces enrolled from real photos, a device 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from wellbeing.actions import (
     create_participant,
     rotate_device_token,
 )
+from wellbeing.demo_school import DEMO_MIN_GROUP_SIZE, DEMO_SLUG
 from wellbeing.models import (
     CaptureDevice,
     Classroom,
@@ -42,13 +45,30 @@ from wellbeing.models import (
 
 log = logging.getLogger(__name__)
 
-DEMO_SLUG = "demo-academy"
 DEMO_PASSWORDS = {
     "admin": "demo-admin-pass",
     "counselor": "demo-counselor-pass",
     "teacher": "demo-teacher-pass",
 }
 FALLBACK_NAMES = ["Ada Example", "Ben Example", "Cleo Example"]
+PHOTO_CLASSROOM = "Year 9 Drama"
+# (classroom, grade, synthetic students): with the photo people Year 9 Drama has 20+ as well.
+SYNTHETIC_CLASSES: tuple[tuple[str, str, int], ...] = (
+    (PHOTO_CLASSROOM, "9", 17),
+    ("Year 9 History", "9", 22),
+    ("Year 10 Science", "10", 22),
+)
+# The last students of each synthetic class list: one refused, one never answered. They are on
+# the roster (as in a real class) and must never have data.
+REFUSED, NO_ANSWER = -1, -2
+FIRST_NAMES = ("Amira", "Ben", "Callum", "Dara", "Elif", "Finn", "Grace", "Hamza", "Isla", "Jonah",
+               "Kofi", "Lena", "Mateo", "Nia", "Oscar", "Priya", "Quinn", "Rosa", "Sami", "Tess",
+               "Umar", "Vera", "Wren", "Yusuf", "Zara", "Aled", "Bea", "Cai", "Dilan",
+               "Esme")  # fmt: skip
+LAST_NAMES = ("Adeyemi", "Brooks", "Chen", "Doyle", "Evans", "Farah", "Garcia", "Hughes", "Iqbal",
+              "Jones", "Khan", "Lewis", "Morgan", "Novak", "Okafor", "Patel", "Quinn", "Rahman",
+              "Singh", "Taylor", "Usman", "Vance", "Walsh", "Xu", "Young",
+              "Zielinski")  # fmt: skip
 NOTICE_TEXT = (
     "During lessons in participating classrooms a camera takes one picture per second. A computer "
     "finds faces, recognises students whose consent is on record and estimates their facial "
@@ -66,6 +86,13 @@ class DemoSummary:
     enrolled: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     device_token: str | None = None
+
+
+def sign_in_lines(server: str = "http://127.0.0.1:8000") -> list[str]:
+    """The demo's sign-ins, as `make demo` prints them last."""
+    lines = [f"Demo sign-ins ({server}/accounts/login/):"]
+    lines += [f"  {role:<10} password: {password}" for role, password in DEMO_PASSWORDS.items()]
+    return lines
 
 
 def demo_token_file() -> Path:
@@ -128,11 +155,12 @@ def seed_demo_school(faces_dir: Path | None = None) -> DemoSummary:
             jurisdiction=Jurisdiction.UK,
             timezone="Europe/London",
             alert_contacts=["head@demo.example"],
+            min_group_size=DEMO_MIN_GROUP_SIZE,
         )
         admin, counselor, teacher = (
             _staff(org, r) for r in (Role.ADMIN, Role.COUNSELOR, Role.TEACHER)
         )
-        classroom = Classroom.objects.create(organization=org, name="Year 9 Drama", grade="9")
+        classroom = Classroom.objects.create(organization=org, name=PHOTO_CLASSROOM, grade="9")
         classroom.teachers.add(teacher)
         ctx = AuditContext.system(org, "seed_demo")
         publish_notice(ctx, "Emotion analysis in lessons", NOTICE_TEXT, confirmed=True)
@@ -177,3 +205,79 @@ def _enroll(
         summary.enrolled[str(participant)] = len(templates)
     except (EnrollmentError, ImportError, OSError) as exc:
         summary.warnings.append(f"{participant}: not enrolled ({exc})")
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """One student of the demo school as the history generator plans them.
+
+    ``key`` is stable across runs and databases ("Year 9 History#04", or the photo person's
+    "Year 9 Drama#obama"), so the generated numbers depend on the seed and the key only.
+    """
+
+    key: str
+    participant_id: int
+    classroom_id: int
+    consented: bool
+
+
+def synthetic_names(seed: int, count: int) -> list[str]:
+    """``count`` distinct invented names, the same for the same seed."""
+    pairs = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+    return random.Random(f"{seed}:names").sample(pairs, count)
+
+
+def seed_synthetic_roster(org: Organization, seed: int, consent_date: dt.date) -> list[RosterEntry]:
+    """Add the synthetic students of SYNTHETIC_CLASSES (with guardians and consent as recorded
+    on paper on ``consent_date``; two per class without consent) and return every student of
+    those classes, the photo people of the demo classroom included, in a stable order."""
+    ctx = AuditContext.system(org, "seed_demo")
+    counselor = StaffMember.objects.get(organization=org, role=Role.COUNSELOR)
+    teacher = StaffMember.objects.get(organization=org, role=Role.TEACHER)
+    names = iter(synthetic_names(seed, sum(size for _, _, size in SYNTHETIC_CLASSES)))
+    entries: list[RosterEntry] = []
+    for name, grade, size in SYNTHETIC_CLASSES:
+        classroom, _ = Classroom.objects.get_or_create(organization=org, name=name, grade=grade)
+        classroom.teachers.add(teacher)
+        entries += photo_entries(classroom)
+        for index in range(size):
+            answer = index - size if index - size in (REFUSED, NO_ANSWER) else None
+            person = create_participant(ctx, next(names), grade=grade, classrooms=[classroom])
+            assign_caseload(ctx, counselor, person)
+            record_paper_consent(
+                ctx, person, consent_date, refused=answer == REFUSED, skip=answer == NO_ANSWER
+            )
+            entries.append(
+                RosterEntry(f"{name}#{index:02d}", person.pk, classroom.pk, answer is None)
+            )
+    return entries
+
+
+def photo_entries(classroom: Classroom) -> list[RosterEntry]:
+    """The photo people already in ``classroom`` (consented by seed_demo_school)."""
+    people = classroom.participants.order_by("full_name")
+    return [
+        RosterEntry(
+            f"{classroom.name}#{p.full_name.lower().replace(' ', '_')}", p.pk, classroom.pk, True
+        )
+        for p in people
+    ]
+
+
+def record_paper_consent(
+    ctx: AuditContext, person: Participant, day: dt.date, *, refused: bool, skip: bool
+) -> None:
+    """The guardian's answer on the school's paper form (none at all when ``skip``)."""
+    if skip:
+        return
+    guardian = add_guardian(ctx, person, f"Guardian of {person.full_name}", "parent")
+    record_consent(
+        ctx,
+        person,
+        scopes=[Scope.EMOTION_ANALYSIS, Scope.FACE_TEMPLATE],
+        decision=Decision.REFUSE if refused else Decision.GRANT,
+        given_by=GivenBy.GUARDIAN,
+        guardian=guardian,
+        evidence_reference=f"demo-form-{person.pseudonym}",
+        evidence_date=day,
+    )

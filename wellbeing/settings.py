@@ -357,4 +357,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # The servers' line per request (`make demo` sets WARNING, so the sign-ins stay in view).
+    "loggers": {
+        name: {"level": env_str("SERVER_LOG_LEVEL", "INFO")}
+        for name in ("django.server", "django.channels.server")
+    },
 }
