@@ -526,3 +526,50 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class IdentityProviderKind(models.TextChoices):
+    GOOGLE = "google", "Google Workspace"
+    ENTRA = "entra", "Microsoft Entra ID"
+    GENERIC = "generic", "Other OpenID Connect provider"
+
+
+class IdentityProviderQuerySet(models.QuerySet["IdentityProvider"]):
+    def enabled(self) -> IdentityProviderQuerySet:
+        return self.filter(enabled=True).select_related("organization")
+
+
+class IdentityProvider(models.Model):
+    """A school's OpenID Connect provider for staff sign-in (wellbeing.identity_providers).
+
+    It signs in existing staff of its school only, matched by verified e-mail; it never creates
+    accounts. The client secret is stored encrypted or named as an environment variable, and no
+    page or API shows it back.
+    """
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="identity_provider"
+    )
+    kind = models.CharField(max_length=16, choices=IdentityProviderKind.choices)
+    display_name = models.CharField(max_length=80, help_text='Shown as "Sign in with …".')
+    issuer = models.URLField(max_length=300)
+    tenant = models.CharField(max_length=64, blank=True, help_text="Entra directory (tenant) ID")
+    client_id = models.CharField(max_length=300)
+    client_secret_encrypted = models.TextField(blank=True)
+    client_secret_env = models.CharField(max_length=100, blank=True)
+    email_domains = models.JSONField(default=list, blank=True)
+    enabled = models.BooleanField(default=True)
+    staff_passwords_allowed = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = IdentityProviderQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.organization})"
+
+
+# Backup codes are a django-otp device kind of the wellbeing app's own (their codes are stored
+# hashed, unlike otp_static's); the models live beside the two-factor code.
+from wellbeing.otp_devices import BackupCode, BackupCodeDevice  # noqa: E402
+
+__all__ = ["BackupCode", "BackupCodeDevice"]

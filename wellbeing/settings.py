@@ -108,6 +108,12 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# Staff sign-in through a school's OpenID Connect provider (wellbeing.identity_providers):
+# Fernet keys (comma-separated, the first encrypts) for the client secrets stored in the
+# database; empty derives one from SECRET_KEY. Seconds to wait for the provider's answers.
+IDP_SECRET_KEY = env_str("IDP_SECRET_KEY")
+OIDC_HTTP_TIMEOUT = env_int("OIDC_HTTP_TIMEOUT", 10)
+
 # Content Security Policy: no inline scripts or styles anywhere (templates load static files).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {

@@ -4,7 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from wellbeing import device_views, staff_views, views
+from wellbeing import device_views, sign_in_views, staff_views, views
 from wellbeing.two_factor import OptionalOTPAuthenticationForm
 
 
@@ -20,9 +20,14 @@ urlpatterns = [
     path("audit/export.csv", views.audit_log_csv, name="audit_csv"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(authentication_form=OptionalOTPAuthenticationForm),
+        sign_in_views.StaffLoginView.as_view(authentication_form=OptionalOTPAuthenticationForm),
         name="login",
     ),
+    path("accounts/oidc/find/", sign_in_views.oidc_find, name="oidc_find"),
+    path("accounts/oidc/<slug:slug>/start/", sign_in_views.oidc_start, name="oidc_start"),
+    path("accounts/oidc/<slug:slug>/callback/", sign_in_views.oidc_callback, name="oidc_callback"),
+    path("staff/sign-in/", sign_in_views.identity_provider_settings, name="identity_provider"),
+    path("staff/sign-in/passwords/", sign_in_views.staff_passwords, name="staff_passwords"),
     path("accounts/two-factor/", views.two_factor_setup, name="two_factor"),
     path(
         "accounts/set-password/<uidb64>/<token>/",
