@@ -270,12 +270,21 @@ class Classroom(models.Model):
         help_text="Which face detector runs on this classroom's camera frames. The CNN finds "
         "faces from about 16 px (the back rows of a large room); legacy HOG only from ~70 px.",
     )
+    # The id this record has in the school's roster system (OneRoster ``sourcedId``, or the
+    # roster template's id), set by a roster import (consent.roster_import), which finds the
+    # record again by it on the next import; blank for records typed in by staff.
+    source_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     objects = ClassroomQuerySet.as_manager()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="classroom_unique_name")
+            models.UniqueConstraint(fields=["organization", "name"], name="classroom_unique_name"),
+            models.UniqueConstraint(
+                fields=["organization", "source_id"],
+                condition=~models.Q(source_id=""),
+                name="classroom_unique_source_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -391,6 +400,8 @@ class Participant(models.Model):
         max_length=8, choices=AgeBand.choices, blank=True, default="", db_default=""
     )
     classrooms = models.ManyToManyField(Classroom, blank=True, related_name="participants")
+    # The roster system's id (see Classroom.source_id).
+    source_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(null=True, blank=True)
 
@@ -398,6 +409,13 @@ class Participant(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["organization", "full_name"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "source_id"],
+                condition=~models.Q(source_id=""),
+                name="participant_unique_source_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.pseudonym
@@ -409,6 +427,18 @@ class Guardian(models.Model):
     relation = models.CharField(max_length=64, help_text="e.g. mother, father, legal guardian")
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
+    # The roster system's id (see Classroom.source_id). A roster guardian of two children is
+    # two Guardian rows with the same id.
+    source_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "source_id"],
+                condition=~models.Q(source_id=""),
+                name="guardian_unique_source_id",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.relation})"

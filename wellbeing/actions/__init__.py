@@ -1,8 +1,8 @@
 """Core actions of the wellbeing app, one module per concept.
 
 * :mod:`.audit`: who acts (``AuditContext``) and ``record_audit``, the one way to write an
-  audit event. Every function that reads or changes a participant's data writes one; views
-  never write audit events themselves.
+  audit event (``build_audit_event`` for many at once). Every function that reads or changes
+  a participant's data writes one; views never write audit events themselves.
 * :mod:`.devices`: capture devices and their tokens.
 * :mod:`.participants`: participants, guardians, caseloads.
 * :mod:`.classrooms`: classrooms, their teachers and face detector.
@@ -13,7 +13,7 @@ Callers import from ``wellbeing.actions``; the names below are its public interf
 package was one module before it grew, and the re-exports keep every import working).
 """
 
-from wellbeing.actions.audit import AuditContext, record_audit
+from wellbeing.actions.audit import AuditContext, build_audit_event, record_audit
 from wellbeing.actions.classrooms import (
     ClassroomRefused,
     create_classroom,
@@ -70,6 +70,7 @@ __all__ = [
     "add_guardian",
     "assign_caseload",
     "authenticate_device",
+    "build_audit_event",
     "create_classroom",
     "create_device",
     "create_participant",

@@ -17,7 +17,7 @@ from wellbeing.models import AuditEvent, Organization, Participant, StaffMember,
 if TYPE_CHECKING:
     from rest_framework.request import Request
 
-__all__ = ["AuditContext", "record_audit"]
+__all__ = ["AuditContext", "build_audit_event", "record_audit"]
 
 
 def _origin(request: HttpRequest | Request) -> dict[str, Any]:
@@ -84,7 +84,22 @@ def record_audit(
     **detail: Any,
 ) -> AuditEvent:
     """Append one audit event. Never raises for missing optional context."""
-    return AuditEvent.objects.create(
+    event = build_audit_event(ctx, action, target=target, participant=participant, **detail)
+    event.save()
+    return event
+
+
+def build_audit_event(
+    ctx: AuditContext,
+    action: str,
+    *,
+    target: Any = None,
+    participant: Participant | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """The event record_audit would append, unsaved: for actions that write many at once
+    (``AuditEvent.objects.bulk_create``, e.g. a roster import)."""
+    return AuditEvent(
         organization=ctx.organization,
         actor=ctx.actor if getattr(ctx.actor, "is_authenticated", False) else None,
         actor_label=ctx.actor_label,
