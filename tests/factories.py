@@ -26,7 +26,13 @@ _seq = itertools.count(1)
 
 def make_organization(name: str = "Northside School", **fields: object) -> Organization:
     n = next(_seq)
-    defaults: dict[str, object] = {"jurisdiction": Jurisdiction.UK, "timezone": "Europe/London"}
+    # No two-factor requirement unless a test asks for one (tests/wellbeing/test_two_factor_*):
+    # other tests sign staff in with force_login, which a required second factor would stop.
+    defaults: dict[str, object] = {
+        "jurisdiction": Jurisdiction.UK,
+        "timezone": "Europe/London",
+        "two_factor_roles": [],
+    }
     defaults.update(fields)
     return Organization.objects.create(name=name, slug=f"school-{n}", **defaults)
 

@@ -13,6 +13,9 @@ from wellbeing.admin_audit import AuditedParticipantDataAdmin
 class OrganizationAdmin(admin.ModelAdmin[models.Organization]):
     list_display = ("name", "jurisdiction", "timezone")
     prepopulated_fields = {"slug": ("name",)}
+    # The two-factor policy is the school admin's (its page and /api/school/, audited, and they
+    # keep each role's start, which the grace period counts from): shown here, not edited.
+    readonly_fields = ("two_factor_roles", "two_factor_required_since", "two_factor_grace_days")
 
 
 @admin.register(models.StaffMember)

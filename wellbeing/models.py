@@ -56,6 +56,27 @@ class EuException(models.TextChoices):
     SAFETY = "safety", "Safety reasons"
 
 
+TWO_FACTOR_MAX_GRACE_DAYS = 90
+
+
+def default_two_factor_roles() -> list[str]:
+    """New schools: admins and counselors (who see individual students) need two-factor."""
+    return ["admin", "counselor"]
+
+
+def two_factor_policy_problems(roles: object, grace_days: int) -> dict[str, str]:
+    """What is wrong with a two-factor policy, by field (empty when it is valid)."""
+    problems = {}
+    known = {"admin", "counselor", "teacher"}
+    if not isinstance(roles, list) or not set(roles) <= known or len(set(roles)) != len(roles):
+        problems["two_factor_roles"] = "List each of admin, counselor, teacher at most once."
+    if not 0 <= grace_days <= TWO_FACTOR_MAX_GRACE_DAYS:
+        problems["two_factor_grace_days"] = (
+            f"The grace period is 0 to {TWO_FACTOR_MAX_GRACE_DAYS} days."
+        )
+    return problems
+
+
 class Organization(models.Model):
     """A school (or district) and the settings that govern its data."""
 
@@ -108,14 +129,34 @@ class Organization(models.Model):
         blank=True,
         help_text="Whether a guardian's grant is required for the face template of every minor.",
     )
+    # Two-factor sign-in policy (wellbeing.two_factor reads it, wellbeing.actions.two_factor
+    # changes it). New schools require it of admins and counselors; schools that existed before
+    # the policy was introduced got an empty list (migration 0012), so nobody is locked out
+    # until their admin decides.
+    two_factor_roles = models.JSONField(
+        default=default_two_factor_roles,
+        blank=True,
+        help_text="Staff roles that must sign in with two-factor (admin, counselor, teacher).",
+    )
+    # {role: ISO instant} when each role's requirement began (absent: the school's creation);
+    # staff whose account is older than that get the grace period.
+    two_factor_required_since = models.JSONField(default=dict, blank=True)
+    two_factor_grace_days = models.PositiveSmallIntegerField(
+        default=14,
+        help_text="Days existing staff may still sign in without two-factor once it is required.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.name
 
     def clean(self) -> None:
-        """Retention periods stay within their bounds (wellbeing.retention_limits)."""
+        """Retention periods stay within their bounds (wellbeing.retention_limits); the
+        two-factor policy names real roles and a grace period of at most 90 days."""
         problems = retention_problems({name: getattr(self, name) for name in RETENTION_BOUNDS})
+        problems.update(
+            two_factor_policy_problems(self.two_factor_roles, self.two_factor_grace_days)
+        )
         if self.min_group_size < MIN_GROUP_SIZE_FLOOR:
             # Below 3, a suppressed report still singles a student out (or, at 1, nothing is
             # suppressed at all): class figures would read as one child's figures.

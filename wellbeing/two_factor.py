@@ -1,65 +1,161 @@
-"""Optional TOTP two-factor sign-in for staff (django-otp).
+"""Two-factor sign-in for staff (django-otp): who must use it, from when, and their devices.
 
-Staff without a confirmed device sign in with a password; once a member confirms a TOTP device
-(an authenticator app), every sign-in also needs a current code.
+A school requires two-factor of some roles (``Organization.two_factor_roles``; new schools:
+admins and counselors). Staff whose account existed before their role's requirement began may
+still sign in without it for the school's grace period (prompted at each sign-in); after it, and
+at once for staff who joined later, the site is closed to them except the setup page
+(``wellbeing.middleware.TwoFactorRequiredMiddleware``). Anyone with an authenticator set up
+must use it: a session that was not verified with a code is sent to verify first.
+
+Changes (turning it on or off, backup codes, the policy) are audited actions in
+``wellbeing.actions.two_factor``; this module only reads.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser
-from django_otp import devices_for_user
+from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.forms import OTPAuthenticationFormMixin
+from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from wellbeing.models import Organization, StaffMember
+from wellbeing.otp_devices import BackupCodeDevice, looks_like_backup_code
+
+# Set at sign-in for a member in the grace period: the next page is the setup page, once.
+PROMPT_SESSION_KEY = "two_factor_prompt"
+TOKEN_ATTRS = {"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}
+
+
+class Gate(StrEnum):
+    """What a signed-in request may do, as far as two-factor goes."""
+
+    ALLOW = "allow"
+    SET_UP = "set_up"  # required and past the deadline, no authenticator yet
+    VERIFY = "verify"  # has an authenticator, but this session did not use it
+
+
+def confirmed_totp(user: AbstractBaseUser) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user_id=user.pk, confirmed=True).first()
 
 
 def has_confirmed_device(user: AbstractBaseUser) -> bool:
-    return any(True for _ in devices_for_user(user, confirmed=True))
+    return confirmed_totp(user) is not None
+
+
+def backup_codes_left(user: AbstractBaseUser) -> int:
+    device = BackupCodeDevice.objects.filter(user_id=user.pk, confirmed=True).first()
+    return device.remaining() if device is not None else 0
+
+
+def device_for_token(user: AbstractBaseUser, token: str) -> Device | None:
+    """The user's backup codes for a backup-code-shaped token, else their authenticator.
+
+    Choosing by shape means nobody picks a device, and a code is checked against one device
+    only (django-otp would otherwise count a failure against every device it did not match).
+    """
+    if looks_like_backup_code(token):
+        backup = BackupCodeDevice.objects.filter(user_id=user.pk, confirmed=True).first()
+        if backup is not None:
+            return backup
+    return confirmed_totp(user)
+
+
+def choose_device(form: OTPAuthenticationFormMixin, cleaned: dict[str, Any]) -> None:
+    """Fill an OTP form's ``otp_device`` from its ``otp_token`` (see device_for_token)."""
+    user = form.get_user()
+    device = device_for_token(user, cleaned.get("otp_token") or "") if user else None
+    cleaned["otp_device"] = device.persistent_id if device is not None else ""
 
 
 class OptionalOTPAuthenticationForm(OTPAuthenticationFormMixin, AuthenticationForm):
-    """Password sign-in; a one-time code is required only from users who set one up."""
+    """Staff sign-in: a password, plus a code (authenticator or backup) from those who set up
+    two-factor. Whether a member *must* have set it up is the policy's business
+    (wellbeing.middleware.TwoFactorRequiredMiddleware), not this form's."""
 
     otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
     otp_token = forms.CharField(
         required=False,
-        label="Authenticator code (only if you set up two-factor sign-in)",
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        label="Authenticator code or backup code (if you set up two-factor sign-in)",
+        widget=forms.TextInput(attrs=TOKEN_ATTRS),
     )
     otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         user = self.get_user()
-        devices = list(devices_for_user(user, confirmed=True)) if user is not None else []
-        if devices:
-            # Staff have one authenticator; choose it rather than asking which.
-            if not cleaned.get("otp_device"):
-                cleaned["otp_device"] = devices[0].persistent_id
+        if user is not None and confirmed_totp(user) is not None:
+            choose_device(self, cleaned)
             self.clean_otp(user)
         return cleaned
 
 
-def start_totp_setup(user: AbstractBaseUser) -> TOTPDevice:
-    """Create (or reuse) the user's unconfirmed TOTP device; it counts once confirmed."""
-    device, _ = TOTPDevice.objects.get_or_create(
-        user=user, confirmed=False, defaults={"name": "Authenticator app"}
-    )
-    return device
+def session_verified(request: HttpRequest) -> bool:
+    """Whether this session signed in (or confirmed) with a second factor: django-otp's
+    OTPMiddleware sets ``request.user.otp_device`` from the session."""
+    return getattr(request.user, "otp_device", None) is not None
 
 
 def secret_base32(device: TOTPDevice) -> str:
     return base64.b32encode(device.bin_key).decode()
 
 
-def confirm_totp(device: TOTPDevice, token: str) -> bool:
-    """Confirm the device if ``token`` is a current code; returns whether it was."""
-    if device.verify_token(token.strip()):
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
-        return True
-    return False
+def requirement_start(org: Organization, role: str) -> dt.datetime | None:
+    """When ``role`` became required at ``org`` (None: not required)."""
+    if role not in org.two_factor_roles:
+        return None
+    since = org.two_factor_required_since.get(role)
+    return dt.datetime.fromisoformat(since) if since else org.created_at
+
+
+@dataclass(frozen=True)
+class TwoFactorStatus:
+    """One staff member's two-factor standing at ``now``."""
+
+    required: bool
+    enabled: bool
+    deadline: dt.datetime | None  # required and not enabled: the last moment without it
+    now: dt.datetime
+
+    @property
+    def overdue(self) -> bool:
+        return self.deadline is not None and self.now >= self.deadline
+
+    @property
+    def in_grace(self) -> bool:
+        """Required, not set up yet, and still allowed in (to be prompted)."""
+        return self.deadline is not None and self.now < self.deadline
+
+
+def two_factor_status(staff: StaffMember, now: dt.datetime | None = None) -> TwoFactorStatus:
+    """Whether ``staff`` must use two-factor, has it, and until when they may do without.
+
+    The grace period counts from the role's requirement start for staff whose account is older;
+    staff who joined after the requirement began have none.
+    """
+    now = now or timezone.now()
+    enabled = has_confirmed_device(staff.user)
+    start = requirement_start(staff.organization, staff.role)
+    deadline = None
+    if start is not None and not enabled:
+        joined = staff.user.date_joined
+        grace = dt.timedelta(days=staff.organization.two_factor_grace_days)
+        deadline = start + grace if joined < start else joined
+    return TwoFactorStatus(required=start is not None, enabled=enabled, deadline=deadline, now=now)
+
+
+def gate_for(staff: StaffMember, session_verified: bool) -> Gate:
+    """What two-factor lets this member's session do right now."""
+    status = two_factor_status(staff)
+    if status.enabled:
+        return Gate.ALLOW if session_verified else Gate.VERIFY
+    return Gate.SET_UP if status.overdue else Gate.ALLOW

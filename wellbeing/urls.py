@@ -4,7 +4,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from wellbeing import device_views, sign_in_views, staff_views, views
+from wellbeing import device_views, sign_in_views, staff_views, two_factor_views, views
 from wellbeing.two_factor import OptionalOTPAuthenticationForm
 
 
@@ -28,7 +28,17 @@ urlpatterns = [
     path("accounts/oidc/<slug:slug>/callback/", sign_in_views.oidc_callback, name="oidc_callback"),
     path("staff/sign-in/", sign_in_views.identity_provider_settings, name="identity_provider"),
     path("staff/sign-in/passwords/", sign_in_views.staff_passwords, name="staff_passwords"),
-    path("accounts/two-factor/", views.two_factor_setup, name="two_factor"),
+    path("accounts/two-factor/", two_factor_views.two_factor_setup, name="two_factor"),
+    path(
+        "accounts/two-factor/backup-codes/",
+        two_factor_views.two_factor_backup_codes,
+        name="two_factor_backup_codes",
+    ),
+    path(
+        "accounts/two-factor/disable/",
+        two_factor_views.two_factor_disable,
+        name="two_factor_disable",
+    ),
     path(
         "accounts/set-password/<uidb64>/<token>/",
         staff_views.SetPasswordView.as_view(),
@@ -41,10 +51,17 @@ urlpatterns = [
     path("staff/<int:pk>/deactivate/", staff_views.staff_deactivate, name="staff_deactivate"),
     path("staff/<int:pk>/reactivate/", staff_views.staff_reactivate, name="staff_reactivate"),
     path("staff/<int:pk>/invite/", staff_views.staff_invite, name="staff_invite"),
+    path("staff/two-factor/", two_factor_views.two_factor_policy, name="two_factor_policy"),
+    path(
+        "staff/<int:pk>/two-factor/reset/",
+        two_factor_views.staff_two_factor_reset,
+        name="staff_two_factor_reset",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/", include("capture.urls")),
     path("api/", include("alerts.api_urls")),
+    path("api/", include("consent.api_urls")),
     path("api/", include("wellbeing.api_urls")),
     path("alerts/", include("alerts.urls")),
     # Device pages are wellbeing's (CaptureDevice is), at the paths they always had.

@@ -1,23 +1,17 @@
-"""Core pages: public retention schedule, admin audit-trail viewer, two-factor setup."""
+"""Core pages: public retention schedule, admin audit-trail viewer (two-factor pages:
+wellbeing.two_factor_views)."""
 
 from __future__ import annotations
 
 import csv
 
-from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import AuditEvent, AuditEventQuerySet, Organization, Role, StaffMember
 from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
-from wellbeing.two_factor import (
-    confirm_totp,
-    has_confirmed_device,
-    secret_base32,
-    start_totp_setup,
-)
 from wellbeing.web_access import staff_required
 
 AUDIT_CSV_COLUMNS = (
@@ -78,20 +72,3 @@ def audit_log_csv(request: HttpRequest, staff: StaffMember) -> StreamingHttpResp
     response = StreamingHttpResponse(stream, content_type="text/csv")
     response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
     return response
-
-
-@staff_required()
-def two_factor_setup(request: HttpRequest, staff: StaffMember) -> HttpResponse:
-    """Set up (or see the state of) TOTP two-factor sign-in for the signed-in staff member."""
-    user = staff.user
-    if has_confirmed_device(user):
-        return render(request, "wellbeing/two_factor.html", {"enabled": True})
-    device = start_totp_setup(user)
-    if request.method == "POST":
-        if confirm_totp(device, request.POST.get("token", "")):
-            record_audit(AuditContext.from_request(request, staff), "account.two_factor_enabled")
-            messages.success(request, "Two-factor sign-in is on: you will need a code next time.")
-            return redirect("two_factor")
-        messages.error(request, "That code is not valid; check your device's clock and retry.")
-    context = {"enabled": False, "secret": secret_base32(device), "otpauth_url": device.config_url}
-    return render(request, "wellbeing/two_factor.html", context)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
-from django.test import Client
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
 from tests.conftest import login
+from tests.otp_codes import login_operator
 from wellbeing.models import AuditEvent, Organization, Participant, StaffMember
 
 
@@ -99,8 +99,7 @@ def test_django_admin_edit_is_a_new_version_and_bad_numbers_are_form_errors(
 ) -> None:
     # given: an operator in the Django admin
     operator = User.objects.create_superuser("operator", "op@example.org", "pw-correct-horse")
-    client = Client()
-    client.force_login(operator)
+    client = login_operator(operator)
     rule = current(school, "engagement-drop")
     url = f"/admin/alerts/rule/{rule.pk}/change/"
     # when: an inconsistent edit, then a good one

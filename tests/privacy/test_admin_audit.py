@@ -17,6 +17,7 @@ from alerts.models import Alert, Rule
 from consent.models import FaceTemplate
 from tests.dashboard.series_data import add_rollup, probs
 from tests.factories import make_guardian
+from tests.otp_codes import login_operator
 from tests.privacy.series_data import add_series
 from wellbeing.admin_audit import AuditedParticipantDataAdmin, refers_to_participant
 from wellbeing.models import AuditEvent, Participant
@@ -26,9 +27,7 @@ TODAY = dt.date(2026, 3, 9)
 
 @pytest.fixture
 def operator(db: Any) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", "root@example.org", "pw-root-y7"))
-    return client
+    return login_operator(User.objects.create_superuser("root", "root@example.org", "pw-root-y7"))
 
 
 def _url(obj: models.Model, view: str = "change") -> str:

@@ -17,15 +17,14 @@ from consent.models import ConsentNotice, ConsentRecord
 from privacy.models import ErasureRequest
 from privacy.subject_rights import open_erasure_request
 from tests.factories import grant_consent
+from tests.otp_codes import login_operator
 from wellbeing.actions import AuditContext
 from wellbeing.models import Guardian, Participant
 
 
 @pytest.fixture
 def superuser_client(db: Any) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("root", "root@example.org", "pw-root-x9"))
-    return client
+    return login_operator(User.objects.create_superuser("root", "root@example.org", "pw-root-x9"))
 
 
 @pytest.mark.parametrize("model", [ConsentNotice, ConsentRecord, ErasureRequest])

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 
 from consent.actions import withdraw_consent
 from consent.models import ConsentRecord
@@ -16,6 +15,7 @@ from dashboard.reports import TrendRow, weekly_trends
 from privacy.models import DeidentifiedDailyTotal
 from tests.dashboard.series_data import add_rollup, probs
 from tests.factories import grant_consent, make_classroom, make_guardian, make_participant
+from tests.otp_codes import login_operator
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization
 
@@ -108,8 +108,7 @@ def test_django_admin_lists_only_rows_pooled_from_enough_people(
         DeidentifiedDailyTotal.objects.create(
             organization=deidentifying, grade=grade, day=MONDAY, participants=people, n=10
         )
-    operator = Client()
-    operator.force_login(User.objects.create_superuser("op", "op@example.org", "pw-op-long-2"))
+    operator = login_operator(User.objects.create_superuser("op", "op@example.org", "pw-op-long-2"))
     # when the operator lists the pooled totals
     page = operator.get("/admin/privacy/deidentifieddailytotal/").content.decode()
     # then only the row of five is listed

@@ -13,6 +13,7 @@ from django.forms.models import model_to_dict
 from django.test import Client
 
 from tests.api.conftest import client_for, patch_json
+from tests.otp_codes import login_operator
 from wellbeing.actions import AuditContext, update_school_settings
 from wellbeing.models import AuditEvent, Organization, StaffMember
 
@@ -94,8 +95,7 @@ def test_the_action_refuses_too(school: Organization) -> None:
 
 def _operator_on_school_page(school: Organization) -> tuple[Client, str, dict[str, Any]]:
     """A signed-in superuser, the school's Django admin change page and its current form data."""
-    operator = Client()
-    operator.force_login(User.objects.create_superuser("op", "op@example.org", "pw-op-long-1"))
+    operator = login_operator(User.objects.create_superuser("op", "op@example.org", "pw-op-long-1"))
     page = f"/admin/wellbeing/organization/{school.pk}/change/"
     form: dict[str, Any] = {k: v for k, v in model_to_dict(school).items() if v is not None}
     form["alert_contacts"] = json.dumps(school.alert_contacts)

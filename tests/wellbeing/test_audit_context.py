@@ -6,11 +6,12 @@ import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from rest_framework.request import Request
 
 from alerts.models import Rule
 from tests.alerts.test_rule_pages import rule_post
+from tests.otp_codes import login_operator
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Organization, StaffMember
 
@@ -56,8 +57,7 @@ def test_a_user_without_staff_role_gets_no_context(db: object) -> None:
 def test_rule_edits_in_django_admin_are_audited_as_the_operator(school: Organization) -> None:
     # given an operator in the Django admin
     operator = User.objects.create_superuser("root", "root@example.org", "pw-correct-horse")
-    client = Client(REMOTE_ADDR="198.51.100.4")
-    client.force_login(operator)
+    client = login_operator(operator, remote_addr="198.51.100.4")
     rule = Rule.objects.current().get(organization=school, slug="engagement-drop")
     # when they save an edit of a rule
     client.post(f"/admin/alerts/rule/{rule.pk}/change/", rule_post(rule, persistence_m=4))

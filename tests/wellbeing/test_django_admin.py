@@ -6,15 +6,14 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from tests.otp_codes import login_operator
 from wellbeing.actions import AuditContext, create_device, record_audit
 from wellbeing.models import AuditEvent, CaptureDevice, Classroom, Organization
 
 
 @pytest.fixture
 def operator(db: object) -> Client:
-    client = Client()
-    client.force_login(User.objects.create_superuser("operator", "op@example.org", "pw-op-long"))
-    return client
+    return login_operator(User.objects.create_superuser("operator", "op@example.org", "pw-op-long"))
 
 
 def test_audit_events_can_be_read_but_not_added_changed_or_deleted(
