@@ -63,7 +63,18 @@ class TwoFactorRequiredMiddleware:
     alone.
     """
 
-    OPEN_URL_NAMES = frozenset({"two_factor", "login", "logout", "set_password", "retention"})
+    # Signing in again (also through the school's provider, whose MFA can verify a session).
+    OPEN_URL_NAMES = frozenset(
+        {
+            "two_factor",
+            "login",
+            "logout",
+            "set_password",
+            "retention",
+            "oidc_start",
+            "oidc_callback",
+        }
+    )
     OPEN_PREFIXES = ("/admin/", "/api/ingest/", "/static/", "/healthz")
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -73,14 +84,16 @@ class TwoFactorRequiredMiddleware:
         staff = self._member_to_check(request)
         if staff is None:
             return self.get_response(request)
-        gate = gate_for(staff, session_verified=session_verified(request))
+        verified = session_verified(request)
+        gate = gate_for(staff, session_verified=verified)
         api = request.path.startswith("/api/")
         if gate != Gate.ALLOW:
             if api:
                 return JsonResponse(API_REFUSALS[gate], status=403)
             return self._to_setup(request)
         # In the grace period: the first page after signing in is the setup page (once).
-        if not api and request.method == "GET" and request.session.pop(PROMPT_SESSION_KEY, False):
+        prompt = request.session.pop(PROMPT_SESSION_KEY, False) and not verified
+        if prompt and not api and request.method == "GET":
             return self._to_setup(request)
         return self.get_response(request)
 

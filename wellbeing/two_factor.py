@@ -29,6 +29,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from wellbeing.models import Organization, StaffMember
+from wellbeing.oidc_sign_in import idp_verified_mfa
 from wellbeing.otp_devices import BackupCodeDevice, looks_like_backup_code
 
 # Set at sign-in for a member in the grace period: the next page is the setup page, once.
@@ -100,9 +101,12 @@ class OptionalOTPAuthenticationForm(OTPAuthenticationFormMixin, AuthenticationFo
 
 
 def session_verified(request: HttpRequest) -> bool:
-    """Whether this session signed in (or confirmed) with a second factor: django-otp's
-    OTPMiddleware sets ``request.user.otp_device`` from the session."""
-    return getattr(request.user, "otp_device", None) is not None
+    """Whether this session signed in (or confirmed) with a second factor: an authenticator or
+    backup code (django-otp's OTPMiddleware sets ``request.user.otp_device`` from the session),
+    or a school identity provider that says it used more than one factor (``amr`` contains
+    ``mfa``; docs/sign-in.md, "Two-factor")."""
+    otp = getattr(request.user, "otp_device", None) is not None
+    return otp or idp_verified_mfa(request)
 
 
 def secret_base32(device: TOTPDevice) -> str:
@@ -154,8 +158,11 @@ def two_factor_status(staff: StaffMember, now: dt.datetime | None = None) -> Two
 
 
 def gate_for(staff: StaffMember, session_verified: bool) -> Gate:
-    """What two-factor lets this member's session do right now."""
+    """What two-factor lets this member's session do right now. A session verified with a
+    second factor is let in, also when that factor was the identity provider's."""
+    if session_verified:
+        return Gate.ALLOW
     status = two_factor_status(staff)
     if status.enabled:
-        return Gate.ALLOW if session_verified else Gate.VERIFY
+        return Gate.VERIFY
     return Gate.SET_UP if status.overdue else Gate.ALLOW

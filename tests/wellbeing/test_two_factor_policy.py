@@ -20,6 +20,7 @@ from tests.otp_codes import totp_now
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.actions.two_factor import update_two_factor_policy
 from wellbeing.models import AuditEvent, Organization, Role, StaffMember
+from wellbeing.oidc_sign_in import SESSION_KEY as IDP_SESSION_KEY
 from wellbeing.two_factor import two_factor_status
 
 PASSWORD = "pw-correct-horse"  # tests/factories.make_staff
@@ -277,3 +278,22 @@ def test_staff_who_join_a_requiring_school_later_have_no_grace(db: Any) -> None:
     status = two_factor_status(newcomer)
     assert status.required and status.overdue
     assert login(newcomer).get(HOME).status_code == 302
+
+
+def test_an_identity_provider_sign_in_that_used_mfa_counts_as_the_second_factor(
+    school: Organization, counselor: StaffMember
+) -> None:
+    # given a counselor who must use two-factor and has no authenticator
+    _require(school, Role.COUNSELOR, days_ago=30)
+    client = login(counselor)
+    assert client.get("/api/participants/").status_code == 403
+    # when their session is one the school's provider signed in with amr "mfa"
+    # (wellbeing.oidc_sign_in keeps that in the session; docs/sign-in.md)
+    session = client.session
+    session[IDP_SESSION_KEY] = {"mfa": True}
+    session.save()
+    # then the site is open; a provider sign-in without "mfa" does not count
+    assert client.get("/api/participants/").status_code == 200
+    session[IDP_SESSION_KEY] = {"mfa": False}
+    session.save()
+    assert client.get("/api/participants/").status_code == 403
