@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from alerts.models import Rule
-from tests.alerts.series import make_class
+from tests.time_series import make_class
 from wellbeing.models import Classroom, Organization, Participant, StaffMember
 
 

@@ -9,7 +9,7 @@ from django.db import connection
 
 from alerts.evaluation import EvaluationReport, evaluate_organization
 from alerts.models import Alert
-from tests.alerts.series import school_days, write_day, write_series
+from tests.time_series import school_days, write_day, write_series
 from wellbeing.models import Organization, Participant
 
 pytestmark = pytest.mark.django_db(transaction=True)

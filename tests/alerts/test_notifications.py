@@ -16,7 +16,7 @@ from alerts.models import Alert, AlertPolicy, DeliveryStatus, EmailDelivery, Rul
 from alerts.notifications import due_delivery_ids, send_delivery
 from alerts.workflow import acknowledge_alert, update_rule
 from consent.actions import withdraw_consent
-from tests.alerts.series import school_days, write_day, write_series
+from tests.time_series import school_days, write_day, write_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization, Participant, StaffMember
 

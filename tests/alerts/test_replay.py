@@ -10,7 +10,7 @@ from django.core.management import call_command
 from alerts.management.commands.replay_alerts import default_spec
 from alerts.models import Alert
 from alerts.replay import generate_series, iso_week, replay_rules
-from tests.alerts.series import school_days, write_day, write_series
+from tests.time_series import school_days, write_day, write_series
 from wellbeing.models import Organization, Participant
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from alerts.evaluation import evaluate_organization
 from alerts.models import Alert, AlertState, Rule
-from tests.alerts.series import school_days, write_day, write_series
+from tests.time_series import school_days, write_day, write_series
 from wellbeing.models import Organization, Participant
 
 CALM, SAD, IN_BETWEEN, RECOVERED = 0.15, 0.65, 0.40, 0.20

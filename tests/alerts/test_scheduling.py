@@ -12,7 +12,7 @@ from alerts.models import Alert
 from alerts.workflow import create_rule
 from capture.models import MinuteAggregate
 from capture.sessions import end_session, start_session
-from tests.alerts.series import total_minute_rows, write_series
+from tests.time_series import total_minute_rows, write_series
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.celery import app as celery_app
 from wellbeing.models import Classroom, Organization, Participant

@@ -15,7 +15,7 @@ from alerts.workflow import create_rule
 from capture.models import MinuteAggregate
 from capture.timeseries import FaceObservation, FrameOutcome, store_frame_outcome
 from inference.model_manifest import CANONICAL_CLASSES
-from tests.alerts.series import school_days, total_minute_rows, write_series
+from tests.time_series import school_days, total_minute_rows, write_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import Classroom, ClassSession, Organization, Participant
 

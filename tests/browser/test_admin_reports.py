@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from tests.browser.conftest import screenshot, sign_in
-from tests.dashboard.series_data import add_rollup, probs
 from tests.factories import make_classroom, make_participant, make_staff
+from tests.time_series import add_rollup, probs
 from wellbeing.models import Organization, Role
 
 pytestmark = pytest.mark.browser

@@ -12,17 +12,18 @@ import pytest
 from django.urls import reverse
 
 from alerts.evaluation import evaluate_organization
-from tests.alerts.series import make_class, write_day
 from tests.browser.conftest import screenshot, sign_in
 from tests.browser.test_counselor_flow import painted_pixels
-from tests.dashboard.series_data import (
+from tests.factories import make_classroom, make_participant, make_staff
+from tests.time_series import (
     add_minutes,
     add_rollup,
+    make_class,
     make_session,
     probs,
     weekdays_until,
+    write_day,
 )
-from tests.factories import make_classroom, make_participant, make_staff
 from wellbeing.models import Organization, Participant, Role
 
 pytestmark = pytest.mark.browser

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import screenshot, sign_in
-from tests.dashboard.series_data import (
+from tests.factories import make_classroom, make_participant, make_staff
+from tests.time_series import (
     add_minutes,
     add_rollup,
     make_alert,
     make_session,
     probs,
 )
-from tests.factories import make_classroom, make_participant, make_staff
 from wellbeing.models import Organization, Participant, Role, StaffMember
 
 pytestmark = pytest.mark.browser

@@ -26,7 +26,7 @@ from privacy.models import DeidentifiedDailyTotal
 from tests.api.conftest import client_for, post_json
 from tests.conftest import login
 from tests.factories import grant_consent, make_participant
-from tests.privacy.series_data import add_series
+from tests.time_series import add_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Guardian, Participant, StaffMember
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from dashboard.caseload import BadSortError, caseload_queryset
 from tests.conftest import login
-from tests.dashboard.series_data import add_rollup, make_alert, probs
 from tests.factories import make_participant
+from tests.time_series import add_rollup, make_alert, probs
 from wellbeing.models import Organization, StaffMember
 
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from dashboard.palette import EMOTION_COLOURS
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.conftest import login
-from tests.dashboard.series_data import add_minutes, add_rollup, make_session, probs
+from tests.time_series import add_minutes, add_rollup, make_session, probs
 from wellbeing.models import Classroom, Participant, SessionStatus, StaffMember
 
 # Okabe & Ito (2008), without black: distinguishable under the common colour-vision deficiencies.

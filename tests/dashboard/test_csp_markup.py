@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import login
-from tests.dashboard.series_data import add_minutes, add_rollup, make_session, probs
+from tests.time_series import add_minutes, add_rollup, make_session, probs
 from wellbeing.models import Classroom, Participant, SessionStatus, StaffMember
 
 SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script>", re.S | re.I)

@@ -16,10 +16,9 @@ from alerts.models import Alert, Rule
 from dashboard.alert_feed import evidence_line, open_alert_feed
 from dashboard.rule_comparison import baseline_changes, load_rule_comparison, reference_rule
 from dashboard.sparklines import make_sparkline
-from tests.alerts.series import make_class, write_day
 from tests.conftest import login
-from tests.dashboard.series_data import make_alert, weekdays_until
 from tests.factories import make_participant
+from tests.time_series import make_alert, make_class, weekdays_until, write_day
 from wellbeing.models import Classroom, Organization, Participant, StaffMember
 
 

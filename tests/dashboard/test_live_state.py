@@ -9,8 +9,8 @@ from django.utils import timezone
 
 from dashboard.live_state import latest_minute_summary, running_sessions
 from tests.conftest import login
-from tests.dashboard.series_data import add_minutes, make_session, probs
 from tests.factories import make_participant
+from tests.time_series import add_minutes, make_session, probs
 from wellbeing.models import Classroom, Organization, SessionStatus, StaffMember
 
 

@@ -9,8 +9,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import login
-from tests.dashboard.series_data import make_session
 from tests.factories import make_classroom, make_participant, make_staff
+from tests.time_series import make_session
 from wellbeing.models import (
     AuditEvent,
     Classroom,

@@ -14,7 +14,6 @@ from dashboard.report_exports import REPORT_KINDS
 from dashboard.reports import BadReportError, consent_coverage, rule_outcomes, weekly_trends
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.conftest import login
-from tests.dashboard.series_data import add_rollup, make_alert, probs
 from tests.factories import (
     grant_consent,
     make_classroom,
@@ -22,6 +21,7 @@ from tests.factories import (
     make_notice,
     make_participant,
 )
+from tests.time_series import add_rollup, make_alert, probs
 from wellbeing.models import AuditEvent, Organization, Participant, StaffMember
 
 TODAY = dt.date(2026, 3, 12)  # a Thursday; the week starts on Monday 9 March

@@ -24,7 +24,7 @@ from dashboard.series import (
 from dashboard.sparklines import make_sparkline
 from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
 from tests.conftest import login
-from tests.dashboard.series_data import (
+from tests.time_series import (
     add_minutes,
     add_rollup,
     make_alert,

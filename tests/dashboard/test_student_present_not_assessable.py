@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from capture.models import PresenceTally
 from tests.conftest import login
-from tests.dashboard.series_data import add_minutes, add_rollup, make_session, probs
+from tests.time_series import add_minutes, add_rollup, make_session, probs
 from wellbeing.models import Classroom, ClassSession, Participant, StaffMember
 
 MARCH = "?start=2026-03-01&end=2026-03-31"

@@ -15,10 +15,9 @@ from django.utils import timezone
 
 from alerts.models import Alert, Rule
 from consent.models import FaceTemplate
-from tests.dashboard.series_data import add_rollup, probs
 from tests.factories import make_guardian
 from tests.otp_codes import login_operator
-from tests.privacy.series_data import add_series
+from tests.time_series import add_rollup, add_series, probs
 from wellbeing.admin_audit import AuditedParticipantDataAdmin, refers_to_participant
 from wellbeing.models import AuditEvent, Participant
 

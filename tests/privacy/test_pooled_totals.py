@@ -13,9 +13,9 @@ from consent.actions import withdraw_consent
 from consent.models import ConsentRecord
 from dashboard.reports import TrendRow, weekly_trends
 from privacy.models import DeidentifiedDailyTotal
-from tests.dashboard.series_data import add_rollup, probs
 from tests.factories import grant_consent, make_classroom, make_guardian, make_participant
 from tests.otp_codes import login_operator
+from tests.time_series import add_rollup, probs
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization
 

@@ -19,8 +19,7 @@ from privacy.subject_rights import carry_out_erasure, open_erasure_request
 from tests.capture.conftest import post_frame, start_session
 from tests.capture.test_small_faces_present_not_assessable import back_row_student_jpeg
 from tests.conftest import login
-from tests.dashboard.series_data import make_session
-from tests.privacy.series_data import add_presence_tally
+from tests.time_series import add_presence_tally, make_session
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Classroom, Organization, Participant, StaffMember
 

@@ -21,7 +21,7 @@ from privacy.models import DeidentifiedDailyTotal
 from privacy.retention import purge_expired_data
 from privacy.tasks import purge_expired_data_task
 from tests.factories import make_organization, make_participant
-from tests.privacy.series_data import add_presence_tally, add_series
+from tests.time_series import add_presence_tally, add_series
 from wellbeing.models import AuditEvent, Classroom, ClassSession, Organization, Participant
 
 

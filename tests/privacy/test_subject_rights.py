@@ -20,7 +20,7 @@ from privacy.models import ErasureRequest
 from privacy.subject_rights import ErasureError, carry_out_erasure, open_erasure_request
 from tests.conftest import login
 from tests.factories import grant_consent
-from tests.privacy.series_data import add_series
+from tests.time_series import add_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Guardian, Participant, StaffMember
 

@@ -10,7 +10,7 @@ from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTot
 from consent.actions import withdraw_consent
 from privacy.models import DeidentifiedDailyTotal
 from tests.factories import grant_consent
-from tests.privacy.series_data import PROBS, add_series
+from tests.time_series import PROBS, add_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Guardian, Organization, Participant
 

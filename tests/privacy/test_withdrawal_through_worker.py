@@ -27,7 +27,7 @@ from privacy.models import DeidentifiedDailyTotal
 from privacy.subject_rights import carry_out_erasure, open_erasure_request
 from tests.capture.conftest import post_frame, read_face, start_session
 from tests.factories import grant_consent
-from tests.privacy.series_data import add_series
+from tests.time_series import add_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, ClassSession, Guardian, Organization, Participant
 
