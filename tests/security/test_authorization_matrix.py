@@ -28,8 +28,13 @@ from tests.factories import grant_consent, make_guardian, make_notice, make_part
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.models import Classroom, ClassSession, Organization, Role
 
-# set_password answers anyone holding an invitation link (tests/wellbeing/test_staff_*).
-PUBLIC = {"healthz", "login", "logout", "retention", "set_password"}
+# set_password answers anyone holding an invitation link (tests/wellbeing/test_staff_*); the
+# oidc_* routes are the sign-in through a school's provider, for callers not signed in yet
+# (tests/wellbeing/test_oidc_sign_in.py).
+PUBLIC = {
+    "healthz", "login", "logout", "retention", "set_password",
+    "oidc_find", "oidc_start", "oidc_callback",
+}  # fmt: skip
 DEVICE_AUTH = {"ingest-session-start", "ingest-session-end", "ingest-frame"}
 
 
