@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
+from capture.models import (
+    DailyRollup,
+    MinuteAggregate,
+    Observation,
+    PresenceTally,
+    SessionTotal,
+)
 from consent.signals import consent_revoked, publication_effects_counted
 from wellbeing.models import Participant
 
@@ -30,6 +36,9 @@ def count_series_rows(sender: object, participant_ids: list[int], **kwargs: Any)
         ).count(),
         "session_totals": SessionTotal.objects.filter(participant_id__in=participant_ids).count(),
         "daily_rollups": DailyRollup.objects.filter(participant_id__in=participant_ids).count(),
+        "presence_tallies": PresenceTally.objects.filter(
+            participant_id__in=participant_ids
+        ).count(),
     }
 
 

@@ -65,6 +65,7 @@ class PublicationEffects:
     minute_aggregates: int
     session_totals: int
     daily_rollups: int
+    presence_tallies: int
     withdrawal_policy: str
     templates_destroyed_for: int
     templates: int
@@ -100,7 +101,8 @@ class PublicationEffects:
     def _series_sentence(self) -> str:
         figures = (
             f"{self.observations} per-frame readings, {self.minute_aggregates} per-minute, "
-            f"{self.session_totals} per-lesson and {self.daily_rollups} per-day figures"
+            f"{self.session_totals} per-lesson and {self.daily_rollups} per-day figures, and "
+            f"{self.presence_tallies} 'present, not assessable' tallies"
         )
         if self.withdrawal_policy == "deidentify":
             return (
@@ -141,7 +143,14 @@ def publication_effects(organization: Organization) -> PublicationEffects:
 
 # The figures capture (stored numbers) and alerts (open alerts) count for consent.
 OTHER_APPS_FIGURES = frozenset(
-    {"observations", "minute_aggregates", "session_totals", "daily_rollups", "alerts_closed"}
+    {
+        "observations",
+        "minute_aggregates",
+        "session_totals",
+        "daily_rollups",
+        "presence_tallies",
+        "alerts_closed",
+    }
 )
 
 

@@ -138,7 +138,8 @@ class ConsentChangeEffects:
                 f"{self.figures.get('observations', 0)} per-frame readings, "
                 f"{self.figures.get('minute_aggregates', 0)} per-minute, "
                 f"{self.figures.get('session_totals', 0)} per-lesson and "
-                f"{self.figures.get('daily_rollups', 0)} per-day figures "
+                f"{self.figures.get('daily_rollups', 0)} per-day figures and "
+                f"{self.figures.get('presence_tallies', 0)} 'present, not assessable' tallies "
                 f"{'de-identified or ' if self.withdrawal_policy == 'deidentify' else ''}deleted, "
                 f"{self.figures.get('alerts_closed', 0)} alerts closed. This cannot be undone."
             )

@@ -16,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
-from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
+from capture.models import DailyRollup, MinuteAggregate, Observation, PresenceTally, SessionTotal
 from consent import notice_publication
 from consent.actions import ConsentError, LapsesChanged, publish_notice
 from consent.models import ConsentNotice, FaceTemplate
@@ -26,7 +26,7 @@ from privacy.models import DeidentifiedDailyTotal
 from tests.api.conftest import client_for, post_json
 from tests.conftest import login
 from tests.factories import grant_consent, make_participant
-from tests.time_series import add_series
+from tests.time_series import add_presence_tally, add_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Guardian, Participant, StaffMember
 
@@ -40,6 +40,7 @@ def _stored(participant: Participant) -> dict[str, int]:
         "minute_aggregates": MinuteAggregate.objects.filter(participant=participant).count(),
         "session_totals": SessionTotal.objects.filter(participant=participant).count(),
         "daily_rollups": DailyRollup.objects.filter(participant=participant).count(),
+        "presence_tallies": PresenceTally.objects.filter(participant=participant).count(),
         "templates": FaceTemplate.objects.filter(participant=participant).count(),
         "alerts_open": Alert.objects.filter(participant=participant).active().count(),
     }
@@ -50,7 +51,8 @@ def consented(student: Participant, guardian: Guardian, notice: ConsentNotice) -
     """The student with consent under v1, stored numbers, two templates and an open alert; a
     classmate without consent, whose data must not be counted."""
     grant_consent(student, guardian)
-    add_series(student)
+    session = add_series(student)
+    add_presence_tally(student, session, timezone.now())
     for _ in range(2):
         FaceTemplate.objects.create(participant=student, ciphertext=b"x", embedder="test")
     rule = Rule.objects.filter(organization=student.organization).first()
@@ -93,6 +95,8 @@ def test_api_without_confirm_states_the_consequences_and_changes_nothing(
     assert (consequences["consents_lapsing"], consequences["participants"]) == (1, 2)
     assert consequences["observations"] == before["observations"] == 1
     assert consequences["templates"] == before["templates"] == 2
+    assert consequences["presence_tallies"] == before["presence_tallies"] == 1
+    assert "1 'present, not assessable' tallies" in body["detail"]
     assert consequences["alerts_closed"] == before["alerts_open"] == 1
     assert "1 of 2 participants" in body["detail"] and "cannot be undone" in body["detail"]
     assert _stored(consented) == before
@@ -121,6 +125,7 @@ def test_api_with_confirm_does_exactly_what_it_stated(
     withdrawal = AuditEvent.objects.get(action="data.withdrawal_policy")
     assert withdrawal.detail["observations"] == stated["observations"]
     assert withdrawal.detail["daily_rollups"] == stated["daily_rollups"]
+    assert withdrawal.detail["presence_tallies"] == stated["presence_tallies"] == 1
     assert withdrawal.detail["session_totals"] == stated["session_totals"] == 1
 
 
@@ -152,6 +157,7 @@ def test_page_reviews_then_publishes_only_on_confirmation(
     page = review.content.decode()
     assert review.status_code == 200
     assert "1 of 2 participants" in page and "2 face templates" in page
+    assert "1 &ldquo;present, not assessable&rdquo; tallies" in page
     assert "and end 1 consents" in page and 'name="reviewed_lapses" value="1"' in page
     assert _stored(consented) == before
     assert ConsentNotice.objects.filter(organization=consented.organization).count() == 1
