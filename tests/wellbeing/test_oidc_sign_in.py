@@ -24,8 +24,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tests.factories import make_organization, make_staff
 from tests.wellbeing.oidc_issuer import LocalIssuer, configure_for, running_issuer
 from wellbeing.actions import AuditContext
+from wellbeing.actions.two_factor import update_two_factor_policy
 from wellbeing.identity_providers import IdentityProviderRefused, set_staff_passwords
 from wellbeing.models import AuditEvent, IdentityProvider, Organization, Role, StaffMember
+from wellbeing.two_factor import two_factor_status
 
 PASSWORD = "pw-correct-horse"  # tests/factories.make_staff
 
@@ -250,6 +252,33 @@ def test_a_multi_factor_sign_in_at_the_provider_is_recorded(
     # then the session and the audit trail say the provider did two-factor
     assert client.session["wellbeing_idp_sign_in"] == {"issuer": issuer.url, "mfa": True}
     assert AuditEvent.objects.get(action="sign_in.oidc").detail["mfa"] is True
+
+
+@pytest.mark.parametrize("amr", [["pwd", "mfa"], ["pwd"], None], ids=["mfa", "pwd", "none"])
+def test_only_a_multi_factor_provider_sign_in_stands_for_the_school_two_factor(
+    amr: list[str] | None,
+    counselor: StaffMember,
+    school_idp: IdentityProvider,
+    issuer: LocalIssuer,
+) -> None:
+    client = Client()
+    # given a counselor whose school requires two-factor (no grace) and who has no authenticator
+    update_two_factor_policy(
+        AuditContext.system(counselor.organization), roles=[Role.COUNSELOR], grace_days=0
+    )
+    counselor.refresh_from_db()
+    assert two_factor_status(counselor).overdue
+    if amr is not None:
+        issuer.user["amr"] = amr
+    # when they sign in through the school's provider
+    sign_in_through_idp(client, counselor.organization)
+    home = client.get(reverse("dashboard:home"))
+    # then only a provider that says it used more than one factor lets them in; otherwise the
+    # school's own two-factor setup comes first
+    if amr and "mfa" in amr:
+        assert home.status_code == 200
+    else:
+        assert home.status_code == 302 and home["Location"].startswith(reverse("two_factor"))
 
 
 def test_a_disabled_provider_signs_nobody_in(
