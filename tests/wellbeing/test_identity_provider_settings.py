@@ -148,3 +148,8 @@ def test_only_the_school_admin_configures_its_provider(
     else:
         assert response.status_code == 403
         assert not IdentityProvider.objects.exists()
+
+
+def test_the_staff_page_leads_the_admin_to_the_sign_in_settings(admin: StaffMember) -> None:
+    page = admin_client(admin).get(reverse("staff_list")).content.decode()
+    assert f'href="{reverse("identity_provider")}"' in page
