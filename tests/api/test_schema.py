@@ -32,6 +32,7 @@ EXPECTED_PATHS = {
     "/api/staff/{id}/deactivate/": {"post"},
     "/api/staff/{id}/reactivate/": {"post"},
     "/api/staff/{id}/invite/": {"post"},
+    "/api/roster-import/": {"post"},
 }
 
 
