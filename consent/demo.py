@@ -156,6 +156,11 @@ def seed_demo_school(faces_dir: Path | None = None) -> DemoSummary:
             timezone="Europe/London",
             alert_contacts=["head@demo.example"],
             min_group_size=DEMO_MIN_GROUP_SIZE,
+            # A local trial with printed passwords and synthetic data: its staff sign in and see
+            # the product at once. New schools require two-factor of admins and counselors from
+            # their first sign-in, which would send both to the authenticator setup instead; the
+            # demo's admin can switch the requirement on at /staff/two-factor/ (docs/demo.md).
+            two_factor_roles=[],
         )
         admin, counselor, teacher = (
             _staff(org, r) for r in (Role.ADMIN, Role.COUNSELOR, Role.TEACHER)
