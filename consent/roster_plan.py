@@ -279,7 +279,8 @@ def _plan_students(plan: RosterPlan, roster: RosterIn, school: _SchoolNow) -> No
     by_source = {p.source_id: p for p in school.participants if p.source_id}
     wanted_names = [s.full_name for s in roster.students.values()]
     adoptable = _adoptable(school.participants, "full_name", wanted_names)
-    roster_rooms = {c.pk for c in school.classroom_of.values()}
+    rooms = {c.pk: c.name for c in school.classroom_of.values()}
+    new_rooms = {c.source_id: c.name for c in plan.new_classes}
     for student in roster.students.values():
         person = by_source.get(student.source_id) or adoptable.get(student.full_name)
         plan.memberships[student.source_id] = [c for c in student.class_ids if c in roster.classes]
@@ -295,7 +296,7 @@ def _plan_students(plan: RosterPlan, roster: RosterIn, school: _SchoolNow) -> No
         }
         changes = _set_fields(person, wanted)
         described = list(changes.values())
-        described += _class_changes(plan, school, student, person, roster_rooms)
+        described += _class_changes(plan, school, student, person, rooms, new_rooms)
         described += _age_change(plan, person, student.age)
         if changes:
             plan.changed_participants[person] = list(changes)
@@ -316,33 +317,23 @@ def _class_changes(
     school: _SchoolNow,
     student: StudentIn,
     person: Participant,
-    roster_rooms: set[int],
+    rooms: dict[int, str],
+    new_rooms: dict[str, str],
 ) -> list[str]:
-    """Membership of the roster's classrooms follows the files; other classrooms are left."""
-    current = school.memberships.get(person.pk, set()) & roster_rooms
-    wanted_rooms = {
-        school.classroom_of[c].pk
-        for c in plan.memberships[student.source_id]
-        if c in school.classroom_of
-    }
-    new_rooms = [c for c in plan.memberships[student.source_id] if c not in school.classroom_of]
-    names = {c.pk: c.name for c in school.classrooms}
-    added = [names[r] for r in wanted_rooms - current] + [
-        plan_name for plan_name in _names(plan, new_rooms)
-    ]
-    removed = [names[r] for r in current - wanted_rooms]
+    """Membership of the roster's classrooms (``rooms``, by pk: name; ``new_rooms``, to be
+    created, by roster id: name) follows the files; membership of other classrooms is left
+    alone."""
+    current = school.memberships.get(person.pk, set()) & set(rooms)
+    wanted = plan.memberships[student.source_id]
+    wanted_rooms = {school.classroom_of[c].pk for c in wanted if c in school.classroom_of}
+    added = [rooms[r] for r in wanted_rooms - current]
+    added += [new_rooms[c] for c in wanted if c in new_rooms]
+    removed = [rooms[r] for r in current - wanted_rooms]
     plan.memberships_removed += [(person.pk, r) for r in current - wanted_rooms]
     if not (added or removed):
         return []
-    return [
-        "classes: "
-        + ", ".join([*(f"+{n}" for n in sorted(added)), *(f"-{n}" for n in sorted(removed))])
-    ]
-
-
-def _names(plan: RosterPlan, class_ids: list[str]) -> list[str]:
-    new = {c.source_id: c.name for c in plan.new_classes}
-    return [new[c] for c in class_ids if c in new]
+    changes = [*(f"+{n}" for n in sorted(added)), *(f"-{n}" for n in sorted(removed))]
+    return ["classes: " + ", ".join(changes)]
 
 
 def _age_change(plan: RosterPlan, person: Participant, age: AgeOnRecord | None) -> list[str]:
