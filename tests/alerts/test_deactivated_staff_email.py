@@ -10,7 +10,7 @@ from django.core import mail
 
 from alerts.escalation import send_daily_digests
 from alerts.models import Alert, EmailDelivery
-from tests.alerts.test_notifications import raise_alert_for
+from tests.alerts.conftest import raise_alert_for
 from wellbeing.models import Organization, Participant, StaffMember
 
 

@@ -22,8 +22,7 @@ from alerts.workflow import (
     update_rule,
 )
 from consent.actions import withdraw_consent
-from tests.alerts.test_notifications import quiet_hours_around_now, raise_alert_for
-from tests.alerts.test_smtp_delivery import eager_retries  # noqa: F401 (fixture)
+from tests.alerts.conftest import quiet_hours_around_now, raise_alert_for
 from tests.factories import make_staff
 from tests.local_services import free_port
 from wellbeing.actions import AuditContext
@@ -106,7 +105,7 @@ def test_unreachable_mail_server_is_retried_with_backoff_then_given_up(
     school: Organization,
     pupils: list[Participant],
     settings: Any,
-    eager_retries: None,  # noqa: F811
+    eager_retries: None,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     # given: SMTP pointed at a port where nothing listens

@@ -16,37 +16,12 @@ from alerts.models import Alert, AlertPolicy, DeliveryStatus, EmailDelivery, Rul
 from alerts.notifications import due_delivery_ids, send_delivery
 from alerts.workflow import acknowledge_alert, update_rule
 from consent.actions import withdraw_consent
+from tests.alerts.conftest import quiet_hours_around_now, raise_alert_for
 from tests.time_series import school_days, write_day, write_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import Organization, Participant, StaffMember
 
 EMOTION_WORDS = ("sad", "angry", "fear", "disgust", "negative", "emotion", "affect", "0.6")
-
-
-def quiet_hours_around_now(school: Organization, **policy: Any) -> None:
-    """Quiet hours from an hour before to two hours after the current local time.
-
-    The e-mail tasks run on the real clock, so a fixed window such as 00:00-23:59 would not
-    hold in the minute before local midnight; this one (wrapping past midnight when needed)
-    always contains the moment of the test.
-    """
-    local = dt.datetime.now(school.tzinfo).replace(second=0, microsecond=0)
-    AlertPolicy.objects.filter(organization=school).update(
-        quiet_start=(local - dt.timedelta(hours=1)).time(),
-        quiet_end=(local + dt.timedelta(hours=2)).time(),
-        **policy,
-    )
-
-
-def raise_alert_for(school: Organization, pupils: list[Participant], captured: Any) -> Alert:
-    """Given: pupils[0] sad on the last 5 of 25 school days; evaluate on the last day."""
-    days = school_days(25)
-    write_series(pupils, days, 0.15)
-    for day in days[20:]:
-        write_day(pupils[0], day, 0.65)
-    with captured(execute=True):
-        evaluate_organization(school, as_of=days[24])
-    return Alert.objects.get()
 
 
 def test_alert_email_links_to_alert_without_name_or_emotion_data(

@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
+from tests.alerts.conftest import rule_post
 from tests.conftest import login
 from tests.otp_codes import login_operator
 from wellbeing.models import AuditEvent, Organization, Participant, StaffMember
@@ -13,21 +14,6 @@ from wellbeing.models import AuditEvent, Organization, Participant, StaffMember
 
 def current(org: Organization, slug: str) -> Rule:
     return Rule.objects.current().get(organization=org, slug=slug)
-
-
-def rule_post(rule: Rule, **changes: object) -> dict[str, object]:
-    """The edit form as the browser submits it: every field, some changed."""
-    fields = {
-        name: getattr(rule, name)
-        for name in (
-            "name", "description", "signal", "emotion", "window", "threshold",
-            "clear_threshold", "baseline_weeks", "baseline_margin", "class_margin",
-            "min_minutes", "persistence_m", "persistence_d", "clear_after_days",
-            "cooldown_days", "severity", "mode",
-        )
-    }  # fmt: skip
-    fields.update(changes)
-    return {k: "" if v is None else v for k, v in fields.items()}
 
 
 def test_admin_edits_a_rule_on_its_page_as_a_new_version(

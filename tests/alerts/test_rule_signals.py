@@ -11,7 +11,7 @@ from alerts.models import Alert, Rule
 from alerts.replay import replay_organization
 from alerts.rules import EMOTIONS, RuleSpec, RuleSpecError, Window, judge_window, signal_value
 from alerts.workflow import create_rule, update_rule
-from tests.alerts.test_session_windows import write_session
+from tests.alerts.conftest import write_session
 from tests.conftest import login
 from tests.time_series import school_days, write_day, write_series
 from wellbeing.actions import AuditContext

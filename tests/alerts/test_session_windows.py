@@ -15,36 +15,10 @@ from alerts.workflow import create_rule
 from capture.models import MinuteAggregate
 from capture.timeseries import FaceObservation, FrameOutcome, store_frame_outcome
 from inference.model_manifest import CANONICAL_CLASSES
-from tests.time_series import school_days, total_minute_rows, write_series
+from tests.alerts.conftest import write_session
+from tests.time_series import school_days, write_series
 from wellbeing.actions import AuditContext
 from wellbeing.models import Classroom, ClassSession, Organization, Participant
-
-
-def write_session(
-    classroom: Classroom, day: dt.date, negatives: dict[Participant, float], minutes: int = 30
-) -> ClassSession:
-    start = dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC)
-    session = ClassSession.objects.create(
-        classroom=classroom,
-        status="ended",
-        started_at=start,
-        ended_at=start + dt.timedelta(hours=1),
-    )
-    MinuteAggregate.objects.bulk_create(
-        MinuteAggregate(
-            organization_id=student.organization_id,
-            participant=student,
-            session=session,
-            minute=start + dt.timedelta(minutes=m),
-            n=6,
-            s_sad=6 * negative,
-            s_neutral=6 * (1 - negative),
-        )
-        for student, negative in negatives.items()
-        for m in range(minutes)
-    )
-    total_minute_rows(session)
-    return session
 
 
 def face(pupil: Participant, frame: int, k: int) -> FaceObservation:

@@ -11,9 +11,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from alerts.models import DeliveryStatus, EmailDelivery
 from alerts.tasks import send_delivery_task
-from tests.alerts.test_notifications import raise_alert_for
+from tests.alerts.conftest import raise_alert_for
 from tests.local_services import free_port
-from wellbeing.celery import app as celery_app
 from wellbeing.models import Organization, Participant
 
 
@@ -32,18 +31,6 @@ class FlakyHandler:
         content = envelope.content or b""
         self.accepted.append(content.encode() if isinstance(content, str) else content)
         return "250 OK"
-
-
-@pytest.fixture
-def eager_retries() -> Iterator[None]:
-    """In-process tasks that propagate exceptions also propagate Celery's Retry; without
-    propagation Celery runs the retry at once (countdown skipped), as a worker would later."""
-    before = celery_app.conf.task_eager_propagates
-    celery_app.conf.task_eager_propagates = False
-    try:
-        yield
-    finally:
-        celery_app.conf.task_eager_propagates = before
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import login
-from tests.dashboard.test_csp_markup import inline_problems
+from tests.dashboard.conftest import inline_problems
 from tests.factories import make_participant
 from tests.time_series import make_alert
 from wellbeing.models import Organization, StaffMember

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from django.urls import reverse
 from django.utils import timezone
 
 from tests.conftest import login
+from tests.dashboard.conftest import inline_problems
 from tests.time_series import add_minutes, add_rollup, make_session, probs
 from wellbeing.models import Classroom, Participant, SessionStatus, StaffMember
-
-SCRIPT = re.compile(rb"<script\b([^>]*)>(.*?)</script>", re.S | re.I)
-STYLE_ATTR = re.compile(rb"<[^>]+\sstyle\s*=", re.I)
-HANDLER_ATTR = re.compile(rb"<[^>]+\son[a-z]+\s*=", re.I)
-STYLE_TAG = re.compile(rb"<style\b", re.I)
-IMAGE = re.compile(rb"<img\b|data:image", re.I)
-
-
-def inline_problems(html: bytes) -> list[str]:
-    problems = []
-    for attrs, body in SCRIPT.findall(html):
-        is_data = b'type="application/json"' in attrs
-        if not is_data and (body.strip() or b"src=" not in attrs):
-            problems.append(f"inline script: {attrs[:60]!r}")
-    for pattern, what in ((STYLE_ATTR, "style attribute"), (HANDLER_ATTR, "on* handler")):
-        problems += [what for _ in pattern.findall(html)]
-    problems += ["<style> block" for _ in STYLE_TAG.findall(html)]
-    problems += ["image" for _ in IMAGE.findall(html)]
-    return problems
 
 
 def test_every_dashboard_page_is_free_of_inline_code_and_images(

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.test import Client
 
-from tests.security.test_authorization_matrix import DEVICE_AUTH, concrete, walk
+from tests.security.conftest import DEVICE_AUTH, concrete, walk
 from wellbeing.models import StaffMember
 
 IDS = dict.fromkeys(

@@ -18,7 +18,7 @@ from django.utils import timezone
 from alerts.models import Alert, Rule
 from tests.conftest import login
 from tests.factories import grant_consent, make_guardian, make_participant
-from tests.security.test_authorization_matrix import concrete, routes
+from tests.security.conftest import concrete, routes
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.models import AuditEvent, Classroom, ClassSession, Participant, StaffMember
 

@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from rest_framework.request import Request
 
 from alerts.models import Rule
-from tests.alerts.test_rule_pages import rule_post
+from tests.alerts.conftest import rule_post
 from tests.otp_codes import login_operator
 from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Organization, StaffMember
