@@ -1,19 +1,28 @@
-"""Fixtures of the pipeline tests: a classroom camera, consented and enrolled demo faces."""
+"""Fixtures of the pipeline tests: a classroom camera, consented and enrolled demo faces; and
+the frames and checks several of them share (a back-row face, a decompression bomb)."""
 
 from __future__ import annotations
 
+import io
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 import redis
 from django.conf import settings
 from django.db import connection
 from django.test import Client
+from PIL import Image
 
+from capture.models import Observation, ProcessedFrame
 from consent.actions import enroll_face
+from inference.classroom_scene import crop_faces
+from inference.image_io import decode_image
 from tests.factories import grant_consent, make_guardian, make_participant
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.models import CaptureDevice, Classroom, Organization, Participant
@@ -31,6 +40,27 @@ def read_face(relative: str) -> bytes:
     return (require_faces() / relative).read_bytes()
 
 
+def back_row_student_jpeg(identity: str = "obama") -> bytes:
+    """The person's head at 36 px on a 640x480 frame: a face of about 21 px, enough to tell who
+    (16 px and more) but not enough for an expression (24 px and more)."""
+    head = crop_faces([decode_image(read_face(f"enroll/{identity}/2.jpg"))])[0]
+    frame = np.full((480, 640, 3), 165, np.uint8)
+    frame[200:236, 300:336] = cv2.resize(head, (36, 36), interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    assert ok
+    return bytes(data.tobytes())
+
+
+def png_header_announcing(width: int, height: int) -> bytes:
+    """A tiny, valid PNG whose header claims a huge canvas (a decompression bomb)."""
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # IHDR checksum
+    return bytes(data)
+
+
 @pytest.fixture
 def redis_client() -> Any:
     """The tests' Redis database, emptied of frame keys and queued tasks before each test."""
@@ -39,6 +69,14 @@ def redis_client() -> Any:
         client.delete(key)
     client.delete("inference")
     return client
+
+
+def assert_no_trace(redis_client: Any) -> None:
+    """A refused upload left nothing: no frame or observation row, no Redis key, no task."""
+    assert ProcessedFrame.objects.count() == 0
+    assert Observation.objects.count() == 0
+    assert list(redis_client.scan_iter("wb:*")) == []
+    assert redis_client.llen("inference") == 0
 
 
 @pytest.fixture

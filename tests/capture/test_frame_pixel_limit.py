@@ -14,8 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.capture.conftest import post_frame, start_session
-from tests.capture.test_ingest_refusals import assert_no_trace, png_header_announcing
+from tests.capture.conftest import (
+    assert_no_trace,
+    png_header_announcing,
+    post_frame,
+    start_session,
+)
 
 pytestmark = pytest.mark.django_db
 

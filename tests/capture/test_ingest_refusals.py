@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import io
 import time
-import zlib
 from typing import Any
 
 import pytest
-from PIL import Image
 
-from capture.models import Observation, ProcessedFrame
-from tests.capture.conftest import post_frame, read_face, start_session
+from tests.capture.conftest import (
+    assert_no_trace,
+    png_header_announcing,
+    post_frame,
+    read_face,
+    start_session,
+)
 from tests.factories import make_organization
 from wellbeing.actions import AuditContext, create_device, revoke_device
 from wellbeing.models import Classroom, Jurisdiction
 
 pytestmark = pytest.mark.django_db
-
-
-def png_header_announcing(width: int, height: int) -> bytes:
-    """A tiny, valid PNG whose header claims a huge canvas (a decompression bomb)."""
-    buf = io.BytesIO()
-    Image.new("L", (1, 1)).save(buf, format="PNG")
-    data = bytearray(buf.getvalue())
-    data[16:24] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
-    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")  # IHDR checksum
-    return bytes(data)
-
-
-def assert_no_trace(redis_client: Any) -> None:
-    assert ProcessedFrame.objects.count() == 0
-    assert Observation.objects.count() == 0
-    assert list(redis_client.scan_iter("wb:*")) == []
-    assert redis_client.llen("inference") == 0
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 
 from capture import processing
@@ -17,24 +15,11 @@ from capture.processing import outcome_of
 from capture.timeseries import store_frame_outcome
 from consent.actions import withdraw_consent
 from consent.models import ConsentRecord
-from inference.classroom_scene import crop_faces
-from inference.image_io import decode_image
-from tests.capture.conftest import post_frame, read_face, start_session
+from tests.capture.conftest import back_row_student_jpeg, post_frame, start_session
 from wellbeing.actions import AuditContext
 from wellbeing.models import ClassSession, Organization, Participant
 
 pytestmark = pytest.mark.django_db
-
-
-def back_row_student_jpeg(identity: str = "obama") -> bytes:
-    """The person's head at 36 px on a 640x480 frame: a face of about 21 px, enough to tell who
-    (16 px and more) but not enough for an expression (24 px and more)."""
-    head = crop_faces([decode_image(read_face(f"enroll/{identity}/2.jpg"))])[0]
-    frame = np.full((480, 640, 3), 165, np.uint8)
-    frame[200:236, 300:336] = cv2.resize(head, (36, 36), interpolation=cv2.INTER_AREA)
-    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
-    assert ok
-    return bytes(data.tobytes())
 
 
 def test_small_face_is_present_not_assessable(

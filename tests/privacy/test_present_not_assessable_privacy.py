@@ -16,8 +16,7 @@ from consent.actions import withdraw_consent
 from consent.models import ConsentRecord
 from privacy.retention import purge_expired_data
 from privacy.subject_rights import carry_out_erasure, open_erasure_request
-from tests.capture.conftest import post_frame, start_session
-from tests.capture.test_small_faces_present_not_assessable import back_row_student_jpeg
+from tests.capture.conftest import back_row_student_jpeg, post_frame, start_session
 from tests.conftest import login
 from tests.time_series import add_presence_tally, make_session
 from wellbeing.actions import AuditContext

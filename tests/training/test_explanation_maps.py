@@ -11,14 +11,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
 
-from torch import nn  # noqa: E402
-
-from inference.model_manifest import (  # noqa: E402
-    CANONICAL_CLASSES,
-    ModelManifest,
-    Preprocessing,
-)
+from inference.model_manifest import CANONICAL_CLASSES  # noqa: E402
 from tests.training.conftest import synthetic_face  # noqa: E402
+from tests.training.onnx_models import manifest_for, with_random_batchnorm  # noqa: E402
 from training.cli import main  # noqa: E402
 from training.explanation_maps import PANEL, explain_image, grad_cam, occlusion_map  # noqa: E402
 from training.export_pipeline import export_checkpoint  # noqa: E402
@@ -26,34 +21,6 @@ from training.model_predictors import load_any_model  # noqa: E402
 from training.model_zoo import BUILDERS, build_model  # noqa: E402
 from training.onnx_export import export_onnx  # noqa: E402
 from training.onnx_weights import max_difference, module_from_onnx  # noqa: E402
-
-
-def manifest_for(family: str | None, size: int = 24) -> ModelManifest:
-    training = {"model": {"family": family, "width": 0.25, "dropout": 0.0}} if family else {}
-    return ModelManifest(
-        name="m",
-        version="1",
-        classes=CANONICAL_CLASSES,
-        preprocessing=Preprocessing(size=size),
-        file="m.onnx",
-        sha256="",
-        licence="",
-        source="",
-        training=training,
-    )
-
-
-def with_random_batchnorm(model: nn.Module) -> nn.Module:
-    """Give every batch-norm non-trivial statistics, as training would, so folding matters."""
-    gen = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d):
-            n = m.num_features
-            m.running_mean = torch.randn(n, generator=gen) * 0.5
-            m.running_var = torch.rand(n, generator=gen) + 0.5
-            m.weight.data = torch.rand(n, generator=gen) + 0.5
-            m.bias.data = torch.randn(n, generator=gen) * 0.2
-    return model.eval()
 
 
 def test_occlusion_finds_the_only_informative_region() -> None:

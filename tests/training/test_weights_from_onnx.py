@@ -10,10 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
 
-from tests.training.test_explanation_maps import (  # noqa: E402
-    manifest_for,
-    with_random_batchnorm,
-)
+from tests.training.onnx_models import manifest_for, with_random_batchnorm  # noqa: E402
 from training.batchnorm_restoration import restore_batchnorm  # noqa: E402
 from training.checkpoints import read_weights  # noqa: E402
 from training.cli import main  # noqa: E402
