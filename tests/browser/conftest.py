@@ -123,5 +123,21 @@ def sign_in(page: Any, base_url: str, username: str, password: str) -> None:
     page.wait_for_load_state("load")
 
 
+def painted_pixels(page: Any, canvas_id: str) -> int:
+    """How many pixels of the canvas are not transparent (0 for an empty chart)."""
+    return int(
+        page.evaluate(
+            """(id) => {
+                const c = document.getElementById(id);
+                const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+                let n = 0;
+                for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                return n;
+            }""",
+            canvas_id,
+        )
+    )
+
+
 def clean_artifacts() -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)

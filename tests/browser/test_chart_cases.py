@@ -12,8 +12,7 @@ import pytest
 from django.urls import reverse
 
 from alerts.evaluation import evaluate_organization
-from tests.browser.conftest import screenshot, sign_in
-from tests.browser.test_counselor_flow import painted_pixels
+from tests.browser.conftest import painted_pixels, screenshot, sign_in
 from tests.factories import make_classroom, make_participant, make_staff
 from tests.time_series import (
     add_minutes,

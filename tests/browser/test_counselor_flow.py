@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import painted_pixels, screenshot, sign_in
 from tests.factories import make_classroom, make_participant, make_staff
 from tests.time_series import (
     add_minutes,
@@ -76,22 +76,6 @@ def test_counselor_sees_caseload_and_student_charts(
     assert page.locator("text=Consent status").count() == 1
     screenshot(page, "02-student")
     assert kids
-
-
-def painted_pixels(page: Any, canvas_id: str) -> int:
-    """How many pixels of the canvas are not transparent (0 for an empty chart)."""
-    return int(
-        page.evaluate(
-            """(id) => {
-                const c = document.getElementById(id);
-                const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
-                let n = 0;
-                for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-                return n;
-            }""",
-            canvas_id,
-        )
-    )
 
 
 def signed_in_counselor_with_alert(
