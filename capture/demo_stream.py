@@ -125,11 +125,16 @@ def stream_classroom(
         daemon=True,
     )
     producer.start()
+    # A daemon, cancelled on the way out: a waiting timer would keep the process alive after
+    # Ctrl-C until --minutes had passed.
+    timer = threading.Timer(stop_after_s or 0.0, stop.set)
+    timer.daemon = True
     if stop_after_s is not None:
-        threading.Timer(stop_after_s, stop.set).start()
+        timer.start()
     try:
         send_buffered(client, session_id, buffer, stats)
     finally:
+        timer.cancel()
         stop.set()
         buffer.close()
         # The server may have gone first (Ctrl-C stops both): then the session stays running.

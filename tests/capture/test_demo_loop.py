@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db.models import Count
 
-from capture.demo_stream import demo_sources, stream_demo, wait_for_server
+from capture.demo_stream import demo_sources, stream_classroom, stream_demo, wait_for_server
 from capture.models import Observation
 from consent.demo import demo_device_token, seed_demo_school
 from tests.capture.conftest import require_faces
-from wellbeing.models import Participant
+from wellbeing.models import ClassSession, Participant, SessionStatus
 
 
 @pytest.mark.slow
@@ -36,6 +37,31 @@ def test_demo_stream_attributes_faces_to_demo_participants(
     names = set(Observation.objects.values_list("participant__full_name", flat=True).distinct())
     assert {"Obama", "Biden", "Kit Harington", "Rose Leslie"} <= names
     assert names <= set(Participant.objects.values_list("full_name", flat=True))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_live_demo_loop_recognises_all_five_photo_people_in_one_session(
+    live_server: Any, tmp_path: Path, settings: Any
+) -> None:
+    faces = require_faces()
+    settings.DATA_DIR = tmp_path
+    # given the demo school, seeded from the shared photos
+    seed_demo_school(faces)
+    # when the live loop of `make demo` streams its class photos for a few seconds
+    stats = stream_classroom(live_server.url, faces, fps=1.0, stop_after_s=4)
+    # then it sent frames into one session of the demo classroom and ended that session
+    assert stats.acked >= 2 and stats.rejected == 0
+    (session,) = ClassSession.objects.all()
+    assert session.status == SessionStatus.ENDED
+    assert session.classroom is not None and session.classroom.name == "Year 9 Drama"
+    # and each frame had at least three of them recognised (the live numbers show from three),
+    # all five photo people over the frames
+    frames = Observation.objects.filter(session=session).values("frame_id")
+    per_frame = frames.annotate(people=Count("participant", distinct=True))
+    assert len(per_frame) >= 2 and min(f["people"] for f in per_frame) >= 3
+    names = set(Observation.objects.values_list("participant__full_name", flat=True))
+    assert names == {"Obama", "Biden", "Kit Harington", "Rose Leslie", "Alex Lacamoire"}
 
 
 def test_demo_token_survives_a_lost_token_file(db: Any, tmp_path: Path, settings: Any) -> None:
