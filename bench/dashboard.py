@@ -78,6 +78,7 @@ def build_world(minutes_per_day: int, seed: int = 7) -> dict[str, Any]:
         org = Organization.objects.create(
             name="Bench School", slug=BENCH_SLUG, jurisdiction=Jurisdiction.UK,
             timezone="Europe/London",
+            two_factor_roles=[],  # the bench times pages, not the sign-in (force_login)
         )  # fmt: skip
         # A throwaway account in the throwaway benchmark database.
         user = User.objects.create_user("bench-counselor", password=None)
