@@ -8,9 +8,11 @@ Reads of participant data write ``participant.view``/``participant.list`` audit 
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.core.exceptions import TooManyFilesSent
+from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -21,6 +23,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from consent.actions import (
     MAX_ENROLLMENT_PHOTOS,
@@ -29,12 +32,16 @@ from consent.actions import (
     record_consent,
     withdraw_consent,
 )
+from consent.age_rules import PRESETS, AgeRules, rules_of
 from consent.models import ConsentNotice, ConsentRecord
 from consent.notice_publication import publish_confirmed_notice
+from consent.rule_changes import AgeOnRecord, change_consent_rules, set_participant_age
 from consent.rules import SchoolContext
 from consent.serializers import (
     ConsentRecordCreateSerializer,
     ConsentRecordSerializer,
+    ConsentRulesChangeSerializer,
+    ConsentRulesSerializer,
     EnrollmentResultSerializer,
     EnrollmentSerializer,
     GuardianSerializer,
@@ -44,6 +51,7 @@ from consent.serializers import (
     WithdrawalSerializer,
 )
 from wellbeing.actions import (
+    AGE_FIELDS,
     add_guardian,
     assign_caseload,
     create_participant,
@@ -122,24 +130,49 @@ class ParticipantViewSet(
             data=request.data, context=self.get_serializer_context()
         )
         payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        age = data.pop("age", AgeOnRecord())
+        fields = {k: v for k, v in data.items() if k not in (*AGE_FIELDS, "confirm", "reviewed")}
         with refusals_as_http():
-            participant = create_participant(audit_context(request), **payload.validated_data)
+            participant = create_participant(
+                audit_context(request),
+                **fields,
+                date_of_birth=age.date_of_birth,
+                birth_year=age.birth_year,
+                age_band=age.age_band,
+            )
         return Response(self._reloaded(participant), status=status.HTTP_201_CREATED)
 
     @extend_schema(
         request=ParticipantWriteSerializer(partial=True),
         responses={200: ParticipantSerializer, **error_responses(400, 403, 404)},
-        description="Change name, grade or classrooms (``classrooms`` replaces the set; admin).",
+        description="Change name, grade, classrooms (``classrooms`` replaces the set) or the age "
+        "on record (admin). An age that ends a scope needs ``confirm`` and the reviewed "
+        "``consequences.token`` as ``reviewed``; without them the answer is 400 "
+        "confirmation_required with the consequences, and nothing changes.",
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         participant = self.get_object()
-        context = self.get_serializer_context()
+        context = {**self.get_serializer_context(), "participant": participant}
         payload = ParticipantWriteSerializer(data=request.data, partial=True, context=context)
         payload.is_valid(raise_exception=True)
-        if not payload.validated_data:
-            raise ValidationError({"non_field_errors": ["Send full_name, grade or classrooms."]})
-        with refusals_as_http():
-            update_participant(audit_context(request), participant, **payload.validated_data)
+        data = dict(payload.validated_data)
+        confirm, reviewed, age = (
+            data.pop("confirm", False),
+            data.pop("reviewed", ""),
+            data.pop("age", None),
+        )
+        fields = {k: v for k, v in data.items() if k not in AGE_FIELDS}
+        if not fields and age is None:
+            raise ValidationError(
+                {"non_field_errors": ["Send full_name, grade, classrooms or an age field."]}
+            )
+        ctx = audit_context(request)
+        with refusals_as_http(), transaction.atomic():
+            if age is not None:
+                set_participant_age(ctx, participant, age, confirm=confirm, reviewed=reviewed)
+            if fields:
+                update_participant(ctx, participant, **fields)
         return Response(self._reloaded(participant))
 
     @extend_schema(
@@ -390,3 +423,74 @@ class NoticeViewSet(
                 reviewed_lapses=data["reviewed_lapses"],
             )
         return Response(self.get_serializer(notice).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentRulesRefusalSerializer(ApiErrorSerializer):
+    consequences = serializers.DictField(
+        help_text="What the change would do now (consent.rule_changes.ConsentChangeEffects): "
+        "who loses and gains which scope, the figures a loss deletes, and the review's token."
+    )
+
+
+def _rules_answer(rules: AgeRules) -> dict[str, Any]:
+    presets = [
+        {
+            "key": p.key,
+            "name": p.label,
+            "student_consent_age": p.student_consent_age,
+            "guardian_for_biometrics": p.guardian_for_biometrics,
+            "legal_source": p.source,
+        }
+        for p in PRESETS.values()
+    ]
+    return {
+        **asdict(rules),
+        "name": rules.label,
+        "edited": rules.edited,
+        "refusal_always_wins": True,
+        "presets": presets,
+    }
+
+
+class ConsentRulesView(APIView):
+    """Your school's age-aware consent rules (staff read; admins change them after a review).
+
+    Changing them re-evaluates every consent: send ``confirm: true`` and the reviewed
+    ``consequences.token`` as ``reviewed``.
+    """
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [IsOrgAdmin()] if self.request.method == "POST" else [IsStaffMember()]
+
+    @extend_schema(responses={200: ConsentRulesSerializer, **error_responses(403)})
+    def get(self, request: Request) -> Response:
+        """The rules in force, and the presets to choose from with their sources."""
+        return Response(_rules_answer(rules_of(current_staff(request).organization)))
+
+    @extend_schema(
+        request=ConsentRulesChangeSerializer,
+        responses={
+            200: ConsentRulesSerializer,
+            400: OpenApiResponse(
+                ConsentRulesRefusalSerializer,
+                description="Invalid rules, or confirmation_required (no confirm, or a token "
+                "that no longer describes the consequences): nothing changed.",
+            ),
+            **error_responses(403),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """Adopt a preset, optionally edited (admin)."""
+        payload = ConsentRulesChangeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        preset = PRESETS[data["preset"]]
+        rules = AgeRules(
+            preset.key,
+            data.get("student_consent_age", preset.student_consent_age),
+            data.get("guardian_for_biometrics", preset.guardian_for_biometrics),
+        )
+        ctx = audit_context(request)
+        with refusals_as_http():
+            change_consent_rules(ctx, rules, confirm=data["confirm"], reviewed=data["reviewed"])
+        return Response(_rules_answer(rules_of(ctx.organization)))

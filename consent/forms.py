@@ -1,22 +1,59 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
 from django.conf import settings
 
 from consent.actions import MAX_ENROLLMENT_PHOTOS
+from consent.age_rules import MAX_STUDENT_CONSENT_AGE, MIN_STUDENT_CONSENT_AGE, PRESETS, AgeRules
 from consent.models import ALL_SCOPES, Decision, GivenBy
-from wellbeing.models import Classroom, Guardian, Participant, StaffMember
+from consent.rule_changes import AgeOnRecord, ConsentRulesRefused, validate_age
+from wellbeing.models import AgeBand, Classroom, Guardian, Participant, StaffMember
 
 
-class ParticipantForm(forms.Form):
+class AgeFields(forms.Form):
+    """What the school knows of a student's age (consent.age_rules): the most precise wins."""
+
+    date_of_birth = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    birth_year = forms.IntegerField(
+        required=False, help_text="If the school does not hold the date of birth."
+    )
+    age_band = forms.ChoiceField(
+        choices=[("", "Not known"), *AgeBand.choices],
+        required=False,
+        help_text="If the school holds neither. An unknown age counts as below the school's "
+        "consent age: a guardian's consent is then required.",
+    )
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today  # the school's own date, for checking the date of birth
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.errors:
+            try:
+                validate_age(self.age(), self.today)
+            except ConsentRulesRefused as exc:
+                raise forms.ValidationError(str(exc)) from exc
+        return data
+
+    def age(self) -> AgeOnRecord:
+        data = self.cleaned_data
+        return AgeOnRecord(data["date_of_birth"], data["birth_year"], data["age_band"] or "")
+
+
+class ParticipantForm(AgeFields):
     full_name = forms.CharField(max_length=200)
     grade = forms.CharField(max_length=32, required=False)
     classrooms = forms.ModelMultipleChoiceField(queryset=Classroom.objects.none(), required=False)
 
+    field_order = ["full_name", "grade", "classrooms"]
+
     def __init__(self, *args: Any, staff: StaffMember, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, today=staff.organization.local_today(), **kwargs)
         field = self.fields["classrooms"]
         assert isinstance(field, forms.ModelMultipleChoiceField)
         field.queryset = Classroom.objects.filter(organization=staff.organization)
@@ -90,3 +127,40 @@ class NoticeForm(forms.Form):
     )
     confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
     reviewed_lapses = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+
+
+class ParticipantAgeForm(AgeFields):
+    """The age on record, and the review's confirmation when it ends a consent."""
+
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reviewed = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class ConsentRulesForm(forms.Form):
+    """A preset and its two editable values; ``confirm``/``reviewed`` come from the review."""
+
+    preset = forms.ChoiceField(choices=[(p.key, p.label) for p in PRESETS.values()])
+    student_consent_age = forms.IntegerField(
+        min_value=MIN_STUDENT_CONSENT_AGE,
+        max_value=MAX_STUDENT_CONSENT_AGE,
+        required=False,
+        help_text="From this age a student's own consent suffices. Empty: the preset's age.",
+    )
+    guardian_for_biometrics = forms.ChoiceField(
+        choices=[("", "As the preset says"), ("yes", "Yes"), ("no", "No")],
+        required=False,
+        label="A guardian's consent always required for a minor's face template",
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    reviewed = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def rules(self) -> AgeRules:
+        data = self.cleaned_data
+        preset = PRESETS[data["preset"]]
+        age = data["student_consent_age"]
+        bio = data["guardian_for_biometrics"]
+        return AgeRules(
+            preset.key,
+            preset.student_consent_age if age is None else age,
+            preset.guardian_for_biometrics if not bio else bio == "yes",
+        )

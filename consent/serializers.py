@@ -14,6 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from consent.actions import MAX_ENROLLMENT_PHOTOS
+from consent.age_rules import PRESETS
 from consent.models import (
     ALL_SCOPES,
     ConsentNotice,
@@ -22,9 +23,12 @@ from consent.models import (
     GivenBy,
     Scope,
 )
+from consent.rule_changes import AgeOnRecord, ConsentRulesRefused, validate_age
 from consent.rules import SchoolContext
+from wellbeing.actions import AGE_FIELDS
 from wellbeing.api.serializers import SchoolScopedField
 from wellbeing.models import (
+    AgeBand,
     Classroom,
     Guardian,
     Participant,
@@ -75,6 +79,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
 
     full_name = serializers.SerializerMethodField()
     consent = serializers.SerializerMethodField()
+    age = serializers.SerializerMethodField(
+        help_text='The age the consent rules use: "11", "12 or 13 (born 2013)", "in the '
+        '13-15 age band" or "unknown" (treated as below the school\'s consent age).'
+    )
     face_template_count = serializers.SerializerMethodField()
     classrooms = serializers.PrimaryKeyRelatedField[Classroom](many=True, read_only=True)
 
@@ -85,6 +93,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "pseudonym",
             "full_name",
             "grade",
+            "date_of_birth",
+            "birth_year",
+            "age_band",
+            "age",
             "classrooms",
             "consent",
             "face_template_count",
@@ -104,17 +116,93 @@ class ParticipantSerializer(serializers.ModelSerializer):
         state = school.decide(participant, participant.consent_records.all(), ALL_SCOPES)
         return {"active_scopes": sorted(state.active_scopes), "reasons": state.reasons}
 
+    def get_age(self, participant: Participant) -> str:
+        school: SchoolContext = self.context["school"]
+        return school.subject(participant).age.known_as
+
     def get_face_template_count(self, participant: Participant) -> int:
         annotated = getattr(participant, "face_template_count", None)
         return annotated if annotated is not None else participant.face_templates.count()
 
 
 class ParticipantWriteSerializer(serializers.Serializer):
-    """Fields an admin may set; on PATCH each is optional, ``classrooms`` replaces the set."""
+    """Fields an admin may set; on PATCH each is optional, ``classrooms`` replaces the set.
+
+    The age fields (date of birth, else year of birth, else a school-provided age band) decide
+    whose consent counts: on PATCH, one that ends a scope is answered 400
+    ``confirmation_required`` with the ``consequences``, until sent again with ``confirm`` and
+    the review's ``consequences.token`` as ``reviewed`` (consent.rule_changes)."""
 
     full_name = serializers.CharField(max_length=200)
     grade = serializers.CharField(max_length=32, allow_blank=True, required=False)
     classrooms = SchoolScopedField(many=True, queryset=Classroom.objects.all(), required=False)
+    date_of_birth = serializers.DateField(required=False, allow_null=True)
+    birth_year = serializers.IntegerField(required=False, allow_null=True)
+    age_band = serializers.ChoiceField(choices=AgeBand.choices, required=False, allow_blank=True)
+    confirm = serializers.BooleanField(required=False, default=False, write_only=True)
+    reviewed = serializers.CharField(required=False, allow_blank=True, write_only=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The age fields checked together (in the school's calendar), merged on PATCH with the
+        participant's stored ones (``context["participant"]``)."""
+        if any(name in attrs for name in AGE_FIELDS):
+            stored = self.context.get("participant")
+            merged = {name: attrs.get(name, getattr(stored, name, None)) for name in AGE_FIELDS}
+            age = AgeOnRecord(
+                merged["date_of_birth"], merged["birth_year"], merged["age_band"] or ""
+            )
+            try:
+                validate_age(age, self.context["staff"].organization.local_today())
+            except ConsentRulesRefused as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+            attrs["age"] = age
+        return attrs
+
+
+class PresetSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    name = serializers.CharField()
+    student_consent_age = serializers.IntegerField()
+    guardian_for_biometrics = serializers.BooleanField()
+    legal_source = serializers.CharField()
+
+
+class ConsentRulesSerializer(serializers.Serializer):
+    """The school's age-aware consent rules (consent.age_rules) and the presets to choose from.
+
+    A refusal by the student or any guardian always wins; that is no setting."""
+
+    preset = serializers.ChoiceField(choices=sorted(PRESETS))
+    student_consent_age = serializers.IntegerField(
+        required=False,
+        help_text="The age from which a student's own grant suffices (13-18); omitted: the "
+        "preset's.",
+    )
+    guardian_for_biometrics = serializers.BooleanField(
+        required=False,
+        help_text="Whether a minor's face template needs a guardian's grant; omitted: the "
+        "preset's.",
+    )
+    name = serializers.CharField(read_only=True, help_text='As reasons name them: "UK rules".')
+    edited = serializers.BooleanField(read_only=True)
+    refusal_always_wins = serializers.BooleanField(read_only=True, default=True)
+    presets = PresetSerializer(many=True, read_only=True)
+
+
+class ConsentRulesChangeSerializer(ConsentRulesSerializer):
+    confirm = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Must be true: the change re-evaluates every consent. Without it the answer "
+        "is 400 confirmation_required with the consequences (who loses and gains which scope).",
+    )
+    reviewed = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="With confirm: the consequences.token you reviewed; the change happens only "
+        "while it still describes the consequences.",
+    )
 
 
 class GuardianSerializer(serializers.ModelSerializer):

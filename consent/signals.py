@@ -8,7 +8,8 @@ change, for receivers' own audit events). Receivers must act at once: the pipeli
 drops cached templates, alerts close open alerts, privacy deletes or de-identifies data.
 
 ``publication_effects_counted`` is sent, changing nothing, before a new notice version is
-published (consent.notice_publication), with ``organization`` and ``participant_ids`` (the
+published (consent.notice_publication) or a change of consent rules or of a student's age is
+reviewed (consent.rule_changes), with ``organization`` and ``participant_ids`` (the
 participants whose emotion-analysis consent would lapse). Each receiver returns a dict of the
 figures its app would delete or close for them (PublicationEffects field names): capture the
 stored numbers, alerts the open alerts.

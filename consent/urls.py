@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent import roster_views, views
+from consent import roster_views, rule_views, views
 
 app_name = "consent"
 urlpatterns = [
@@ -13,6 +13,8 @@ urlpatterns = [
     path("participants/<int:pk>/form/", views.consent_form_print, name="print_form"),
     path("records/<int:record_pk>/withdraw/", views.consent_withdraw, name="withdraw"),
     path("notices/", views.notice_list, name="notices"),
+    path("rules/", rule_views.consent_rules, name="rules"),
+    path("participants/<int:pk>/age/", rule_views.participant_age, name="participant_age"),
     path("roster/", roster_views.roster_upload, name="roster_import"),
     path("roster/confirm/", roster_views.roster_confirm, name="roster_confirm"),
     path("roster/template.csv", roster_views.roster_template, name="roster_template"),

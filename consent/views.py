@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, Q
-from django.forms import HiddenInput
+from django.forms import HiddenInput, model_to_dict
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -24,14 +24,16 @@ from consent.forms import (
     EnrollmentForm,
     GuardianForm,
     NoticeForm,
+    ParticipantAgeForm,
     ParticipantForm,
     WithdrawForm,
 )
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
 from consent.notice_publication import PublicationNotConfirmed, publish_confirmed_notice
-from consent.rules import SchoolContext, consent_state
+from consent.rules import SchoolContext, consent_state, subject_of
 from consent.template_crypto import TemplateKeyError
 from wellbeing.actions import (
+    AGE_FIELDS,
     AuditContext,
     add_guardian,
     create_participant,
@@ -75,11 +77,15 @@ def participant_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
 def participant_create(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     form = ParticipantForm(request.POST or None, staff=staff)
     if request.method == "POST" and form.is_valid():
+        age = form.age()
         participant = create_participant(
             AuditContext.from_request(request, staff),
             form.cleaned_data["full_name"],
             grade=form.cleaned_data["grade"],
             classrooms=list(form.cleaned_data["classrooms"]),
+            date_of_birth=age.date_of_birth,
+            birth_year=age.birth_year,
+            age_band=age.age_band,
         )
         messages.success(request, f"{participant.full_name} added as {participant.pseudonym}.")
         return redirect("consent:participant", pk=participant.pk)
@@ -98,6 +104,11 @@ def participant_detail(request: HttpRequest, staff: StaffMember, pk: int) -> Htt
     context = {
         "participant": participant,
         "state": consent_state(participant, ALL_SCOPES),
+        "age": subject_of(participant),
+        "age_form": ParticipantAgeForm(
+            initial=model_to_dict(participant, fields=list(AGE_FIELDS)),
+            today=staff.organization.local_today(),
+        ),
         "records": participant.consent_records.select_related("notice", "guardian"),
         "templates": participant.face_templates.count(),
         "guardians": participant.guardians.all(),

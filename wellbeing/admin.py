@@ -13,9 +13,19 @@ from wellbeing.admin_audit import AuditedParticipantDataAdmin
 class OrganizationAdmin(admin.ModelAdmin[models.Organization]):
     list_display = ("name", "jurisdiction", "timezone")
     prepopulated_fields = {"slug": ("name",)}
+    # The consent rules change only through the consent rules page or API, which first show
+    # whose consent the change ends (consent.rule_changes); a new school gets its
+    # jurisdiction's preset when it is saved.
     # The two-factor policy is the school admin's (its page and /api/school/, audited, and they
     # keep each role's start, which the grace period counts from): shown here, not edited.
-    readonly_fields = ("two_factor_roles", "two_factor_required_since", "two_factor_grace_days")
+    readonly_fields = (
+        "consent_rules_preset",
+        "student_consent_age",
+        "guardian_consent_for_biometrics",
+        "two_factor_roles",
+        "two_factor_required_since",
+        "two_factor_grace_days",
+    )
 
 
 @admin.register(models.StaffMember)

@@ -7,7 +7,12 @@ contract in pyproject.toml exempts it (docs/architecture.md).
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from consent.api import ConsentRecordViewSet, NoticeViewSet, ParticipantViewSet
+from consent.api import (
+    ConsentRecordViewSet,
+    ConsentRulesView,
+    NoticeViewSet,
+    ParticipantViewSet,
+)
 from wellbeing.api.device_views import DeviceViewSet
 from wellbeing.api.school import SchoolSettingsView
 from wellbeing.api.staff import StaffViewSet
@@ -23,5 +28,6 @@ router.register("staff", StaffViewSet, basename="staff")
 
 urlpatterns = [
     path("school/", SchoolSettingsView.as_view(), name="school-settings"),
+    path("consent-rules/", ConsentRulesView.as_view(), name="consent-rules"),
     *router.urls,
 ]

@@ -28,6 +28,11 @@ MAX_ALERT_CONTACTS = 10
 # Changed through wellbeing.actions.two_factor.update_two_factor_policy (it records when each
 # role's requirement began, which the grace period counts from).
 TWO_FACTOR_FIELDS = {"two_factor_roles": "roles", "two_factor_grace_days": "grace_days"}
+CONSENT_RULE_FIELDS = [
+    "consent_rules_preset",
+    "student_consent_age",
+    "guardian_consent_for_biometrics",
+]
 
 
 class SchoolSettingsSerializer(serializers.ModelSerializer[Organization]):
@@ -37,7 +42,6 @@ class SchoolSettingsSerializer(serializers.ModelSerializer[Organization]):
         required=False,
         help_text="E-mail addresses for escalations, in order.",
     )
-
     two_factor_roles = serializers.ListField(
         child=serializers.ChoiceField(choices=Role.choices),
         max_length=len(Role.choices),
@@ -53,9 +57,17 @@ class SchoolSettingsSerializer(serializers.ModelSerializer[Organization]):
 
     class Meta:
         model = Organization
-        fields = ["name", "slug", "jurisdiction", *SCHOOL_SETTINGS]
+        fields = ["name", "slug", "jurisdiction", *SCHOOL_SETTINGS, *CONSENT_RULE_FIELDS]
         fields += [*TWO_FACTOR_FIELDS, "two_factor_required_since"]
-        read_only_fields = ["name", "slug", "jurisdiction", "two_factor_required_since"]
+        # The consent rules are shown here but changed through /api/consent-rules/, which first
+        # reviews whose consent the change ends (consent.rule_changes).
+        read_only_fields = [
+            "name",
+            "slug",
+            "jurisdiction",
+            *CONSENT_RULE_FIELDS,
+            "two_factor_required_since",
+        ]
         # Bounds and their reasons live in wellbeing.retention_limits (Organization.clean too).
         extra_kwargs: dict[str, dict[str, Any]] = {
             name: {
