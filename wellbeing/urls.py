@@ -62,7 +62,6 @@ urlpatterns = [
     path("api/", include("capture.urls")),
     path("api/", include("alerts.api_urls")),
     path("api/", include("consent.api_urls")),
-    path("api/", include("consent.api_urls")),
     path("api/", include("wellbeing.api_urls")),
     path("alerts/", include("alerts.urls")),
     # Device pages are wellbeing's (CaptureDevice is), at the paths they always had.
