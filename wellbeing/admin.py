@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from wellbeing import models
 from wellbeing.actions import AuditContext, record_classroom_edit
 from wellbeing.admin_audit import AuditedParticipantDataAdmin
+from wellbeing.otp_devices import BackupCode, BackupCodeDevice
 
 
 @admin.register(models.Organization)
@@ -126,3 +127,33 @@ class AuditEventAdmin(admin.ModelAdmin[models.AuditEvent]):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class ViewOnlyAdmin(admin.ModelAdmin[Any]):
+    """Shown to operators, changed only through the school's own pages and their actions (which
+    check, encrypt and audit what the admin form would not)."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(models.IdentityProvider)
+class IdentityProviderAdmin(ViewOnlyAdmin):
+    # Configured at /staff/sign-in/ (wellbeing.identity_providers); the secret is never shown.
+    list_display = ("organization", "kind", "display_name", "enabled", "staff_passwords_allowed")
+    exclude = ("client_secret_encrypted",)
+
+
+@admin.register(BackupCodeDevice)
+class BackupCodeDeviceAdmin(ViewOnlyAdmin):
+    # Codes exist only as hashes; members make new ones, admins reset them at /staff/two-factor/.
+    list_display = ("user", "name", "confirmed")
+
+
+@admin.register(BackupCode)
+class BackupCodeAdmin(ViewOnlyAdmin):
+    list_display = ("device",)
+    exclude = ("code_hash",)

@@ -291,6 +291,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "alerts.tasks.send_daily_digests_task",
         "schedule": crontab(minute=0),
     },
+    "consent-request-reminders": {
+        "task": "consent.tasks.send_consent_reminders_task",
+        "schedule": crontab(hour=9, minute=0),
+    },
 }
 
 # Ingest backpressure: answer 429 when more frames than this wait in the inference queue (with
@@ -298,6 +302,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 INGEST_MAX_QUEUE = env_int("INGEST_MAX_QUEUE", 200)
 # Rate limit per capture device (the client samples 1 frame/s by default).
 INGEST_MAX_FPS_PER_DEVICE = env_int("INGEST_MAX_FPS_PER_DEVICE", 5)
+# Fair scheduling (capture/fair_scheduling.py, docs/pipeline.md "Fair use of the workers"):
+# workers take frames round robin over schools, then devices; at most this many frames of one
+# device / one school wait, beyond that its devices get 429 while other schools keep flowing.
+# FAIR_SCHEDULING=false restores the single FIFO queue.
+FAIR_SCHEDULING = env_bool("FAIR_SCHEDULING", True)
+FAIR_MAX_PENDING_PER_DEVICE = env_int("FAIR_MAX_PENDING_PER_DEVICE", 10)
+FAIR_MAX_PENDING_PER_SCHOOL = env_int("FAIR_MAX_PENDING_PER_SCHOOL", 100)
 # Urgent alerts not acknowledged within this time escalate to the school's alert contacts.
 ALERT_ESCALATION_MINUTES = env_int("ALERT_ESCALATION_MINUTES", 120)
 # After a session ends, wait for in-flight frames before evaluating its alert rules.
@@ -311,6 +322,14 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "wellbeing@localhost")
+
+# Consent collected online (consent.online_consent): how long an e-mailed link works, how many
+# days an unanswered one waits before a reminder (a fresh link), and how many reminders at most.
+# The public link pages accept CONSENT_LINK_RATE_LIMIT requests per address per 10 minutes.
+CONSENT_REQUEST_EXPIRY_DAYS = env_int("CONSENT_REQUEST_EXPIRY_DAYS", 14)
+CONSENT_REMINDER_INTERVAL_DAYS = env_int("CONSENT_REMINDER_INTERVAL_DAYS", 5)
+CONSENT_MAX_REMINDERS = env_int("CONSENT_MAX_REMINDERS", 2)
+CONSENT_LINK_RATE_LIMIT = env_int("CONSENT_LINK_RATE_LIMIT", 30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -341,6 +360,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["wellbeing.permissions.IsStaffMember"],
+    # Staff roles appear as a member's role and as the roles two-factor is required of: one enum.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "wellbeing.models.Role"},
 }
 
 # Web security. With DEBUG off these are the production values `check --deploy` expects.
