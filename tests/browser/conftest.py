@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django.test import override_settings
+
+from tests.local_services import free_port, port_answers
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
@@ -141,3 +149,68 @@ def painted_pixels(page: Any, canvas_id: str) -> int:
 
 def clean_artifacts() -> None:
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
+
+
+# Per dataset: how many of its elements Chart.js actually placed on the canvas (bars with a
+# height, points with a radius), and the line's segments (a gap splits a line in two).
+READ_BACK = """(id) => {
+  const chart = Chart.getChart(document.getElementById(id));
+  return chart.data.datasets.map((dataset, i) => {
+    const meta = chart.getDatasetMeta(i);
+    const drawn = meta.data.filter((el) => {
+      if (el.skip || !Number.isFinite(el.x) || !Number.isFinite(el.y)) return false;
+      if (meta.type === "bar") return Math.abs(el.base - el.y) >= 1;
+      return el.options.radius > 0;
+    });
+    return {
+      label: dataset.label,
+      drawn: drawn.length,
+      indexes: meta.data.map((el, j) => (drawn.includes(el) ? j : -1)).filter((j) => j >= 0),
+      segments: meta.dataset ? meta.dataset.segments.length : null,
+    };
+  });
+}"""
+
+
+def read_back(page: Any, canvas_id: str) -> list[dict[str, Any]]:
+    return list(page.evaluate(READ_BACK, canvas_id))
+
+
+def database_url_of_tests() -> str:
+    """The test database, as a URL for server processes the tests start."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def serve_with_daphne(tmp_path: Path, settings_module: str) -> Iterator[str]:
+    """daphne serving the project (HTTP + WebSocket) on the test database with
+    ``settings_module``; yields its URL and stops it afterwards."""
+    static_root = tmp_path / "static"
+    with override_settings(STATIC_ROOT=static_root):
+        call_command("collectstatic", interactive=False, verbosity=0)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url_of_tests(),
+        "REDIS_URL": settings.REDIS_URL,
+        "STATIC_ROOT": str(static_root),
+        # No persistent connections: the test database must be droppable at teardown.
+        "DATABASE_CONN_MAX_AGE": "0",
+        "PYTHONPATH": str(settings.BASE_DIR),
+    }
+    log = (tmp_path / "daphne.log").open("w")
+    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(
+        [*cmd, "wellbeing.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 30
+    while not port_answers("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()

@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 
 from alerts.evaluation import evaluate_organization
-from tests.browser.conftest import painted_pixels, screenshot, sign_in
+from tests.browser.conftest import painted_pixels, read_back, screenshot, sign_in
 from tests.factories import make_classroom, make_participant, make_staff
 from tests.time_series import (
     add_minutes,
@@ -27,30 +27,6 @@ from wellbeing.models import Organization, Participant, Role
 
 pytestmark = pytest.mark.browser
 PASSWORD = "pw-correct-horse"  # tests.factories.make_staff's password
-
-# Per dataset: how many of its elements Chart.js actually placed on the canvas (bars with a
-# height, points with a radius), and the line's segments (a gap splits a line in two).
-READ_BACK = """(id) => {
-  const chart = Chart.getChart(document.getElementById(id));
-  return chart.data.datasets.map((dataset, i) => {
-    const meta = chart.getDatasetMeta(i);
-    const drawn = meta.data.filter((el) => {
-      if (el.skip || !Number.isFinite(el.x) || !Number.isFinite(el.y)) return false;
-      if (meta.type === "bar") return Math.abs(el.base - el.y) >= 1;
-      return el.options.radius > 0;
-    });
-    return {
-      label: dataset.label,
-      drawn: drawn.length,
-      indexes: meta.data.map((el, j) => (drawn.includes(el) ? j : -1)).filter((j) => j >= 0),
-      segments: meta.dataset ? meta.dataset.segments.length : null,
-    };
-  });
-}"""
-
-
-def read_back(page: Any, canvas_id: str) -> list[dict[str, Any]]:
-    return list(page.evaluate(READ_BACK, canvas_id))
 
 
 def open_student(page: Any, base_url: str, student: Participant, query: str = "") -> None:

@@ -23,9 +23,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
-from tests.browser.conftest import screenshot, sign_in
-from tests.browser.test_chart_cases import read_back
-from tests.browser.test_live_view import database_url_of_tests, serve_with_daphne
+from tests.browser.conftest import (
+    database_url_of_tests,
+    read_back,
+    screenshot,
+    serve_with_daphne,
+    sign_in,
+)
 from tests.capture.conftest import require_faces
 from wellbeing.models import ClassSession, SessionStatus
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,18 +18,16 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
-from django.core.management import call_command
-from django.db import connection, connections
-from django.test import Client, override_settings
+from django.db import connections
+from django.test import Client
 from django.urls import reverse
 
 from bench.localstack import start_worker, stop_process
 from capture.live import session_group
 from consent.actions import enroll_face
 from inference.model_manifest import CANONICAL_CLASSES
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import database_url_of_tests, screenshot, serve_with_daphne, sign_in
 from tests.factories import grant_consent, make_guardian, make_notice, make_participant
-from tests.local_services import free_port, port_answers
 from wellbeing.actions import AuditContext, create_device
 from wellbeing.models import Classroom, Organization, StaffMember
 from wellbeing_capture.client import Frame, ServerClient
@@ -41,47 +37,10 @@ FACES = Path(settings.BASE_DIR).parent / "shared" / "testdata" / "faces"
 PASSWORD = "pw-correct-horse"
 
 
-def database_url_of_tests() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def daphne_url(transactional_db: Any, tmp_path: Path) -> Iterator[str]:
     """A daphne process serving the project (HTTP + WebSocket) on the test database."""
     yield from serve_with_daphne(tmp_path, "tests.browser.daphne_settings")
-
-
-def serve_with_daphne(tmp_path: Path, settings_module: str) -> Iterator[str]:
-    static_root = tmp_path / "static"
-    with override_settings(STATIC_ROOT=static_root):
-        call_command("collectstatic", interactive=False, verbosity=0)
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": settings_module,
-        "DATABASE_URL": database_url_of_tests(),
-        "REDIS_URL": settings.REDIS_URL,
-        "STATIC_ROOT": str(static_root),
-        # No persistent connections: the test database must be droppable at teardown.
-        "DATABASE_CONN_MAX_AGE": "0",
-        "PYTHONPATH": str(settings.BASE_DIR),
-    }
-    log = (tmp_path / "daphne.log").open("w")
-    cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(
-        [*cmd, "wellbeing.asgi:application"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 30
-    while not port_answers("127.0.0.1", port) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-        log.close()
 
 
 def enroll(org: Organization, classroom: Classroom, name: str, identity: str) -> None:
