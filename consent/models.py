@@ -122,3 +122,55 @@ class FaceTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"template of {self.participant} ({self.embedder})"
+
+
+class ConsentRequestQuerySet(models.QuerySet["ConsentRequest"]):
+    def live(self) -> ConsentRequestQuerySet:
+        """Requests not superseded by a newer link (a reminder or a new request)."""
+        return self.filter(superseded_at__isnull=True)
+
+    def unanswered(self) -> ConsentRequestQuerySet:
+        return self.live().filter(answered_at__isnull=True)
+
+
+class ConsentRequest(models.Model):
+    """One e-mailed, one-time link asking one signer (a guardian, or the student) to answer.
+
+    Only the SHA-256 of the link's token is stored. A link works until it is used, expires, or
+    is superseded by a newer link to the same signer (consent.online_consent).
+    """
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="consent_requests"
+    )
+    signer = models.CharField(max_length=8, choices=GivenBy.choices)
+    guardian = models.ForeignKey(
+        "wellbeing.Guardian",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="consent_requests",
+    )
+    email = models.EmailField(help_text="The address the link was sent to.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    sent_by = models.ForeignKey(
+        StaffMember, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+    # {scope: "grant" | "refuse"} as answered; the ConsentRecords hold the decision itself.
+    answer = models.JSONField(default=dict, blank=True)
+    records = models.ManyToManyField(ConsentRecord, blank=True, related_name="+")
+
+    objects = ConsentRequestQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["participant", "superseded_at"])]
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"consent request to {self.get_signer_display()} of {self.participant}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consent import roster_views, rule_views, views
+from consent import request_views, roster_views, rule_views, views
 
 app_name = "consent"
 urlpatterns = [
@@ -18,4 +18,18 @@ urlpatterns = [
     path("roster/", roster_views.roster_upload, name="roster_import"),
     path("roster/confirm/", roster_views.roster_confirm, name="roster_confirm"),
     path("roster/template.csv", roster_views.roster_template, name="roster_template"),
+    path("requests/", request_views.request_classes, name="request_classes"),
+    path("requests/class/<int:pk>/", request_views.class_requests, name="class_requests"),
+    path(
+        "requests/class/<int:pk>/send/",
+        request_views.class_requests_send,
+        name="class_requests_send",
+    ),
+    path(
+        "participants/<int:pk>/request/",
+        request_views.participant_request,
+        name="participant_request",
+    ),
+    # Public: the e-mailed link (token-authenticated, no sign-in).
+    path("answer/<str:token>/", request_views.consent_answer, name="consent_answer"),
 ]

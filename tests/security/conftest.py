@@ -11,10 +11,11 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 # set_password answers anyone holding an invitation link (tests/wellbeing/test_staff_*); the
 # oidc_* routes are the sign-in through a school's provider, for callers not signed in yet
-# (tests/wellbeing/test_oidc_sign_in.py).
+# (tests/wellbeing/test_oidc_sign_in.py); consent_answer is the e-mailed consent link,
+# authenticated by its token (tests/consent/test_online_consent.py).
 PUBLIC = {
     "healthz", "login", "logout", "retention", "set_password",
-    "oidc_find", "oidc_start", "oidc_callback",
+    "oidc_find", "oidc_start", "oidc_callback", "consent_answer",
 }  # fmt: skip
 DEVICE_AUTH = {"ingest-session-start", "ingest-session-end", "ingest-frame", "ingest-frame-status"}
 
@@ -62,4 +63,5 @@ def concrete(route: str, ids: dict[str, Any]) -> str:
     path = path.replace("<int:session_id>", str(ids["session"]))
     path = path.replace("<slug:action>", "acknowledge").replace("<slug:kind>", "consent")
     path = path.replace("<uidb64>", "MQ").replace("<token>", "set-password")
+    path = path.replace("<str:token>", "a-consent-link-token")
     return "/" + path
