@@ -46,3 +46,13 @@ class FaceTemplateAdmin(AuditedParticipantDataAdmin):
     exclude = ("ciphertext",)
     readonly_fields = ("participant", "embedder", "created_at", "created_by")
     # Made by enrollment, destroyed by consent.actions.destroy_templates (audited) only.
+
+
+@admin.register(models.ConsentRequest)
+class ConsentRequestAdmin(AuditedParticipantDataAdmin):
+    """E-mailed consent requests (consent.online_consent): sent, reminded and answered through
+    its pages only; the link's token exists only as a hash, which is not shown either."""
+
+    list_display = ("participant", "signer", "sent_at", "expires_at", "answered_at")
+    list_filter = ("signer",)
+    exclude = ("token_hash",)
