@@ -71,6 +71,15 @@ class QueueFullError(IngestError):
     retry_after = 2
 
 
+class FairShareError(IngestError):
+    """The device (or its school) already has its share of frames waiting for a worker
+    (capture.fair_scheduling); other schools' frames keep flowing."""
+
+    status = 429
+    code = "fair_share_exceeded"
+    retry_after = 2
+
+
 class RateLimitedError(IngestError):
     """One device sends more frames per second than settings.INGEST_MAX_FPS_PER_DEVICE."""
 

@@ -20,6 +20,7 @@ from capture.errors import (
     BadFrameError,
     BadFrameHeadersError,
     DeviceTokenError,
+    FairShareError,
     FrameTooLargeError,
     LengthRequiredError,
     QueueFullError,
@@ -27,6 +28,7 @@ from capture.errors import (
     ServiceUnavailableError,
     UnsupportedFrameTypeError,
 )
+from capture.fair_scheduling import FairShareExceeded, PendingFrame, get_fair_scheduler
 from capture.frame_store import FrameStore, FrameStoreUnavailable, get_frame_store
 from capture.models import ProcessedFrame
 from capture.routing import inference_queue, queue_limit
@@ -143,10 +145,12 @@ def describe_pixels(limit: int) -> str:
 def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Admission:
     """Queue a checked frame once. Raises QueueFullError (429) or ServiceUnavailableError (503).
 
-    Side effects: bytes in the frame store under the frame id, one process_frame_task on the
-    session's inference queue (capture.routing). A frame already queued answers "duplicate" and
-    queues nothing, unless it was lost (frame_was_lost): then it is queued again, and the
-    worker's ProcessedFrame check still stores it at most once.
+    Side effects: bytes in the frame store under the frame id, and the frame scheduled on the
+    session's inference queue (capture.routing): its entry in the fair scheduler's pending lists
+    plus one turn task, or (FAIR_SCHEDULING off, no Redis) one process_frame_task. Raises
+    FairShareError (429) when the device or its school has its share of frames waiting. A frame
+    already queued answers "duplicate" and queues nothing, unless it was lost (frame_was_lost):
+    then it is queued again, and the worker's ProcessedFrame check still stores it at most once.
     """
     check_capture_allowed(device)
     session = running_session(device, headers.session_id)
@@ -170,7 +174,10 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
         if store.queue_length(queue) >= limit:
             raise QueueFullError(f"The inference queue is full ({limit} frames); retry shortly.")
         store.put_frame(frame_id, data)
-        enqueue_frame(frame_id, session.pk, device.pk, headers.captured_at, queue)
+        pending = PendingFrame(
+            frame_id, session.pk, device.pk, headers.captured_at, device.organization_id
+        )
+        schedule_frame(store, pending, queue)
         # Marked after queueing: a crash in between only costs a second (idempotent) run.
         store.mark_queued(frame_id)
     except FrameStoreUnavailable as exc:
@@ -178,8 +185,37 @@ def admit_frame(device: CaptureDevice, headers: FrameHeaders, data: bytes) -> Ad
     return Admission(frame_id, "queued")
 
 
+def schedule_frame(store: FrameStore, frame: PendingFrame, queue: str) -> None:
+    """Queue ``frame`` fairly (capture.fair_scheduling) or, with fair scheduling off, FIFO."""
+    scheduler = get_fair_scheduler()
+    if scheduler is None:
+        enqueue_frame(frame.frame_id, frame.session_id, frame.device_id, frame.captured_at, queue)
+        return
+    try:
+        scheduler.add_frame(queue, frame)
+    except FairShareExceeded as exc:
+        store.delete_frame(frame.frame_id)  # refused: its bytes must not wait for nothing
+        raise FairShareError(
+            f"{exc.scope.capitalize()} already has {exc.limit} frames waiting for analysis; "
+            "retry shortly (other schools' frames go first meanwhile)."
+        ) from exc
+    enqueue_turn(queue)
+
+
+def enqueue_turn(queue: str) -> None:
+    """One turn on ``queue``: the worker that runs it takes the frame whose turn it is."""
+    from capture.tasks import process_next_frame_task
+
+    try:
+        process_next_frame_task.apply_async(
+            args=(queue,), queue=queue, retry=True, retry_policy=PUBLISH_RETRY
+        )
+    except (KombuOperationalError, OSError) as exc:
+        raise FrameStoreUnavailable(f"broker unavailable: {type(exc).__name__}") from exc
+
+
 def enqueue_frame(
-    frame_id: str, session_id: int, device_id: int, captured_at: float, queue: str
+    frame_id: str, session_id: int, device_id: int | None, captured_at: float, queue: str
 ) -> None:
     from capture.tasks import process_frame_task
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from capture.fair_scheduling import fair_scheduling_enabled, get_turn_scheduler
 from capture.frame_store import INFERENCE_QUEUE
 from capture.routing import inference_queue, shard_queue
 from tests.capture.conftest import post_frame, read_face, start_session
@@ -46,9 +47,16 @@ def session_per_shard(token: str, shards: int) -> dict[int, int]:
 
 
 def queued_frames(broker: Any, queue: str) -> list[str]:
-    """Frame ids of the process_frame_task messages on ``queue``, oldest first."""
+    """Frame ids waiting for ``queue``'s workers, oldest first: with fair scheduling (default)
+    in the scheduler's pending lists of that queue, one turn task on ``queue`` each; without it
+    the process_frame_task messages on ``queue``."""
     messages = [json.loads(m) for m in reversed(broker.lrange(queue, 0, -1))]  # LPUSH'd
-    return [m["headers"]["argsrepr"].split("'")[1] for m in messages]
+    if not fair_scheduling_enabled():
+        return [m["headers"]["argsrepr"].split("'")[1] for m in messages]
+    assert {m["headers"]["task"] for m in messages} <= {"capture.tasks.process_next_frame_task"}
+    frames = [frame.frame_id for frame in get_turn_scheduler().waiting_frames(queue)]
+    assert len(messages) == len(frames)
+    return frames
 
 
 def test_frames_of_one_session_wait_on_its_shard_queue_in_order(

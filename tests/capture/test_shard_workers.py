@@ -61,7 +61,8 @@ def shard_stack(tmp_path: Path, camera: Any) -> Iterator[ShardStack]:
 
 
 def tasks_received(log: Path) -> int:
-    return len(re.findall(r"process_frame_task\[[^\]]+\] received", log.read_text()))
+    """Frame tasks the worker received: turns (fair scheduling) or FIFO frame tasks."""
+    return len(re.findall(r"process_(?:next_)?frame_task\[[^\]]+\] received", log.read_text()))
 
 
 def test_each_shard_worker_processes_its_sessions_frames_once_in_order(
