@@ -8,6 +8,9 @@ simulated classrooms each send a synthetic 30-face frame per second (enrolled de
 among the faces) through the real capture client: ``--small-face-classrooms`` of them (default
 1) a 1920x1080 back-row frame with faces of 24-48 px, the others 1280x720 with 60-90 px faces;
 then one device replays short_hamilton_clip.mp4. The last line printed is one JSON object.
+With ``--hostile-device``, a device of a second school sends 3840x2160 30-face frames at
+INGEST_MAX_FPS_PER_DEVICE through the classroom phase (issue 15: fair use of the workers); the
+JSON then has ``other_school_e2e_p95_ms`` (the classrooms' school) and ``hostile`` figures.
 
 e2e latency is capture-to-stored: ProcessedFrame.processed_at - captured_at (one clock).
 """
@@ -94,6 +97,33 @@ def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
         enroll_face(ctx, person, [(faces_dir / p).read_bytes() for p in photos])
     tokens = [create_device(ctx, r.name, classroom=r)[1] for r in rooms]
     return tokens, create_device(ctx, "video", classroom=rooms[0])[1]
+
+
+def seed_hostile_device() -> str:
+    """A second school with one classroom device: the token of the hostile device."""
+    from wellbeing.actions import AuditContext, create_device
+    from wellbeing.models import Classroom, Jurisdiction, Organization
+
+    stamp = str(int(time.time()))
+    org = Organization.objects.create(
+        name=f"Bench hostile {stamp}", slug=f"bench-hostile-{stamp}", jurisdiction=Jurisdiction.UK
+    )
+    room = Classroom.objects.create(organization=org, name="H1")
+    return create_device(AuditContext.system(org, "benchmark"), "hostile", classroom=room)[1]
+
+
+def hostile_jpeg(faces_dir: Path) -> bytes:
+    """A 3840x2160 frame of 30 heads with 120-180 px faces: several times a classroom frame's
+    worker cost, within the frame pixel limit."""
+    import cv2
+
+    from inference.classroom_scene import compose_classroom, crop_faces
+    from inference.image_io import decode_image
+
+    photos = sorted(faces_dir.glob("enroll/*/*")) + sorted(faces_dir.glob("probe/*"))
+    heads = crop_faces([decode_image(p.read_bytes()) for p in photos])
+    frame = compose_classroom(heads, size=(3840, 2160), face_px=(120, 180), seed=99)[0]
+    return bytes(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes())
 
 
 def classroom_jpegs(faces_dir: Path, count: int, small: int = 0) -> list[bytes]:
@@ -209,6 +239,26 @@ def measure(session_ids: list[int], acked: int) -> dict[str, Any]:
     }
 
 
+def hostile_figures(hostile: dict[str, Any], classroom: dict[str, Any]) -> dict[str, Any]:
+    """The other school's e2e p95 beside what the hostile device got through (its frames are
+    not waited for: some may still be queued when the classrooms have drained)."""
+    from capture.models import ProcessedFrame
+
+    stats = hostile["stats"]
+    return {
+        "other_school_e2e_p95_ms": classroom["e2e_p95_ms"],
+        "hostile": {
+            "sent": stats.sent,
+            "acked": distinct_acked([stats]),
+            "retries": stats.retries,  # 429/503 answers, re-sent later by the client
+            "dropped_by_client": stats.dropped,
+            "stored_by_classroom_drain": ProcessedFrame.objects.filter(
+                session_id=hostile["session"]
+            ).count(),
+        },
+    }
+
+
 def ingest_percentiles(stats: list[Any]) -> dict[str, float | None]:
     """Ingest answer time p50/p95 (ms, as the client saw it) over the given streams."""
     latencies = [ms for st in stats for ms in st.latencies_ms]
@@ -241,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="N > 0: session-affine routing, N concurrency-1 workers on inference.0..N-1",
     )
+    parser.add_argument(
+        "--hostile-device",
+        action="store_true",
+        help="a second school's device sends 4K frames at its rate limit during the classrooms",
+    )
     args = parser.parse_args(argv)
     faces_dir = Path(__file__).resolve().parent.parent.parent / "shared" / "testdata" / "faces"
     if not (faces_dir / "manifest.json").is_file():
@@ -269,6 +324,7 @@ def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int
     django.setup()
     call_command("migrate", verbosity=0)
     tokens, video_token = seed(args.classrooms, faces_dir)
+    hostile = seed_hostile_device() if args.hostile_device else None
     logs = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     port = localstack.free_port()
     server = localstack.start_server(env, port, (logs / "server.log").open("ab"))
@@ -277,7 +333,7 @@ def run_benchmark(args: argparse.Namespace, faces_dir: Path, db_url: str) -> int
     try:
         time.sleep(5)  # worker boot; models load on the first task (counted in the figures)
         pgids = [w.pid for w in workers]
-        results = bench_phases(args, faces_dir, url, tokens, video_token, pgids)
+        results = bench_phases(args, faces_dir, url, tokens, video_token, pgids, hostile)
     finally:
         for proc in [server, *workers]:
             localstack.stop_process(proc)
@@ -311,13 +367,20 @@ def bench_phases(
     tokens: list[str],
     video: str,
     pgids: list[int],
+    hostile: str | None = None,
 ) -> dict[str, Any]:
+    from django.conf import settings
+
     from wellbeing_capture.video_sources import iter_frames
 
     jpegs = classroom_jpegs(faces_dir, len(tokens), args.small_face_classrooms)
     cpu0 = group_cpu_seconds(pgids)
     jobs = [(t, [jpegs[i]] * args.seconds, 1.0) for i, t in enumerate(tokens)]
+    if hostile is not None:
+        fps = settings.INGEST_MAX_FPS_PER_DEVICE
+        jobs.append((hostile, [hostile_jpeg(faces_dir)] * int(args.seconds * fps), float(fps)))
     out = run_streams(url, jobs)
+    hostile_out = out.pop(hostile, None) if hostile is not None else None
     sessions = [o["session"] for o in out.values()]
     acked = distinct_acked([o["stats"] for o in out.values()])
     drained = wait_drained(sessions, acked, 180)
@@ -337,7 +400,9 @@ def bench_phases(
     video_m = measure(video_session, video_acked)
     stats = [o["stats"] for o in [*out.values(), *video_out.values()]]
     ingest = [ms for s in stats for ms in s.latencies_ms]
+    extra = {} if hostile_out is None else hostile_figures(hostile_out, classroom)
     return {
+        **extra,
         "frames_per_s": classroom["frames_per_s"],
         "ingest_p50_ms": percentile(ingest, 0.5),
         "ingest_p95_ms": percentile(ingest, 0.95),
