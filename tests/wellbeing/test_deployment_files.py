@@ -10,8 +10,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 import setuptools
 import yaml  # installed with drf-spectacular
+
+from tests.capture.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +67,7 @@ def test_static_files_are_collected_at_build_time_as_root() -> None:
     assert "collectstatic" not in str(_compose()["web"]["command"])
 
 
+@pytest.mark.django_db(transaction=True)
 def test_production_static_storage_collects_and_serves_pages(tmp_path: Path) -> None:
     # given the production storage (hashed, compressed), when collectstatic runs as in the image
     env = _production_env(STATIC_ROOT=str(tmp_path / "static"))
@@ -85,7 +89,9 @@ def test_production_static_storage_collects_and_serves_pages(tmp_path: Path) -> 
     page = subprocess.run(
         [sys.executable, "-c", render],
         cwd=ROOT,
-        env={**env, "ALLOWED_HOSTS": "testserver"},
+        # The sign-in page reads the database (the schools' identity-provider buttons): the
+        # tests' own, migrated by pytest.
+        env={**env, "ALLOWED_HOSTS": "testserver", "DATABASE_URL": database_url()},
         capture_output=True,
         text=True,
         timeout=120,
