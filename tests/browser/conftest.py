@@ -23,7 +23,12 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
 
+from tests.factories import make_staff
 from tests.local_services import free_port, port_answers
+from tests.wellbeing.oidc_issuer import LocalIssuer, configure_for, running_issuer
+from wellbeing.actions import AuditContext
+from wellbeing.actions.two_factor import update_two_factor_policy
+from wellbeing.models import Organization, Role, StaffMember
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "browser"
@@ -214,3 +219,28 @@ def serve_with_daphne(tmp_path: Path, settings_module: str) -> Iterator[str]:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def issuer() -> Iterator[LocalIssuer]:
+    """The test OpenID Connect provider (tests/wellbeing/oidc_issuer.py) on 127.0.0.1."""
+    with running_issuer() as provider:
+        yield provider
+
+
+@pytest.fixture
+def dana(school: Organization, issuer: LocalIssuer, settings: Any) -> StaffMember:
+    """A counselor of a school that signs staff in through the test provider (plain http)."""
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    configure_for(school, issuer)
+    member = make_staff(school, Role.COUNSELOR, "dana")
+    update_two_factor_policy(AuditContext.system(school), roles=[Role.COUNSELOR], grace_days=0)
+    # The school requires two-factor of counselors; the provider says it used two factors
+    # (amr "mfa"), which stands for it (docs/sign-in.md, "Two-factor").
+    issuer.user = {
+        "sub": "dana-at-idp",
+        "email": "dana@example.org",
+        "email_verified": True,
+        "amr": ["pwd", "mfa"],
+    }
+    return member

@@ -7,43 +7,15 @@ ID token over HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.factories import make_staff
-from tests.wellbeing.oidc_issuer import LocalIssuer, configure_for, running_issuer
-from wellbeing.actions import AuditContext
-from wellbeing.actions.two_factor import update_two_factor_policy
-from wellbeing.models import AuditEvent, Organization, Role, StaffMember
+from tests.wellbeing.oidc_issuer import LocalIssuer
+from wellbeing.models import AuditEvent, StaffMember
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def issuer() -> Iterator[LocalIssuer]:
-    with running_issuer() as provider:
-        yield provider
-
-
-@pytest.fixture
-def dana(school: Organization, issuer: LocalIssuer, settings: Any) -> StaffMember:
-    """A counselor of a school that signs staff in through the test provider (plain http)."""
-    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
-    configure_for(school, issuer)
-    member = make_staff(school, Role.COUNSELOR, "dana")
-    update_two_factor_policy(AuditContext.system(school), roles=[Role.COUNSELOR], grace_days=0)
-    # The school requires two-factor of counselors; the provider says it used two factors
-    # (amr "mfa"), which stands for it (docs/sign-in.md, "Two-factor").
-    issuer.user = {
-        "sub": "dana-at-idp",
-        "email": "dana@example.org",
-        "email_verified": True,
-        "amr": ["pwd", "mfa"],
-    }
-    return member
 
 
 def test_counselor_signs_in_through_the_school_provider(
