@@ -20,6 +20,7 @@ from consent.age_rules import (
     Preset,
     age_on,
     default_preset,
+    preset_named,
     rules_of,
     student_age,
 )
@@ -81,6 +82,102 @@ def test_the_docs_table_states_each_preset_as_the_code_applies_it(preset: Preset
 
 def test_the_docs_table_has_no_row_the_code_lacks() -> None:
     assert set(_docs_rows()) == {p.key for p in ALL_PRESETS}
+
+
+# Each row of the preset table, written out by hand from its source (not read from the code or
+# the docs): key, label, the age from which a student's own grant suffices (0: any age), whether
+# a minor's face template needs a guardian's grant, and the citation the source must give.
+PRESET_ROWS = [
+    (
+        "uk",
+        "UK",
+        13,
+        True,
+        "Data Protection Act 2018 s. 9 (13); Protection of Freedoms Act 2012 s. 26-27",
+    ),
+    ("us-coppa", "US COPPA", 13, False, "15 U.S.C. § 6501-6506 and 16 CFR 312.5"),
+    ("us-il-bipa", "Illinois BIPA", 13, True, "BIPA, 740 ILCS 14/15(b)"),
+    ("eu-at", "Austria (EU)", 14, True, "Datenschutzgesetz § 4(4)"),
+    ("eu-be", "Belgium (EU)", 13, True, "Law of 30 July 2018, Art. 7"),
+    ("eu-bg", "Bulgaria (EU)", 14, True, "Personal Data Protection Act, Art. 25c"),
+    ("eu-hr", "Croatia (EU)", 16, True, "(NN 42/2018), Art. 19"),
+    ("eu-cy", "Cyprus (EU)", 14, True, "Law 125(I)/2018, Art. 8"),
+    ("eu-cz", "Czechia (EU)", 15, True, "Act No. 110/2019 Coll., § 7"),
+    ("eu-dk", "Denmark (EU)", 13, True, "Databeskyttelsesloven § 6(2)"),
+    ("eu-ee", "Estonia (EU)", 13, True, "Isikuandmete kaitse seadus § 8"),
+    ("eu-fi", "Finland (EU)", 13, True, "Tietosuojalaki 1050/2018, § 5"),
+    ("eu-fr", "France (EU)", 15, True, "Loi Informatique et Libertés, Art. 45"),
+    ("eu-de", "Germany (EU)", 16, True, "no national derogation: the GDPR default of 16"),
+    ("eu-gr", "Greece (EU)", 15, True, "Law 4624/2019, Art. 21"),
+    ("eu-hu", "Hungary (EU)", 16, True, "no national derogation: the GDPR default of 16"),
+    ("eu-ie", "Ireland (EU)", 16, True, "Data Protection Act 2018, s. 31"),
+    ("eu-it", "Italy (EU)", 14, True, "protezione dei dati personali, Art. 2-quinquies"),
+    ("eu-lv", "Latvia (EU)", 13, True, "Personal Data Processing Law, s. 33"),
+    ("eu-lt", "Lithuania (EU)", 14, True, "Law on Legal Protection of Personal Data, Art. 6"),
+    ("eu-lu", "Luxembourg (EU)", 16, True, "no national derogation: the GDPR default of 16"),
+    ("eu-mt", "Malta (EU)", 13, True, "Data Protection Act (Cap. 586), S.L. 586.11"),
+    ("eu-nl", "Netherlands (EU)", 16, True, "Uitvoeringswet AVG, Art. 5"),
+    ("eu-pl", "Poland (EU)", 16, True, "no national derogation: the GDPR default of 16"),
+    ("eu-pt", "Portugal (EU)", 13, True, "Lei n.º 58/2019, Art. 16"),
+    ("eu-ro", "Romania (EU)", 16, True, "no national derogation: the GDPR default of 16"),
+    ("eu-sk", "Slovakia (EU)", 16, True, "Act No. 18/2018 Coll., § 15"),
+    ("eu-si", "Slovenia (EU)", 15, True, "ZVOP-2 (2022), Art. 8"),
+    ("eu-es", "Spain (EU)", 14, True, "Ley Orgánica 3/2018 (LOPDGDD), Art. 7"),
+    ("eu-se", "Sweden (EU)", 13, True, "Lag (2018:218) ch. 2 § 4"),
+    ("guardian-always", "Guardian for every minor", 18, True, "no statute"),
+    ("legacy", "legacy", 0, False, "the rules before age-aware consent"),
+]
+
+
+def test_every_row_of_the_preset_table_has_a_written_out_case() -> None:
+    assert [row[0] for row in PRESET_ROWS] == list(_docs_rows())
+    assert {row[0] for row in PRESET_ROWS} == {p.key for p in ALL_PRESETS}
+
+
+@pytest.mark.parametrize(
+    ("key", "label", "age", "guardian_for_face", "cited"),
+    PRESET_ROWS,
+    ids=[row[0] for row in PRESET_ROWS],
+)
+def test_each_preset_row_holds_in_the_docs_the_code_and_the_decisions(
+    key: str, label: str, age: int, guardian_for_face: bool, cited: str
+) -> None:
+    # given the preset as the code defines it and its row in docs/privacy.md
+    preset = preset_named(key)
+    row = _docs_rows()[key]
+    # then both say what the source says
+    assert (preset.label, preset.student_consent_age, preset.guardian_for_biometrics) == (
+        label,
+        age,
+        guardian_for_face,
+    )
+    assert row[:4] == [
+        label,
+        f"`{key}`",
+        str(age) if age else "any age",
+        "yes" if guardian_for_face else "no",
+    ]
+    assert cited in preset.source and cited in row[4]
+    if key.startswith("eu-"):
+        assert preset.source.startswith("GDPR Art. 8(1) and 9(2)(a); ")
+    # when a student grants alone the day before that birthday, then nothing is active
+    own = _record(GivenBy.STUDENT)
+    if age:
+        day_short = Participant(
+            date_of_birth=TODAY.replace(year=TODAY.year - age) + dt.timedelta(1)
+        )
+        assert _decide(preset, day_short, own).active_scopes == frozenset()
+    # when they grant alone on that birthday (or at 7, where any age suffices), then emotion
+    # analysis is active, and the face template only where no guardian is needed for it
+    state = _decide(preset, _born(age or 7), own)
+    expected = {Scope.EMOTION_ANALYSIS} if guardian_for_face and age < 18 else set(BOTH)
+    assert state.active_scopes == expected
+    # and at 17 the face template needs a guardian exactly when the row says so
+    at_17 = _decide(preset, _born(17), own).active_scopes
+    if age <= 17:
+        assert (Scope.FACE_TEMPLATE in at_17) is not guardian_for_face
+    # and an adult's own grant covers both everywhere
+    assert _decide(preset, _born(18), own).active_scopes == set(BOTH)
 
 
 @pytest.mark.parametrize("preset", ALL_PRESETS, ids=lambda p: p.key)
