@@ -59,6 +59,15 @@ class ParticipantForm(AgeFields):
         field.queryset = Classroom.objects.filter(organization=staff.organization)
 
 
+class StudentEmailForm(forms.Form):
+    email = forms.EmailField(
+        required=False,
+        label="The student's own e-mail address",
+        help_text="Optional. Consent requests and the family portal use it only while the "
+        "school's rules let the student decide at their age.",
+    )
+
+
 class GuardianForm(forms.Form):
     name = forms.CharField(max_length=200)
     relation = forms.CharField(max_length=64)

@@ -7,9 +7,10 @@ the database alone cannot open a link. A link works until it is answered, expire
 request or a reminder). Answers go through ``consent.actions.record_consent``, so the consent
 rules, objections and withdrawal behave exactly as for a paper form.
 
-Participants have no e-mail address on record, so a class request asks guardians only; a
-student is asked only when staff give an address for a single participant and the school's
-rules let the student's own grant count at their age (``student_may_decide``).
+A student is asked at the address on their record (``Participant.email``, optional) or one
+staff give for a single request, and only when the school's rules let the student's own grant
+count at their age (``student_may_decide``); so a class request reaches the students of the
+class who are old enough and have an address, as well as every guardian with one.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def send_consent_requests(
     student_emails: Mapping[int, str] | None = None,
 ) -> SendReport:
     """E-mail a link to every guardian with an address of each participant, and to the student
-    where ``student_emails`` has their address and the rules let their grant count. A newer
-    link supersedes an unanswered older one to the same signer. Refuses without a notice."""
+    at the address ``student_emails`` gives, else the one on their record, when the rules let
+    their grant count. A newer link supersedes an unanswered older one to the same signer.
+    Refuses without a notice."""
     school = SchoolContext.load(ctx.organization)
     if school.notice is None:
         raise ConsentError("Publish a consent notice before asking for consent.")
@@ -100,7 +102,7 @@ def send_consent_requests(
                 report.skipped.append(f"{guardian.name} ({participant.full_name}): no e-mail")
                 continue
             report.sent.append(_send(ctx, participant, guardian.email, guardian, sent_by))
-        address = (student_emails or {}).get(participant.pk, "").strip()
+        address = ((student_emails or {}).get(participant.pk) or participant.email).strip()
         if address and student_may_decide(school, participant):
             report.sent.append(_send(ctx, participant, address, None, sent_by))
         elif address:

@@ -7,7 +7,6 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
@@ -29,6 +28,7 @@ from consent.online_consent import (
     signer_statuses,
     student_may_decide,
 )
+from consent.rate_limits import over_limit
 from consent.rules import SchoolContext
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Classroom, Participant, Role, StaffMember
@@ -43,7 +43,8 @@ class StudentRequestForm(forms.Form):
     student_email = forms.EmailField(
         required=False,
         label="The student's e-mail address (optional)",
-        help_text="Used only for this request and its reminders; not stored on the student.",
+        help_text="The address on the student's record unless you give another; one given here "
+        "is used for this request and its reminders only.",
     )
 
 
@@ -119,7 +120,7 @@ def class_requests_send(request: HttpRequest, staff: StaffMember, pk: int) -> Ht
 def participant_request(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     """Ask one student's guardians (and the student, with an address, when old enough)."""
     participant = get_object_or_404(Participant.objects.visible_to(staff.user), pk=pk)
-    form = StudentRequestForm(request.POST or None)
+    form = StudentRequestForm(request.POST or None, initial={"student_email": participant.email})
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["student_email"]
         try:
@@ -149,13 +150,7 @@ def _over_rate(request: HttpRequest) -> bool:
     """A simple per-address limit on the public link pages (guessing tokens is hopeless, but
     this keeps anyone from trying at volume)."""
     key = f"consent-link-rate:{request.META.get('REMOTE_ADDR', '')}"
-    cache.add(key, 0, RATE_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, RATE_WINDOW_SECONDS)
-        count = 1
-    return count > settings.CONSENT_LINK_RATE_LIMIT
+    return over_limit(key, settings.CONSENT_LINK_RATE_LIMIT, RATE_WINDOW_SECONDS)
 
 
 @never_cache

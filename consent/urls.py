@@ -8,6 +8,7 @@ urlpatterns = [
     path("participants/new/", views.participant_create, name="participant_create"),
     path("participants/<int:pk>/", views.participant_detail, name="participant"),
     path("participants/<int:pk>/guardians/", views.guardian_add, name="guardian_add"),
+    path("participants/<int:pk>/email/", views.participant_email, name="participant_email"),
     path("participants/<int:pk>/consent/", views.consent_record, name="consent_record"),
     path("participants/<int:pk>/enroll/", views.enroll_face, name="enroll"),
     path("participants/<int:pk>/form/", views.consent_form_print, name="print_form"),

@@ -26,6 +26,7 @@ from consent.forms import (
     NoticeForm,
     ParticipantAgeForm,
     ParticipantForm,
+    StudentEmailForm,
     WithdrawForm,
 )
 from consent.models import ALL_SCOPES, ConsentNotice, ConsentRecord
@@ -38,6 +39,7 @@ from wellbeing.actions import (
     add_guardian,
     create_participant,
     record_audit,
+    update_participant,
 )
 from wellbeing.models import Participant, Role, StaffMember
 from wellbeing.web_access import staff_required
@@ -114,6 +116,7 @@ def participant_detail(request: HttpRequest, staff: StaffMember, pk: int) -> Htt
         "guardians": participant.guardians.all(),
         "consent_form": ConsentRecordForm(participant=participant),
         "guardian_form": GuardianForm(),
+        "email_form": StudentEmailForm(initial={"email": participant.email}),
         "enroll_form": EnrollmentForm(),
         "notice": ConsentNotice.objects.current_for(staff.organization),
     }
@@ -130,6 +133,20 @@ def guardian_add(request: HttpRequest, staff: StaffMember, pk: int) -> HttpRespo
         messages.success(request, "Guardian added.")
     else:
         messages.error(request, f"Guardian not added: {form.errors.as_text()}")
+    return redirect("consent:participant", pk=pk)
+
+
+@admin_only
+@require_POST
+def participant_email(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
+    participant = _participant(staff, pk)
+    form = StudentEmailForm(request.POST)
+    if form.is_valid():
+        ctx = AuditContext.from_request(request, staff)
+        update_participant(ctx, participant, email=form.cleaned_data["email"].strip())
+        messages.success(request, "The student's e-mail address is saved.")
+    else:
+        messages.error(request, f"Not saved: {form.errors.as_text()}")
     return redirect("consent:participant", pk=pk)
 
 

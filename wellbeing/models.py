@@ -441,6 +441,9 @@ class Participant(models.Model):
         max_length=8, choices=AgeBand.choices, blank=True, default="", db_default=""
     )
     classrooms = models.ManyToManyField(Classroom, blank=True, related_name="participants")
+    # The student's own address, optional: consent requests and the family portal reach a
+    # student by it only when the school's rules let the student decide at their age.
+    email = models.EmailField(blank=True, default="", db_default="")
     # The roster system's id (see Classroom.source_id).
     source_id = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
