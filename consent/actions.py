@@ -7,7 +7,8 @@ another organization, writes its audit event, and runs in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,11 +26,16 @@ from consent.rules import consent_state
 from consent.signals import consent_revoked
 from consent.template_crypto import encrypt_embedding, template_cipher
 from wellbeing.actions import AuditContext, record_audit
-from wellbeing.face_engine import EMBEDDER_NAME, compute_enrollment_embedding
+from wellbeing.face_engine import (
+    EMBEDDER_NAME,
+    check_enrollment_photo,
+    compute_enrollment_embedding,
+)
 from wellbeing.models import Guardian, Participant, StaffMember
 from wellbeing.refusals import NotYours, Refused
 
 MAX_ENROLLMENT_PHOTOS = 5
+T = TypeVar("T")
 
 
 class ConsentError(Refused):
@@ -228,13 +234,22 @@ def destroy_templates(ctx: AuditContext, participant: Participant, *, reason: st
     return deleted
 
 
+def _photo_step(index: int, step: Callable[[bytes], T], data: bytes) -> T:
+    """``step(data)``; a ValueError becomes an EnrollmentError that names the photo."""
+    try:
+        return step(data)
+    except ValueError as exc:
+        raise EnrollmentError(f"Photo {index}: {exc}") from exc
+
+
 def enroll_face(
     ctx: AuditContext, participant: Participant, photos: Sequence[bytes]
 ) -> list[FaceTemplate]:
     """Compute one encrypted template per photo; the photos are discarded by the caller.
 
     Refuses without active face_template consent or with 0 or more than 5 photos. All photos
-    are checked before anything is stored, so one bad photo stores nothing.
+    are checked before anything is stored, so one bad photo stores nothing; their headers are
+    checked before any is decoded (wellbeing.face_engine bounds what decoding costs).
     """
     ensure_same_organization(ctx, participant)
     if not 1 <= len(photos) <= MAX_ENROLLMENT_PHOTOS:
@@ -244,12 +259,14 @@ def enroll_face(
         why = state.reasons.get(Scope.FACE_TEMPLATE, "")
         raise EnrollmentError(f"Enrollment refused: no active face_template consent ({why}).")
     cipher = template_cipher()  # a missing key fails before the face engine does any work
-    embeddings = []
+    # Every photo's header first (cheap): an oversized or broken photo is refused before any
+    # photo is decoded or analysed.
     for index, data in enumerate(photos, start=1):
-        try:
-            embeddings.append(compute_enrollment_embedding(data))
-        except ValueError as exc:
-            raise EnrollmentError(f"Photo {index}: {exc}") from exc
+        _photo_step(index, check_enrollment_photo, data)
+    embeddings = [
+        _photo_step(index, compute_enrollment_embedding, data)
+        for index, data in enumerate(photos, start=1)
+    ]
     with transaction.atomic():
         templates = [
             FaceTemplate.objects.create(

@@ -129,25 +129,54 @@ REDUCED_FLAGS = {
     4: cv2.IMREAD_REDUCED_COLOR_4,
     8: cv2.IMREAD_REDUCED_COLOR_8,
 }
+MEGA = 1_000_000
 
 
-def decode_image(
+def scaled_pixels(width: int, height: int, reduction: int) -> int:
+    """Pixels libjpeg produces at 1/``reduction`` scale (it rounds each side up)."""
+    return -(-width // reduction) * -(-height // reduction)
+
+
+def decode_reduction(
+    fmt: str, width: int, height: int, *, reduce_to: int = 0, max_decoded_pixels: int = 0
+) -> int:
+    """The scale-down ``decode_image`` uses: 1 (full size), or 2, 4, 8 for a JPEG.
+
+    The largest that keeps the longer side >= ``reduce_to`` (see ``jpeg_reduction``), or more
+    when that would still decode more than ``max_decoded_pixels`` (0: no such limit). Raises
+    TooManyPixelsError when no scale fits that limit: any format but JPEG above it (those are
+    always decoded in full), a JPEG whose 1/8 scale is still above it.
+    """
+    reduction = jpeg_reduction(width, height, reduce_to) if fmt == "JPEG" else 1
+    if not max_decoded_pixels or scaled_pixels(width, height, reduction) <= max_decoded_pixels:
+        return reduction
+    size = f"{fmt} image is {width}x{height} ({width * height / MEGA:.1f} megapixels)"
+    limit = f"{max_decoded_pixels / MEGA:.1f} megapixels"
+    if fmt != "JPEG":
+        raise TooManyPixelsError(
+            f"{size}; at most {limit} are decoded: send a JPEG (decoded at reduced scale) "
+            "or a smaller image"
+        )
+    fits = [r for r in (2, 4, 8) if scaled_pixels(width, height, r) <= max_decoded_pixels]
+    if not fits:
+        raise TooManyPixelsError(f"{size}; even at 1/8 scale it is more than {limit}")
+    return max(reduction, fits[0])
+
+
+def check_image(
     data: bytes,
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     reduce_to: int = 0,
-) -> np.ndarray:
-    """Decode untrusted image bytes to a (H, W, 3) uint8 BGR array.
+    max_decoded_pixels: int = 0,
+) -> tuple[str, int, int, int]:
+    """Every check ``decode_image`` makes that reads no pixel data; returns (format, width,
+    height, the scale-down it would decode at). Cheap (the header and the last bytes), so a
+    caller with several images can refuse a bad one before decoding any.
 
-    ``reduce_to`` (px, 0: off): a JPEG whose longer side is at least twice that is decoded at
-    1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, several times cheaper in time and memory than
-    decoding in full and resizing), keeping the longer side >= ``reduce_to``; EXIF orientation
-    is applied as usual. Other formats are decoded in full.
-
-    Raises (all ImageDecodeError, a ValueError): EmptyImageError, ImageTooLargeError,
-    NotAnImageError, TooManyPixelsError (checked on the header, before decoding),
-    TruncatedImageError. Never returns a partially decoded image.
+    Raises what ``decode_image`` raises, except a JPEG whose scan data is cut short but that
+    ends with an end marker (found only by decoding).
     """
     if not data:
         raise EmptyImageError("image is empty (0 bytes)")
@@ -158,12 +187,58 @@ def decode_image(
         raise TooManyPixelsError(
             f"image is {width}x{height} = {width * height} pixels, the maximum is {max_pixels}"
         )
+    reduction = decode_reduction(
+        fmt, width, height, reduce_to=reduce_to, max_decoded_pixels=max_decoded_pixels
+    )
     check_complete(fmt, data)
+    return fmt, width, height, reduction
+
+
+def decode_image(
+    data: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    reduce_to: int = 0,
+    max_decoded_pixels: int = 0,
+) -> np.ndarray:
+    """Decode untrusted image bytes to a (H, W, 3) uint8 BGR array.
+
+    ``reduce_to`` (px, 0: off): a JPEG whose longer side is at least twice that is decoded at
+    1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling, several times cheaper in time and memory than
+    decoding in full and resizing), keeping the longer side >= ``reduce_to``; EXIF orientation
+    is applied as usual. Other formats are decoded in full.
+
+    ``max_decoded_pixels`` (0: off) bounds the work and memory of decoding, unlike
+    ``max_pixels``, which bounds the file: a JPEG is decoded at the scale that fits it, any
+    other format above it is refused (see ``decode_reduction``).
+
+    Raises (all ImageDecodeError, a ValueError): EmptyImageError, ImageTooLargeError,
+    NotAnImageError, TooManyPixelsError (checked on the header, before decoding),
+    TruncatedImageError. Never returns a partially decoded image.
+    """
+    fmt, _, _, reduction = check_image(
+        data,
+        max_bytes=max_bytes,
+        max_pixels=max_pixels,
+        reduce_to=reduce_to,
+        max_decoded_pixels=max_decoded_pixels,
+    )
     if fmt == "JPEG":
         check_jpeg_scan(data)
-    reduction = jpeg_reduction(width, height, reduce_to) if fmt == "JPEG" else 1
     flags = REDUCED_FLAGS[reduction] if reduction > 1 else DECODE_FLAGS
     img = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if img is None or img.size == 0:
         raise TruncatedImageError(f"{fmt} header is valid but the image data could not be decoded")
     return to_bgr8(img)
+
+
+def fit_within(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` shrunk (area averaging) so that its longer side is at most ``side``; the same
+    array when it already is."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1.0:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)

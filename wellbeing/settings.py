@@ -196,6 +196,10 @@ STORAGES = {
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 10_000_000)
 MAX_IMAGE_PIXELS = env_int("MAX_IMAGE_PIXELS", 40_000_000)  # enrollment photos
+# What enrollment (in the web request) decodes at most: a larger JPEG is decoded at 1/2, 1/4 or
+# 1/8 scale, any other format above it is refused from its header (wellbeing.face_engine).
+# 4000x3000; a 40 MP PNG decoded in full took ~2 s and ~370 MB of the web process.
+ENROLLMENT_MAX_PIXELS = env_int("ENROLLMENT_MAX_PIXELS", 12_000_000)
 # Capture frames: a camera's resolution, not a photo's. A 40-megapixel flat PNG is a few hundred
 # KB yet costs a worker seconds of CPU and ~800 MB; 3840x2160 (4K) is the largest real camera.
 FRAME_MAX_PIXELS = env_int("FRAME_MAX_PIXELS", 3840 * 2160)

@@ -13,14 +13,21 @@ import cv2
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 
 from consent.actions import EnrollmentError, enroll_face
 from consent.models import FaceTemplate, Scope
+from inference.image_io import TooManyPixelsError
 from tests.api.conftest import database_snapshot
 from tests.conftest import login
 from tests.factories import grant_consent
 from wellbeing.actions import AuditContext
-from wellbeing.face_engine import compute_enrollment_embedding
+from wellbeing.face_engine import (
+    ENROLLMENT_DECODE_SIDE,
+    check_enrollment_photo,
+    compute_enrollment_embedding,
+    decode_enrollment_photo,
+)
 from wellbeing.models import Guardian, Participant, StaffMember
 
 FACES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "faces"
@@ -98,3 +105,35 @@ def test_a_40_megapixel_png_is_refused(
     # when enrollment analyses it, then it is refused with a plain-words reason
     with pytest.raises(ValueError, match=r"megapixels.*JPEG"):
         compute_enrollment_embedding(data)
+
+
+@needs_faces
+def test_the_png_is_refused_by_the_header_check_alone() -> None:
+    # given the 40 MP PNG, then the cheap header check refuses it, as decoding does
+    with pytest.raises(TooManyPixelsError, match="megapixels"):
+        check_enrollment_photo(photo_40mp("png"))
+    with pytest.raises(TooManyPixelsError):
+        decode_enrollment_photo(photo_40mp("png"))
+
+
+@needs_faces
+def test_a_40_megapixel_jpeg_reaches_the_engine_at_the_detectors_size() -> None:
+    # given a 40 MP JPEG photo of one face
+    data = photo_40mp("jpg")
+    # when decoded for enrollment, then the engine gets it no larger than the detector searches
+    assert ENROLLMENT_DECODE_SIDE == 1920
+    assert decode_enrollment_photo(data).shape == (1440, 1920, 3)
+    # and its template matches the one of the original photo (match threshold 0.6; two photos
+    # of the same person are ~0.35 apart)
+    original = compute_enrollment_embedding((FACES / "enroll" / "obama" / "1.jpg").read_bytes())
+    assert float(np.linalg.norm(compute_enrollment_embedding(data) - original)) < 0.3
+
+
+@needs_faces
+@override_settings(ENROLLMENT_MAX_PIXELS=50_000_000)
+def test_the_decoded_pixel_limit_is_a_setting() -> None:
+    # given ENROLLMENT_MAX_PIXELS raised above 40 MP, then the PNG passes the check and is
+    # decoded, still shrunk to the detector's size before the engine sees it
+    data = photo_40mp("png")
+    check_enrollment_photo(data)
+    assert decode_enrollment_photo(data).shape == (1440, 1920, 3)
