@@ -174,3 +174,26 @@ class ConsentRequest(models.Model):
 
     def __str__(self) -> str:
         return f"consent request to {self.get_signer_display()} of {self.participant}"
+
+
+class PortalLink(models.Model):
+    """One e-mailed sign-in link to the family portal of one school (consent.portal).
+
+    Only the SHA-256 of the link's token is stored. A link signs in once, before
+    ``expires_at``; the session it opens is the portal's, never a staff sign-in.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="portal_links"
+    )
+    email = models.EmailField(help_text="The address the link was sent to (lower case).")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "email"], name="portal_link_org_email")]
+
+    def __str__(self) -> str:
+        return f"portal link of {self.organization} ({self.created_at:%Y-%m-%d %H:%M})"

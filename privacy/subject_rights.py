@@ -141,6 +141,22 @@ def open_erasure_request(
     return request
 
 
+def ask_for_erasure(
+    ctx: AuditContext, participant: Participant, requested_by: str, note: str = ""
+) -> tuple[ErasureRequest, bool]:
+    """The participant's open erasure request, or a new one (``open_erasure_request``); the
+    flag says whether it is new. For the family portal, where a second click must not open a
+    second request with its own deadline."""
+    if participant.organization_id != ctx.organization.pk:
+        raise NotYours("That participant belongs to another school.")
+    with transaction.atomic():
+        lock_participants([participant])
+        found = ErasureRequest.objects.open().filter(participant=participant).first()
+        if found is not None:
+            return found, False
+        return open_erasure_request(ctx, participant, requested_by, note), True
+
+
 def carry_out_erasure(
     ctx: AuditContext, request: ErasureRequest, handled_by: StaffMember | None = None
 ) -> dict[str, int]:

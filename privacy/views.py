@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -42,14 +43,19 @@ class ErasureRequestForm(forms.Form):
 def export_participant(request: HttpRequest, staff: StaffMember, pk: int) -> HttpResponse:
     participant = get_object_or_404(Participant.objects.visible_to(staff.user), pk=pk)
     data = collect_participant_data(AuditContext.from_request(request, staff), participant)
+    return export_response(data, participant, request.GET.get("format", ""))
+
+
+def export_response(data: dict[str, Any], participant: Participant, fmt: str) -> HttpResponse:
+    """The export as a download: a zip of CSV files for ``fmt`` "csv", else JSON."""
     name = f"participant-{participant.pseudonym}"
-    if request.GET.get("format") == "csv":
+    if fmt == "csv":
         response = HttpResponse(export_csv_zip(data), content_type="application/zip")
         response["Content-Disposition"] = f'attachment; filename="{name}.zip"'
         return response
-    response = JsonResponse(data, json_dumps_params={"indent": 2})
-    response["Content-Disposition"] = f'attachment; filename="{name}.json"'
-    return response
+    json_response = JsonResponse(data, json_dumps_params={"indent": 2})
+    json_response["Content-Disposition"] = f'attachment; filename="{name}.json"'
+    return json_response
 
 
 @admin_only

@@ -73,5 +73,8 @@ urlpatterns = [
     ),
     path("consent/", include("consent.urls")),
     path("privacy/", include("privacy.urls")),
+    # The family portal (consent.portal; its export and erasure pages are privacy's).
+    path("portal/", include("consent.portal_urls")),
+    path("portal/", include("privacy.portal_urls")),
     path("", include("dashboard.urls")),
 ]

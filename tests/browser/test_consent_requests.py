@@ -42,7 +42,7 @@ def test_a_guardian_grants_through_the_emailed_link_and_staff_see_it(
     page.goto(f"{base}/consent/participants/")
     page.get_by_role("link", name="Consent requests").click()
     page.get_by_role("link", name="7B").click()
-    page.get_by_role("button", name="E-mail every guardian of the class").click()
+    page.get_by_role("button", name="E-mail the guardians and students of the class").click()
     page.wait_for_load_state("load")
     assert page.locator("td.status").inner_text() == "no answer"
     screenshot(page, "consent-request-sent")

@@ -17,6 +17,10 @@ PUBLIC = {
     "healthz", "login", "logout", "retention", "set_password",
     "oidc_find", "oidc_start", "oidc_callback", "consent_answer",
 }  # fmt: skip
+# The family portal has its own sign-in (an e-mailed link, no staff account): its pages send
+# callers without a portal session to /portal/, not to the staff login, and staff accounts are
+# nobody there; tests/consent/test_portal_*.py check its access, across families and schools.
+PORTAL_PREFIX = "portal/"
 DEVICE_AUTH = {"ingest-session-start", "ingest-session-end", "ingest-frame", "ingest-frame-status"}
 
 
@@ -33,7 +37,7 @@ def routes() -> list[tuple[str, str]]:
     """The product's routes: all but the Django admin, format suffixes and PUBLIC ones."""
     found = []
     for route, name in walk(get_resolver().url_patterns):
-        if route.startswith("admin/") or "format" in route or name in PUBLIC:
+        if route.startswith(("admin/", PORTAL_PREFIX)) or "format" in route or name in PUBLIC:
             continue
         found.append((route, name))
     return found
