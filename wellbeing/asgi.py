@@ -16,6 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from wellbeing.web_server import keep_request_bodies_in_memory  # noqa: E402
 from wellbeing.websocket_routes import websocket_urlpatterns  # noqa: E402
+from wellbeing.websocket_two_factor import TwoFactorWebSocketMiddleware  # noqa: E402
 
 # daphne would otherwise put request bodies of 100 KB or more in temporary files.
 keep_request_bodies_in_memory()
@@ -23,8 +24,9 @@ keep_request_bodies_in_memory()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # Every WebSocket route behind the pages' two-factor gate (after the session and user).
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(TwoFactorWebSocketMiddleware(URLRouter(websocket_urlpatterns)))
         ),
     }
 )

@@ -23,6 +23,7 @@ from authlib.integrations.django_client import DjangoIntegration, DjangoOAuth2Ap
 from django.conf import settings
 from django.contrib.auth import login
 from django.contrib.auth.models import User
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from joserfc.errors import JoseError
@@ -268,5 +269,10 @@ def signed_in_issuer(request: HttpRequest) -> str | None:
 
 def idp_verified_mfa(request: HttpRequest) -> bool:
     """Whether this session's IdP sign-in was multi-factor (``amr`` contained ``mfa``)."""
-    state = request.session.get(SESSION_KEY) or {}
+    return session_idp_mfa(request.session)
+
+
+def session_idp_mfa(session: SessionBase) -> bool:
+    """``idp_verified_mfa`` of a session read without an HTTP request (a WebSocket's scope)."""
+    state = session.get(SESSION_KEY) or {}
     return state.get("mfa") is True

@@ -4,7 +4,8 @@ A school requires two-factor of some roles (``Organization.two_factor_roles``; n
 admins and counselors). Staff whose account existed before their role's requirement began may
 still sign in without it for the school's grace period (prompted at each sign-in); after it, and
 at once for staff who joined later, the site is closed to them except the setup page
-(``wellbeing.middleware.TwoFactorRequiredMiddleware``). Anyone with an authenticator set up
+(``wellbeing.middleware.TwoFactorRequiredMiddleware``; WebSockets:
+``wellbeing.websocket_two_factor``). Anyone with an authenticator set up
 must use it: a session that was not verified with a code is sent to verify first.
 
 Changes (turning it on or off, backup codes, the policy) are audited actions in
@@ -22,14 +23,16 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.forms import OTPAuthenticationFormMixin
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from wellbeing.models import Organization, StaffMember
-from wellbeing.oidc_sign_in import idp_verified_mfa
+from wellbeing.oidc_sign_in import idp_verified_mfa, session_idp_mfa
 from wellbeing.otp_devices import BackupCodeDevice, looks_like_backup_code
 
 # Set at sign-in for a member in the grace period: the next page is the setup page, once.
@@ -107,6 +110,20 @@ def session_verified(request: HttpRequest) -> bool:
     ``mfa``; docs/sign-in.md, "Two-factor")."""
     otp = getattr(request.user, "otp_device", None) is not None
     return otp or idp_verified_mfa(request)
+
+
+def session_store_verified(user: AbstractBaseUser, session: SessionBase | None) -> bool:
+    """``session_verified`` of a session read without an HTTP request (a WebSocket's scope,
+    where django-otp's OTPMiddleware does not run): the device django-otp recorded in the
+    session when it accepted a code counts if it is still a confirmed device of this user, as
+    OTPMiddleware decides; or the identity provider said it used more than one factor."""
+    if session is None:
+        return False
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY)
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    if device is not None and device.user_id == user.pk and device.confirmed:
+        return True
+    return session_idp_mfa(session)
 
 
 def secret_base32(device: TOTPDevice) -> str:

@@ -61,6 +61,10 @@
     dotText.textContent = text;
   }
 
+  const TWO_FACTOR_CLOSES = {
+    4428: "Two-factor sign-in required: set it up under \u201cTwo-factor\u201d above, then reload",
+    4401: "Confirm this session with your authenticator code under \u201cTwo-factor\u201d above, then reload",
+  };
   let delay = 1000;
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -74,7 +78,10 @@
       render(summary);
       view.dataset.updates = String(Number(view.dataset.updates) + 1);
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      // Closed by the two-factor gate (wellbeing/websocket_two_factor.py): retrying cannot help.
+      const needs = TWO_FACTOR_CLOSES[event.code];
+      if (needs) { setConnection("closed", needs); return; }
       setConnection("closed", "Disconnected, retrying…");
       // Back off up to 30 s so a server restart is not hammered by every open tab.
       setTimeout(connect, delay);
