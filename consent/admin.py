@@ -56,3 +56,12 @@ class ConsentRequestAdmin(AuditedParticipantDataAdmin):
     list_display = ("participant", "signer", "sent_at", "expires_at", "answered_at")
     list_filter = ("signer",)
     exclude = ("token_hash",)
+
+
+@admin.register(models.PortalLink)
+class PortalLinkAdmin(ThroughActionsOnly):
+    """Family portal sign-in links (consent.portal): made and used through the portal only; the
+    link's token exists only as a hash, which is not shown either."""
+
+    list_display = ("organization", "created_at", "expires_at", "used_at")
+    exclude = ("token_hash",)
