@@ -110,6 +110,8 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The name authenticator apps show for the key set up at /accounts/two-factor/ (otpauth issuer).
+OTP_TOTP_ISSUER = "Wellbeing"
 
 # Staff sign-in through a school's OpenID Connect provider (wellbeing.identity_providers):
 # Fernet keys (comma-separated, the first encrypts) for the client secrets stored in the

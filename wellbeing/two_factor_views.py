@@ -30,6 +30,7 @@ from wellbeing.models import Role, StaffMember
 from wellbeing.two_factor import (
     backup_codes_left,
     device_for_token,
+    otpauth_qr_svg,
     secret_base32,
     session_verified,
     two_factor_status,
@@ -76,7 +77,11 @@ def two_factor_setup(request: HttpRequest, staff: StaffMember) -> HttpResponseBa
             messages.success(request, "Two-factor sign-in is on: you will need a code next time.")
             return render(request, "wellbeing/two_factor_codes.html", {**context, "codes": codes})
         messages.error(request, "That code is not valid; check your device's clock and retry.")
-    context.update(secret=secret_base32(device), otpauth_url=device.config_url)
+    context.update(
+        secret=secret_base32(device),
+        otpauth_url=device.config_url,
+        qr_svg=otpauth_qr_svg(device.config_url),
+    )
     return render(request, "wellbeing/two_factor.html", context)
 
 

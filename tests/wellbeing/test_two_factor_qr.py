@@ -9,10 +9,15 @@ decoder, which must give exactly the otpauth:// URI of the member's authenticato
 from __future__ import annotations
 
 import html
+import io
 import re
 
 import cv2
 import numpy as np
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import login
@@ -20,6 +25,8 @@ from wellbeing.models import StaffMember
 
 SETUP = "/accounts/two-factor/"
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+# A terminal QR code's half blocks: (upper module light, lower module light).
+HALF_BLOCKS = {"\u2588": (1, 1), "\u2580": (1, 0), "\u2584": (0, 1), " ": (0, 0)}
 
 
 def qr_svg_of(page: str) -> str:
@@ -92,3 +99,31 @@ def test_the_key_does_not_change_when_the_page_is_opened_again(counselor: StaffM
     first = qr_svg_of(client.get(SETUP).content.decode())
     second = qr_svg_of(client.get(SETUP).content.decode())
     assert first == second
+
+
+def read_terminal_qr(lines: list[str]) -> np.ndarray:
+    """A QR code printed in half blocks (each character two modules, one above the other,
+    a block where the module is light) as a gray image, 8 px a module."""
+    rows = [[HALF_BLOCKS[c] for c in line] for line in lines]
+    light = np.array([[half[i] for half in row] for row in rows for i in (0, 1)], np.uint8)
+    image = light * 255
+    height, width = image.shape
+    image = np.pad(image, 4, constant_values=255)
+    return cv2.resize(image, ((width + 8) * 8, (height + 8) * 8), interpolation=cv2.INTER_NEAREST)
+
+
+def test_the_operators_command_prints_a_qr_code_of_the_key(db: object) -> None:
+    # given an operator without an authenticator
+    User.objects.create_superuser("operator", "op@example.org", "pw-correct-horse")
+    # when they run the setup command (without a code yet: it stops there, the key kept)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="Run again with --code"):
+        call_command("operator_two_factor", "operator", stdout=out)
+    # then below the key and the URI it prints a QR code that decodes to exactly that URI
+    device = TOTPDevice.objects.get(user__username="operator", confirmed=False)
+    lines = out.getvalue().splitlines()
+    assert f"  or open: {device.config_url}" in lines
+    qr_lines = [line for line in lines if line and set(line) <= set(HALF_BLOCKS)]
+    assert len(qr_lines) > 10
+    decoded, _, _ = cv2.QRCodeDetector().detectAndDecode(read_terminal_qr(qr_lines))
+    assert decoded == device.config_url

@@ -1,9 +1,10 @@
 """manage.py operator_two_factor USERNAME: set up the operator's authenticator for /admin/.
 
 The Django admin accepts only sign-ins with a second factor (wellbeing.admin_site). This prints
-the key and its otpauth:// URI on this terminal only (never to a log), asks for the code the app
-then shows (or takes --code, for a second run), and prints ten backup codes once. With an
-authenticator already set up it changes nothing unless --backup-codes asks for new codes.
+the key, its otpauth:// URI and a QR code of it on this terminal only (never to a log), asks for
+the code the app then shows (or takes --code, for a second run), and prints ten backup codes
+once. With an authenticator already set up it changes nothing unless --backup-codes asks for
+new codes.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from wellbeing.actions.two_factor import (
     generate_operator_backup_codes,
     start_totp_setup,
 )
-from wellbeing.two_factor import confirmed_totp, secret_base32
+from wellbeing.two_factor import confirmed_totp, otpauth_qr_text, secret_base32
 
 
 class Command(BaseCommand):
@@ -48,6 +49,8 @@ class Command(BaseCommand):
         self.stdout.write("Add this key to an authenticator app (TOTP, 6 digits, 30 seconds):")
         self.stdout.write(f"  key: {secret_base32(device)}")
         self.stdout.write(f"  or open: {device.config_url}")
+        self.stdout.write("  or scan this QR code of that URI:")
+        self.stdout.write(otpauth_qr_text(device.config_url), ending="")
         if not code and sys.stdin.isatty():
             code = input("Code the app shows now: ")
         if not code:
