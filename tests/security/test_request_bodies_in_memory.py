@@ -13,14 +13,20 @@ import http.client
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from bench.localstack import free_port, service_env, start_server, stop_process
+from consent.models import FaceTemplate
 from tests.capture.conftest import database_url
+from tests.factories import grant_consent
+from wellbeing.models import Guardian, Participant, StaffMember
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -124,3 +130,74 @@ def test_a_chunked_body_over_the_limit_is_refused_and_kept_nowhere(
     # then the server answers 413 and wrote nothing
     assert status == 413
     assert written_files(log) == []
+
+
+FACES = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "faces"
+
+
+def large_photos(count: int) -> list[bytes]:
+    """``count`` JPEG photos of one face, each enlarged to about 17 MP (1-2 MB)."""
+    face = cv2.imread(str(FACES / "enroll" / "obama" / "1.jpg"))
+    if face is None:
+        pytest.skip(f"shared face photos not found at {FACES}")
+    big = cv2.resize(face, (face.shape[1] * 4, face.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+    photos = []
+    for quality in range(90, 90 - count, -1):
+        ok, data = cv2.imencode(".jpg", big, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        assert ok
+        photos.append(data.tobytes())
+    return photos
+
+
+def multipart(field: str, files: list[bytes]) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+        f'filename="photo{i}.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'.encode()
+        + data
+        + b"\r\n"
+        for i, data in enumerate(files)
+    ]
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), boundary
+
+
+def test_enrollment_photos_are_never_written_to_a_file(
+    watched_server: tuple[int, Path],
+    admin: StaffMember,
+    student: Participant,
+    guardian: Guardian,
+    notice: object,
+) -> None:
+    # given a school admin signed in, and a student with face_template consent
+    port, log = watched_server
+    grant_consent(student, guardian)
+    client = Client()
+    client.force_login(admin.user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    csrf = "a" * 32
+    photos = large_photos(5)
+    body, boundary = multipart("photos", photos)
+    # each photo alone is far over daphne's 100 KB spool limit
+    assert min(map(len, photos)) > 1_000_000 and len(body) > 5_000_000
+    before = written_files(log)
+    # when the admin enrolls five 1-2 MB photos through the API, as the pages' form does
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request(
+        "POST",
+        f"/api/participants/{student.pk}/enroll/",
+        body=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; "
+            f"{settings.CSRF_COOKIE_NAME}={csrf}",
+            "X-CSRFToken": csrf,
+        },
+    )
+    response = conn.getresponse()
+    answer = response.read()
+    conn.close()
+    # then five templates are stored from photos decoded in the web process ...
+    assert response.status == 201, answer[:300]
+    assert FaceTemplate.objects.filter(participant=student).count() == 5
+    # ... and the server opened no file for writing and made no temporary file on the way
+    assert written_files(log)[len(before) :] == []
