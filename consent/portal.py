@@ -2,12 +2,14 @@
 read the notice, see and change their consent, and (through privacy.portal_views) download
 their data or ask for erasure.
 
-Sign-in: someone gives an address at ``/portal/``; for each school where it is a guardian's
-address, or the address of a student whose own grant counts at their age, one link is e-mailed
-(``request_portal_link``). The answer is the same whether or not the address is known, so the
-page tells nobody who is on record. A link's token is stored only as its SHA-256; it signs in
-once, before ``PORTAL_LINK_EXPIRY_MINUTES``. Asking is rate-limited per address and per network
-address (``PORTAL_LINK_RATE_PER_EMAIL``, ``PORTAL_LINK_RATE_PER_IP`` an hour).
+Sign-in: someone gives an address at ``/portal/``; the request only counts the ask
+(``check_portal_link_rate``: per address and per network address, ``PORTAL_LINK_RATE_PER_EMAIL``,
+``PORTAL_LINK_RATE_PER_IP`` an hour) and queues consent.tasks.send_portal_link_task, whatever
+the address. The worker (``send_portal_links``) e-mails one link for each school where it is a
+guardian's address, or the address of a student whose own grant counts at their age. So the
+page and the time it takes are the same whether or not the address is known, and the token
+never travels through the broker. A link's token is stored only as its SHA-256; it signs in
+once, before ``PORTAL_LINK_EXPIRY_MINUTES``.
 
 The portal session is not a Django sign-in: the (server-side, signed-cookie) session holds the
 school and address under ``PORTAL_SESSION_KEY`` for ``PORTAL_SESSION_MINUTES``. Who the holder
@@ -26,8 +28,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+import smtplib
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -53,6 +57,8 @@ from wellbeing.actions import AuditContext, record_audit
 from wellbeing.models import Guardian, Organization, Participant
 from wellbeing.refusals import NotYours
 
+logger = logging.getLogger(__name__)
+
 PORTAL_SESSION_KEY = "family_portal"
 RATE_WINDOW_SECONDS = 3600
 
@@ -67,6 +73,14 @@ class PortalLinkUnusable(ConsentError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+@dataclass
+class PortalLinksSent:
+    """What one ``send_portal_links`` did: links e-mailed, and the schools whose e-mail failed."""
+
+    sent: int = 0
+    failed: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,27 +124,46 @@ def rate_keys(email: str, ip: str | None) -> tuple[str, str]:
     return f"portal-link-ip:{ip or ''}", f"portal-link-email:{_email_key(address)}"
 
 
-def request_portal_link(email: str, ip: str | None, agent: str = "") -> int:
-    """E-mail one sign-in link for each school where ``email`` may use the portal; returns how
-    many were sent (callers must not show it: the answer is the same for unknown addresses).
-
-    Raises PortalRateLimited beyond the per-address or per-network-address limit (the limit
-    counts unknown addresses too, so it reveals nothing)."""
-    address = normalize_email(email)
-    ip_key, email_key = rate_keys(address, ip)
+def check_portal_link_rate(email: str, ip: str | None) -> None:
+    """Count one more ask for a sign-in link by ``email`` and by ``ip``; PortalRateLimited
+    beyond the per-address or per-network-address limit. Unknown addresses are counted the
+    same way, so the limit reveals nothing."""
+    ip_key, email_key = rate_keys(email, ip)
     by_ip = over_limit(ip_key, settings.PORTAL_LINK_RATE_PER_IP, RATE_WINDOW_SECONDS)
     by_email = over_limit(email_key, settings.PORTAL_LINK_RATE_PER_EMAIL, RATE_WINDOW_SECONDS)
     if by_ip or by_email:
         raise PortalRateLimited("Too many sign-in links were asked for; try again in an hour.")
+
+
+def send_portal_links(
+    email: str, ip: str | None, agent: str = "", organization_ids: Collection[int] | None = None
+) -> PortalLinksSent:
+    """E-mail one sign-in link for each school where ``email`` may use the portal (only those of
+    ``organization_ids`` when given: a retry of the schools whose e-mail failed).
+
+    Runs in a worker (consent.tasks.send_portal_link_task), never in the web request, so how
+    long the request takes says nothing about whether the address is on record; the token is
+    made here and exists only in this process and the e-mail. Each school's link is created,
+    audited and e-mailed in one transaction: a link exists only when its e-mail went out, and a
+    school whose mail server failed is listed in ``failed`` (nothing of it stored)."""
+    address = normalize_email(email)
+    result = PortalLinksSent()
     if not address:
-        return 0
-    sent = 0
+        return result
     for organization in _schools_of(address):
+        if organization_ids is not None and organization.pk not in organization_ids:
+            continue
         ctx = AuditContext(organization=organization, actor_label="family portal sign-in",
                            ip_address=ip, user_agent=agent[:300])  # fmt: skip
-        _send_link(ctx, organization, address)
-        sent += 1
-    return sent
+        try:
+            _send_link(ctx, organization, address)
+        except (smtplib.SMTPException, OSError):
+            logger.warning("Portal sign-in link of school %s not sent", organization.pk,
+                           exc_info=True)  # fmt: skip
+            result.failed.append(organization.pk)
+        else:
+            result.sent += 1
+    return result
 
 
 def _schools_of(address: str) -> list[Organization]:
@@ -164,7 +197,7 @@ def _send_link(ctx: AuditContext, organization: Organization, address: str) -> P
             expires_at=now + dt.timedelta(minutes=settings.PORTAL_LINK_EXPIRY_MINUTES),
         )
         record_audit(ctx, "portal.link_send", target=link)
-        transaction.on_commit(lambda: _mail(link, token))
+        _mail(link, token)  # inside: a failed e-mail leaves no link behind
     return link
 
 

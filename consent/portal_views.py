@@ -25,21 +25,23 @@ from consent.portal import (
     PortalPerson,
     PortalRateLimited,
     change_portal_consent,
+    check_portal_link_rate,
     consent_overview,
     end_portal_session,
+    normalize_email,
     portal_context,
     portal_identity_of,
     portal_link_for_token,
     portal_organization,
     portal_people,
     portal_person,
-    request_portal_link,
     sign_in_with_portal_link,
     start_portal_session,
 )
 from consent.rate_limits import over_limit
 from consent.request_views import RATE_WINDOW_SECONDS
 from consent.rules import SchoolContext
+from consent.tasks import send_portal_link_task
 from wellbeing.actions import AuditContext, record_audit
 from wellbeing.refusals import NotYours
 
@@ -91,13 +93,16 @@ def person_context(request: HttpRequest, person: PortalPerson) -> AuditContext:
 
 @never_cache
 def sign_in(request: HttpRequest) -> HttpResponse:
-    """Ask for a sign-in link. The page after it is the same for every address."""
+    """Ask for a sign-in link. Every address gets the same work here (count the ask, queue the
+    task that looks the address up and e-mails the links) and the same page after it."""
     form = PortalSignInForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        address = normalize_email(form.cleaned_data["email"])
         try:
-            request_portal_link(form.cleaned_data["email"], _ip(request), _agent(request))
+            check_portal_link_rate(address, _ip(request))
         except PortalRateLimited:
             return render(request, "consent/portal/unusable.html", {"reason": "rate"}, status=429)
+        send_portal_link_task.delay(address, _ip(request), _agent(request)[:300])
         context = {"minutes": settings.PORTAL_LINK_EXPIRY_MINUTES}
         return render(request, "consent/portal/link_sent.html", context)
     status = 400 if request.method == "POST" else 200
