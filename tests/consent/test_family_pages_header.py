@@ -57,7 +57,7 @@ def test_consent_link_pages_lead_to_the_portal_and_staff_pages_to_the_staff_home
 ) -> None:
     # given a consent request e-mailed to the guardian
     send_consent_requests(AuditContext.system(admin.organization), [student], sent_by=admin)
-    token = re.search(r"/consent/answer/([^/\s]+)/", mail.outbox[-1].body)
+    token = re.search(r"/consent/answer/([^/\s]+)/", str(mail.outbox[-1].body))
     assert token
     # when the guardian opens it, and a made-up link
     answer = Client().get(f"/consent/answer/{token.group(1)}/")
