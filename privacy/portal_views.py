@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from consent.portal import PortalIdentity
 from consent.portal_views import person_context, person_of, portal_required
-from privacy.subject_rights import ask_for_erasure, collect_participant_data
+from privacy.subject_rights import FamilyRecipient, ask_for_erasure, collect_participant_data
 from privacy.views import export_response
 
 
@@ -22,10 +22,12 @@ class PortalErasureForm(forms.Form):
 
 @portal_required
 def export(request: HttpRequest, identity: PortalIdentity, pk: int) -> HttpResponse:
-    """Everything held about the student, as JSON or (``?format=csv``) a zip of CSV files;
-    audited as ``participant.export`` by the holder."""
+    """Everything held about the student, as JSON or (``?format=csv``) a zip of CSV files,
+    without other people's personal data (privacy.subject_rights.for_family); audited as
+    ``participant.export`` by the holder."""
     who = person_of(request, identity, pk)
-    data = collect_participant_data(person_context(request, who), who.participant)
+    holder = FamilyRecipient(identity.email, who.guardian.pk if who.guardian else None)
+    data = collect_participant_data(person_context(request, who), who.participant, holder)
     return export_response(data, who.participant, request.GET.get("format", ""))
 
 

@@ -3,6 +3,14 @@
 "Everything" is found, not listed by hand: every model with a foreign key to Participant is
 exported, and so are rows that belong to those rows (an alert's history), so data added by a
 new app is covered without touching this module.
+
+The same collection serves the school's admins and the family portal. A family (a guardian,
+or the student themself) gets the student's personal data under GDPR Art. 15, but not other
+people's (Art. 15(4)): another guardian's e-mail address and phone number, e-mail addresses of
+anyone but the holder and the student (e.g. of co-guardians in consent requests and evidence,
+of staff in alert e-mails), and the network addresses and browsers of whoever accessed the
+record are withheld. Who accessed it (their name and role as the access log records it: the
+recipients, Art. 15(1)(c)), when and what they did stays.
 """
 
 from __future__ import annotations
@@ -10,7 +18,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
@@ -26,6 +36,26 @@ from wellbeing.spreadsheet import WRITER_OPTIONS, csv_cell
 
 # Secrets and biometric identifiers are described, never exported (see docs/privacy.md).
 WITHHELD_FIELDS = {"ciphertext", "token_hash"}
+# What a family's export leaves out of the access log: who accessed the record from where.
+FAMILY_ACCESS_LOG_WITHHELD = ("actor_id", "ip_address", "user_agent")
+OTHERS_DATA = "(withheld: another person's data)"
+EMAIL_ADDRESS = re.compile(r"[^\s@()<>\[\],;:\"']+@[^\s@()<>\[\],;:\"']+")
+FAMILY_NOTE = (
+    "This is the data the school holds about the student. Other people's personal data is "
+    "withheld (GDPR Art. 15(4)): other guardians' e-mail addresses and phone numbers, e-mail "
+    "addresses of anyone but you and the student, and the network addresses and browsers of "
+    "those who accessed the record. The access log names who accessed it, when and what they "
+    "did."
+)
+
+
+@dataclass(frozen=True)
+class FamilyRecipient:
+    """Who receives a family export: the portal holder's address, and their own guardian
+    record of the student (None when the holder is the student)."""
+
+    email: str
+    guardian_id: int | None = None
 
 
 class ErasureError(Refused):
@@ -81,8 +111,13 @@ def _cascades(field: models.ForeignKey[Any, Any]) -> bool:
     return field.remote_field.on_delete is models.CASCADE
 
 
-def collect_participant_data(ctx: AuditContext, participant: Participant) -> dict[str, Any]:
-    """Everything held about the participant as JSON-ready sections; the export is audited."""
+def collect_participant_data(
+    ctx: AuditContext, participant: Participant, family: FamilyRecipient | None = None
+) -> dict[str, Any]:
+    """Everything held about the participant as JSON-ready sections; the export is audited.
+
+    ``family``: the export for a guardian or the student in the family portal, without other
+    people's personal data (see the module's docstring, ``for_family``)."""
     if participant.organization_id != ctx.organization.pk:
         raise NotYours("That participant belongs to another school.")
     data: dict[str, Any] = {
@@ -100,8 +135,57 @@ def collect_participant_data(ctx: AuditContext, participant: Participant) -> dic
         organization=ctx.organization, participant_pseudonym=participant.pseudonym
     )
     data["access_log"] = [_row(event) for event in audit.order_by("created_at")]
-    record_audit(ctx, "participant.export", participant=participant)
+    if family is not None:
+        data = for_family(data, participant, family)
+    record_audit(ctx, "participant.export", participant=participant,
+                 **({"variant": "family"} if family is not None else {}))  # fmt: skip
     return data
+
+
+def for_family(
+    data: dict[str, Any], participant: Participant, family: FamilyRecipient
+) -> dict[str, Any]:
+    """The export ``data`` without other people's personal data: the holder's own guardian
+    record keeps its contacts, every other guardian record loses its e-mail and phone; the
+    access log loses who accessed from where (user id, network address, browser); every other
+    e-mail address in any section (in consent requests, evidence, alert e-mails, notes) but the
+    holder's and the student's is replaced. The student's own record is kept whole."""
+    own = {a.lower() for a in (family.email, participant.email) if a}
+    family_data: dict[str, Any] = {}
+    for section, rows in data.items():
+        if section == "participant":
+            family_data[section] = rows
+            continue
+        if section == "access_log":
+            rows = [
+                {k: v for k, v in row.items() if k not in FAMILY_ACCESS_LOG_WITHHELD}
+                for row in rows
+            ]
+        elif section == "wellbeing.guardian":
+            rows = [_guardian_for_family(row, family) for row in rows]
+        family_data[section] = _without_others_addresses(rows, own)
+    family_data["about_this_export"] = {"note": FAMILY_NOTE}
+    return family_data
+
+
+def _guardian_for_family(row: dict[str, Any], family: FamilyRecipient) -> dict[str, Any]:
+    if row["id"] == family.guardian_id:
+        return row
+    return {**row, **{k: OTHERS_DATA for k in ("email", "phone") if row.get(k)}}
+
+
+def _without_others_addresses(value: Any, own: set[str]) -> Any:
+    """``value`` with every e-mail address not in ``own`` replaced, in strings, lists and dicts
+    at any depth."""
+    if isinstance(value, str):
+        return EMAIL_ADDRESS.sub(
+            lambda m: m.group(0) if m.group(0).lower() in own else OTHERS_DATA, value
+        )
+    if isinstance(value, list):
+        return [_without_others_addresses(v, own) for v in value]
+    if isinstance(value, dict):
+        return {k: _without_others_addresses(v, own) for k, v in value.items()}
+    return value
 
 
 def export_csv_zip(data: dict[str, Any]) -> bytes:
