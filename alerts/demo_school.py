@@ -1,7 +1,7 @@
 """`manage.py seed_demo`: the demo school complete, with weeks of history and real alerts.
 
 It lives in alerts, the lowest app that can do all of it: the school, its people and consent
-come from consent.demo, the synthetic history from capture.demo_history, and the alerts from
+come from capture.demo, the synthetic history from capture.demo_history, and the alerts from
 the rule engine itself. The history is judged the way the hourly evaluation would have judged it
 day after day (alerts.evaluation.evaluate_organization with each school day as ``as_of``); no
 alert is ever written here. docs/demo.md describes the generator and what is planted.
@@ -19,19 +19,19 @@ from django.db import transaction
 
 from alerts.evaluation import evaluate_organization
 from alerts.models import Alert, Rule
+from capture.demo import (
+    SYNTHETIC_CLASSES,
+    DemoSummary,
+    demo_token_file,
+    seed_demo_school,
+    seed_synthetic_roster,
+)
 from capture.demo_history import (
     DEFAULT_SEED,
     DEFAULT_WEEKS,
     last_school_day_before,
     plan_history,
     write_history,
-)
-from consent.demo import (
-    SYNTHETIC_CLASSES,
-    DemoSummary,
-    demo_token_file,
-    seed_demo_school,
-    seed_synthetic_roster,
 )
 from consent.models import ConsentNotice, ConsentRecord
 from wellbeing.demo_school import DEMO_SLUG

@@ -14,10 +14,11 @@ from alerts.defaults import seed_default_rules
 from alerts.models import Alert
 from alerts.tasks import evaluate_session_task
 from alerts.workflow import close_alerts_for_withdrawn_consent
+from capture.models import ClassSession
 from capture.signals import session_ended
 from consent.models import Scope
 from consent.signals import consent_revoked, publication_effects_counted
-from wellbeing.models import ClassSession, Organization, Participant
+from wellbeing.models import Organization, Participant
 
 
 @receiver(post_save, sender=Organization, dispatch_uid="alerts.seed_default_rules")

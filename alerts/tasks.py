@@ -20,7 +20,8 @@ from alerts.notifications import (
     queue_deliveries,
     send_delivery,
 )
-from wellbeing.models import ClassSession, Organization
+from capture.models import ClassSession
+from wellbeing.models import Organization
 
 MAX_SEND_RETRIES = 6
 

@@ -177,7 +177,7 @@ def create_sessions(
     class_ids: list[int], calendar: list[dt.date], plan: MinutePlan
 ) -> dict[tuple[int, int, int], int]:
     """Ended classroom sessions for every minute day (bulk_create keeps up with model changes)."""
-    from wellbeing.models import ClassSession, SessionStatus
+    from capture.models import ClassSession, SessionStatus
 
     keys = [(c, d, lesson) for d in range(plan.first_minute_day, plan.days)
             for c in range(len(class_ids)) for lesson in range(plan.lessons)]  # fmt: skip

@@ -103,8 +103,7 @@ def write_minutes(
     import numpy as np
     from django.db import connection
 
-    from capture.models import SUM_FIELDS
-    from wellbeing.models import ClassSession, SessionStatus
+    from capture.models import SUM_FIELDS, ClassSession, SessionStatus
 
     rng = np.random.default_rng(seed)
     buffer = io.StringIO()

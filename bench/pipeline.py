@@ -70,8 +70,9 @@ def group_cpu_seconds(pgids: Collection[int]) -> float:
 
 def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
     """Demo school: consented, enrolled identities in every classroom; one token per camera."""
+    from capture.devices import create_device
     from consent.actions import enroll_face, publish_notice, record_consent
-    from wellbeing.actions import AuditContext, create_device, create_participant
+    from wellbeing.actions import AuditContext, create_participant
     from wellbeing.models import Classroom, Jurisdiction, Organization
 
     stamp = str(int(time.time()))
@@ -101,7 +102,8 @@ def seed(classrooms: int, faces_dir: Path) -> tuple[list[str], str]:
 
 def seed_hostile_device() -> str:
     """A second school with one classroom device: the token of the hostile device."""
-    from wellbeing.actions import AuditContext, create_device
+    from capture.devices import create_device
+    from wellbeing.actions import AuditContext
     from wellbeing.models import Classroom, Jurisdiction, Organization
 
     stamp = str(int(time.time()))
@@ -186,8 +188,7 @@ def run_streams(server: str, jobs: list[tuple[str, list[bytes], float]]) -> dict
 
 def wait_drained(session_ids: list[int], expected: int, timeout: float) -> bool:
     """Wait until every acknowledged frame is stored or counted dropped; False on timeout."""
-    from capture.models import ProcessedFrame
-    from wellbeing.models import ClassSession
+    from capture.models import ClassSession, ProcessedFrame
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -210,8 +211,7 @@ def measure(session_ids: list[int], acked: int) -> dict[str, Any]:
     """
     from django.db.models import Sum
 
-    from capture.models import MinuteAggregate, Observation, ProcessedFrame
-    from wellbeing.models import ClassSession
+    from capture.models import ClassSession, MinuteAggregate, Observation, ProcessedFrame
 
     frames = list(
         ProcessedFrame.objects.filter(session_id__in=session_ids).values_list(

@@ -21,7 +21,8 @@ def load(rows: int) -> tuple[int, int]:
     """A school, one student, one session and 2 x ``rows`` observations (half expired)."""
     from django.utils import timezone
 
-    from wellbeing.models import Classroom, ClassSession, Jurisdiction, Organization, Participant
+    from capture.models import ClassSession
+    from wellbeing.models import Classroom, Jurisdiction, Organization, Participant
 
     org = Organization.objects.create(name="Bench", slug="bench", jurisdiction=Jurisdiction.UK)
     classroom = Classroom.objects.create(organization=org, name="B1")

@@ -1,4 +1,5 @@
-"""Read-only admin views of the time series: numbers only, never editable by hand.
+"""Read-only admin views of devices, class sessions and the time series: numbers only, never
+editable by hand.
 
 Rows of a participant are also audited when viewed (wellbeing.admin_audit).
 """
@@ -20,6 +21,29 @@ class ReadOnlyAdmin(admin.ModelAdmin[Any]):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# A personal device's session is one student's data, and a device names its student: view-only,
+# every read audited (wellbeing.admin_audit), changed through the pages, the API and the actions.
+@admin.register(models.ClassSession)
+class ClassSessionAdmin(AuditedParticipantDataAdmin):
+    list_display = ("classroom", "status", "started_at", "ended_at", "frames_processed")
+    list_filter = ("status",)
+
+
+@admin.register(models.CaptureDevice)
+class CaptureDeviceAdmin(AuditedParticipantDataAdmin):
+    list_display = (
+        "name",
+        "organization",
+        "classroom",
+        "participant",
+        "token_prefix",
+        "revoked_at",
+    )
+    # Viewable only: creating, rotating and revoking go through the pages or the API, which
+    # issue the token once, check the owner is of the same school and write the audit trail.
+    # (A device added here would have no token, and an empty hash.)
 
 
 @admin.register(models.ProcessedFrame)

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from capture.models import ClassSession
 from capture.series import (
     DEFAULT_SPAN,
     SeriesRangeError,
@@ -28,7 +29,7 @@ from capture.series import (
 from wellbeing.api.access import CanSeeIndividuals
 from wellbeing.api.audit import record_participant_view
 from wellbeing.api.request_context import audit_context
-from wellbeing.models import ClassSession, Participant
+from wellbeing.models import Participant
 
 
 class SeriesQuerySerializer(serializers.Serializer[dict[str, object]]):

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class CaptureConfig(AppConfig):
     name = "capture"
-    verbose_name = "Capture and time series"
+    verbose_name = "Capture: devices, sessions and time series"
 
     def ready(self) -> None:
         from capture.receivers import connect_receivers

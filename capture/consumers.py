@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from capture.live import session_group
-from wellbeing.models import ClassSession
+from capture.models import ClassSession
 
 
 def may_watch_session(user: Any, session_id: int) -> bool:

@@ -5,7 +5,7 @@ Plain numbers the worker would have stored had the demo school's cameras run for
 rows that are exactly their sums, as capture.timeseries keeps them. Nothing here decides about
 alerts: the alert rules judge this history like any other (alerts.demo_school).
 
-The model, per student (a stable key, see consent.demo.RosterEntry) and school day:
+The model, per student (a stable key, see capture.demo.RosterEntry) and school day:
 
 * weekdays only, ending on the last school day before today; two 50-minute lessons a day per
   class in the periods of a fixed timetable (the demo's cameras are in those classrooms);
@@ -32,10 +32,10 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from capture.models import DailyRollup, MinuteAggregate, SessionTotal
+from capture.demo import RosterEntry
+from capture.models import ClassSession, DailyRollup, MinuteAggregate, SessionStatus, SessionTotal
 from capture.timeseries import db_datetime
-from consent.demo import RosterEntry
-from wellbeing.models import ClassSession, Organization, Participant, SessionStatus
+from wellbeing.models import Organization, Participant
 
 DEFAULT_SEED = 17
 DEFAULT_WEEKS = 10
@@ -67,7 +67,7 @@ class Plant:
         return self.ends_before <= days_before_end < self.ends_before + self.days
 
 
-# Who is planted, by roster key (consent.demo.SYNTHETIC_CLASSES): docs/demo.md says what the
+# Who is planted, by roster key (capture.demo.SYNTHETIC_CLASSES): docs/demo.md says what the
 # rule "Sustained negative affect" should make of each.
 PLANTED: dict[str, Plant] = {
     "Year 9 History#04": Plant("sustained, this week", extra=0.42, days=5),

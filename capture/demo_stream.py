@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from consent.demo import demo_device_token, shared_faces_dir
+from capture.demo import demo_device_token, shared_faces_dir
 from wellbeing_capture.client import (
     CaptureStats,
     FrameBuffer,

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from django.db.models import Prefetch
 
+from capture.models import ClassSession
 from consent.models import ConsentRecord, FaceTemplate, Scope
 from consent.rules import participants_with_consent
 from consent.template_crypto import decrypt_embedding, template_cipher
 from inference.identity import Gallery
-from wellbeing.models import ClassSession, Participant
+from wellbeing.models import Participant
 
 REQUIRED_SCOPES = (Scope.EMOTION_ANALYSIS, Scope.FACE_TEMPLATE)
 MAX_CACHED_TEMPLATES = 20_000

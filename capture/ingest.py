@@ -16,6 +16,7 @@ from typing import Literal
 from django.conf import settings
 from kombu.exceptions import OperationalError as KombuOperationalError
 
+from capture.devices import DeviceAuthError, authenticate_device
 from capture.errors import (
     BadFrameError,
     BadFrameHeadersError,
@@ -30,12 +31,10 @@ from capture.errors import (
 )
 from capture.fair_scheduling import FairShareExceeded, PendingFrame, get_fair_scheduler
 from capture.frame_store import FrameStore, FrameStoreUnavailable, get_frame_store
-from capture.models import ProcessedFrame
+from capture.models import CaptureDevice, ProcessedFrame
 from capture.routing import inference_queue, queue_limit
 from capture.sessions import check_capture_allowed, running_session
 from inference.image_io import ImageDecodeError, check_complete, read_header_size
-from wellbeing.actions import DeviceAuthError, authenticate_device
-from wellbeing.models import CaptureDevice
 
 ACCEPTED_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG"}
 DEFAULT_MAX_QUEUE = 200

@@ -1,4 +1,5 @@
-"""Emotion and engagement time series of consented participants. Numbers only, never pictures.
+"""Capture: its devices and class sessions, and the emotion and engagement time series of
+consented participants. Numbers only, never pictures.
 
 Three resolutions, each with its own retention period (Organization.*_days):
 
@@ -13,6 +14,11 @@ Three resolutions, each with its own retention period (Organization.*_days):
   times, no emotion numbers: it is deliberately not an EmotionSums row, so it can never enter
   means, charts or alert rules.
 
+CaptureDevice (a classroom camera or a participant's own laptop, token stored as a hash) and
+ClassSession (a lesson during which capture runs) are capture's too. They were the wellbeing
+app's until issue 14 and keep their tables (``wellbeing_capturedevice``,
+``wellbeing_classsession``): migration capture 0007 moved them in Django's state only.
+
 ProcessedFrame makes frame processing idempotent: its frame_id (device id + sequence number) is
 inserted in the same transaction as the observations, so a redelivered or re-sent frame never
 produces a second set of rows.
@@ -21,13 +27,136 @@ produces a second set of rows.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.db import models
 
 from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
-from wellbeing.models import ClassSession, Organization, Participant
+from wellbeing.models import Classroom, Organization, Participant, Role, staff_of
+
+if TYPE_CHECKING:
+    from wellbeing.models import AnyUser
 
 SUM_FIELDS: tuple[str, ...] = tuple(f"s_{name}" for name in CANONICAL_CLASSES)
+
+
+class CaptureDeviceQuerySet(models.QuerySet["CaptureDevice"]):
+    def visible_to(self, user: AnyUser) -> CaptureDeviceQuerySet:
+        staff = staff_of(user)
+        if staff is None or staff.role != Role.ADMIN:
+            return self.none()
+        return self.filter(organization=staff.organization)
+
+    def active(self) -> CaptureDeviceQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class CaptureDevice(models.Model):
+    """A classroom camera or a participant's own laptop. Its token is stored only as a hash."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=120)
+    classroom = models.ForeignKey(
+        Classroom, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
+    )
+    token_prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CaptureDeviceQuerySet.as_manager()
+
+    class Meta:
+        db_table = "wellbeing_capturedevice"  # the table it always had (see the module docstring)
+        constraints = [
+            # Exactly one owner: a classroom camera or one participant's own device.
+            models.CheckConstraint(
+                condition=models.Q(classroom__isnull=False, participant__isnull=True)
+                | models.Q(classroom__isnull=True, participant__isnull=False),
+                name="device_classroom_or_participant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    RUNNING = "running", "Running"
+    ENDED = "ended", "Ended"
+
+
+class ClassSessionQuerySet(models.QuerySet["ClassSession"]):
+    def visible_to(self, user: AnyUser) -> ClassSessionQuerySet:
+        """Sessions of classrooms the user may see, and personal-device sessions of participants
+        whose individual data the user may see (so never another school's)."""
+        if staff_of(user) is None:
+            return self.none()
+        return self.filter(
+            models.Q(classroom__in=Classroom.objects.visible_to(user))
+            | models.Q(participant__in=Participant.objects.visible_to(user))
+        )
+
+
+class ClassSession(models.Model):
+    """A lesson during which capture may run."""
+
+    # A classroom camera's session has a classroom; a personal device's session (a participant's
+    # own laptop) has the participant instead (exactly one of the two, see the constraint).
+    classroom = models.ForeignKey(
+        Classroom, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
+    )
+    device = models.ForeignKey(
+        "CaptureDevice",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="sessions",
+        help_text="the device that started the session",
+    )
+    title = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
+    )
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    # Counts only: faces that matched nobody or were not assessable are never stored otherwise.
+    unknown_faces = models.PositiveIntegerField(default=0)
+    not_assessable_faces = models.PositiveIntegerField(default=0)
+    frames_processed = models.PositiveIntegerField(default=0)
+    # Frames accepted by ingest that could not be analysed (expired in Redis, undecodable).
+    frames_dropped = models.PositiveIntegerField(default=0)
+
+    objects = ClassSessionQuerySet.as_manager()
+
+    class Meta:
+        db_table = "wellbeing_classsession"  # the table it always had (see the module docstring)
+        indexes = [models.Index(fields=["classroom", "status"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(classroom__isnull=False, participant__isnull=True)
+                | models.Q(classroom__isnull=True, participant__isnull=False),
+                name="session_classroom_or_participant",
+            )
+        ]
+
+    def __str__(self) -> str:
+        where = self.classroom or self.participant
+        return f"{where} {self.started_at or self.scheduled_start or ''}".strip()
 
 
 class EmotionSums(models.Model):

@@ -21,7 +21,7 @@ from capture.active_model import engine_on_active_model
 from capture.frame_store import get_frame_store
 from capture.gallery import SessionGallery, build_session_gallery
 from capture.live import build_live_summary, push_live_summary
-from capture.models import ProcessedFrame
+from capture.models import ClassSession, ProcessedFrame
 from capture.timeseries import (
     FaceObservation,
     FrameOutcome,
@@ -32,7 +32,7 @@ from inference.engine import FaceResult, FrameResult
 from inference.image_io import ImageDecodeError, decode_image
 from inference.tracking import TrackerState
 from wellbeing.face_engine import get_face_engine
-from wellbeing.models import ClassSession, FaceDetector, Organization
+from wellbeing.models import FaceDetector, Organization
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any, Literal
 from django.db.models import Count, F, Sum
 from django.db.models.functions import TruncHour
 
-from capture.models import SUM_FIELDS, DailyRollup, MinuteAggregate
+from capture.models import SUM_FIELDS, ClassSession, DailyRollup, MinuteAggregate
 from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
-from wellbeing.models import ClassSession, Participant
+from wellbeing.models import Participant
 
 Resolution = Literal["minute", "hour", "day"]
 SUMMED = ("n", *SUM_FIELDS, "engaged_n", "engagement_known_n", "quality_sum")

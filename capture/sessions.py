@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from capture.errors import CaptureBlockedError, SessionNotFoundError, SessionStateError
+from capture.models import CaptureDevice, ClassSession, SessionStatus
 from capture.signals import session_ended
 from wellbeing.actions import AuditContext, record_audit
-from wellbeing.models import CaptureDevice, ClassSession, SessionStatus
 
 
 def device_sessions(device: CaptureDevice) -> QuerySet[ClassSession]:

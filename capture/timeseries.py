@@ -27,6 +27,8 @@ from django.utils import timezone
 
 from capture.gallery import lock_consented
 from capture.models import (
+    CaptureDevice,
+    ClassSession,
     DailyRollup,
     MinuteAggregate,
     Observation,
@@ -35,7 +37,7 @@ from capture.models import (
     SessionTotal,
 )
 from inference.model_manifest import CANONICAL_CLASSES
-from wellbeing.models import CaptureDevice, ClassSession, Participant
+from wellbeing.models import Participant
 
 SUM_COLUMNS = [f"s_{name}" for name in CANONICAL_CLASSES]
 ADDED_COLUMNS = ["n", *SUM_COLUMNS, "engaged_n", "engagement_known_n", "quality_sum"]

@@ -12,9 +12,9 @@ from typing import Any
 
 from django.db.models import Max, QuerySet
 
-from capture.models import MinuteAggregate
+from capture.models import ClassSession, MinuteAggregate, SessionStatus
 from inference.model_manifest import CANONICAL_CLASSES
-from wellbeing.models import Classroom, ClassSession, SessionStatus, StaffMember
+from wellbeing.models import Classroom, StaffMember
 
 
 def sessions_visible_to(staff: StaffMember) -> QuerySet[ClassSession]:

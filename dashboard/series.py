@@ -27,9 +27,9 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, TruncHour, TruncWeek
 
-from capture.models import SUM_FIELDS, DailyRollup, MinuteAggregate
+from capture.models import SUM_FIELDS, ClassSession, DailyRollup, MinuteAggregate
 from inference.model_manifest import CANONICAL_CLASSES, NEGATIVE_CLASSES
-from wellbeing.models import ClassSession, Participant
+from wellbeing.models import Participant
 
 MAX_RANGE_DAYS = 366
 MAX_HOURLY_DAYS = 31

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from tests.factories import (
@@ -78,3 +79,12 @@ def login(staff: StaffMember) -> Client:
     client = Client()
     client.force_login(staff.user)
     return client
+
+
+def database_url(port: int | None = None) -> str:
+    """The tests' database as a URL, for the server and worker processes a test starts
+    (``port``: reach it through another port, e.g. a proxy in front of PostgreSQL)."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    host = db["HOST"] or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{port or db['PORT'] or 5432}/{db['NAME']}"

@@ -19,17 +19,18 @@ from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from alerts.rules import EMOTIONS
-from capture.models import DailyRollup, MinuteAggregate, Observation, PresenceTally, SessionTotal
+from capture.models import (
+    ClassSession,
+    DailyRollup,
+    MinuteAggregate,
+    Observation,
+    PresenceTally,
+    SessionStatus,
+    SessionTotal,
+)
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.factories import grant_consent, make_guardian, make_participant
-from wellbeing.models import (
-    Classroom,
-    ClassSession,
-    Organization,
-    Participant,
-    SessionStatus,
-    StaffMember,
-)
+from wellbeing.models import Classroom, Organization, Participant, StaffMember
 
 START = dt.date(2026, 1, 5)  # a Monday
 

@@ -56,14 +56,8 @@ class ClassroomAdmin(admin.ModelAdmin[models.Classroom]):
             )
 
 
-# Participant data (a personal device's session is one student's) is view-only here and every
-# read is audited (wellbeing.admin_audit); it changes through the pages, the API and the actions.
-@admin.register(models.ClassSession)
-class ClassSessionAdmin(AuditedParticipantDataAdmin):
-    list_display = ("classroom", "status", "started_at", "ended_at", "frames_processed")
-    list_filter = ("status",)
-
-
+# Participant data is view-only here and every read is audited (wellbeing.admin_audit); it
+# changes through the pages, the API and the actions. (Devices and sessions: capture.admin.)
 class GuardianInline(admin.TabularInline[models.Guardian, models.Participant]):
     model = models.Guardian
     extra = 0
@@ -94,21 +88,6 @@ class GuardianAdmin(AuditedParticipantDataAdmin):
 @admin.register(models.CaseloadAssignment)
 class CaseloadAssignmentAdmin(AuditedParticipantDataAdmin):
     list_display = ("counselor", "participant", "assigned_at")
-
-
-@admin.register(models.CaptureDevice)
-class CaptureDeviceAdmin(AuditedParticipantDataAdmin):
-    list_display = (
-        "name",
-        "organization",
-        "classroom",
-        "participant",
-        "token_prefix",
-        "revoked_at",
-    )
-    # Viewable only: creating, rotating and revoking go through the pages or the API, which
-    # issue the token once, check the owner is of the same school and write the audit trail.
-    # (A device added here would have no token, and an empty hash.)
 
 
 @admin.register(models.AuditEvent)

@@ -7,13 +7,13 @@ contract in pyproject.toml exempts it (docs/architecture.md).
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from capture.device_api import DeviceViewSet
 from consent.api import (
     ConsentRecordViewSet,
     ConsentRulesView,
     NoticeViewSet,
     ParticipantViewSet,
 )
-from wellbeing.api.device_views import DeviceViewSet
 from wellbeing.api.school import SchoolSettingsView
 from wellbeing.api.staff import StaffViewSet
 from wellbeing.api.views import ClassroomViewSet

@@ -8,7 +8,7 @@ class WellbeingConfig(AppConfig):
     # This module holds a second AppConfig (below): say which one is the app's.
     default = True
     name = "wellbeing"
-    verbose_name = "Core: schools, people and devices"
+    verbose_name = "Core: schools, staff and people"
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in

@@ -1,4 +1,6 @@
-"""Core domain: schools, staff roles, classrooms, sessions, participants, devices, audit.
+"""Core domain: schools, staff roles, classrooms, participants, audit.
+
+Capture devices and class sessions are capture's (capture.models).
 
 Visibility rules live on the QuerySets (``visible_to``) so every view, API and report gets the
 same answer: admins see their organization, counselors their caseload, teachers only class-level
@@ -332,74 +334,6 @@ class Classroom(models.Model):
         return self.name
 
 
-class SessionStatus(models.TextChoices):
-    SCHEDULED = "scheduled", "Scheduled"
-    RUNNING = "running", "Running"
-    ENDED = "ended", "Ended"
-
-
-class ClassSessionQuerySet(models.QuerySet["ClassSession"]):
-    def visible_to(self, user: AnyUser) -> ClassSessionQuerySet:
-        """Sessions of classrooms the user may see, and personal-device sessions of participants
-        whose individual data the user may see (so never another school's)."""
-        if staff_of(user) is None:
-            return self.none()
-        return self.filter(
-            models.Q(classroom__in=Classroom.objects.visible_to(user))
-            | models.Q(participant__in=Participant.objects.visible_to(user))
-        )
-
-
-class ClassSession(models.Model):
-    """A lesson during which capture may run."""
-
-    # A classroom camera's session has a classroom; a personal device's session (a participant's
-    # own laptop) has the participant instead (exactly one of the two, see the constraint).
-    classroom = models.ForeignKey(
-        Classroom, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
-    )
-    participant = models.ForeignKey(
-        "Participant", null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
-    )
-    device = models.ForeignKey(
-        "CaptureDevice",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="sessions",
-        help_text="the device that started the session",
-    )
-    title = models.CharField(max_length=200, blank=True)
-    status = models.CharField(
-        max_length=16, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
-    )
-    scheduled_start = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    # Counts only: faces that matched nobody or were not assessable are never stored otherwise.
-    unknown_faces = models.PositiveIntegerField(default=0)
-    not_assessable_faces = models.PositiveIntegerField(default=0)
-    frames_processed = models.PositiveIntegerField(default=0)
-    # Frames accepted by ingest that could not be analysed (expired in Redis, undecodable).
-    frames_dropped = models.PositiveIntegerField(default=0)
-
-    objects = ClassSessionQuerySet.as_manager()
-
-    class Meta:
-        indexes = [models.Index(fields=["classroom", "status"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(classroom__isnull=False, participant__isnull=True)
-                | models.Q(classroom__isnull=True, participant__isnull=False),
-                name="session_classroom_or_participant",
-            )
-        ]
-
-    def __str__(self) -> str:
-        where = self.classroom or self.participant
-        return f"{where} {self.started_at or self.scheduled_start or ''}".strip()
-
-
 class ParticipantQuerySet(models.QuerySet["Participant"]):
     def visible_to(self, user: AnyUser) -> ParticipantQuerySet:
         """Participants whose individual data the user may see.
@@ -508,55 +442,6 @@ class CaseloadAssignment(models.Model):
             raise ValidationError("Only counselors have a caseload.")
         if self.counselor.organization_id != self.participant.organization_id:
             raise ValidationError("Counselor and participant belong to different schools.")
-
-
-class CaptureDeviceQuerySet(models.QuerySet["CaptureDevice"]):
-    def visible_to(self, user: AnyUser) -> CaptureDeviceQuerySet:
-        staff = staff_of(user)
-        if staff is None or staff.role != Role.ADMIN:
-            return self.none()
-        return self.filter(organization=staff.organization)
-
-    def active(self) -> CaptureDeviceQuerySet:
-        return self.filter(revoked_at__isnull=True)
-
-
-class CaptureDevice(models.Model):
-    """A classroom camera or a participant's own laptop. Its token is stored only as a hash."""
-
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="devices")
-    name = models.CharField(max_length=120)
-    classroom = models.ForeignKey(
-        Classroom, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
-    )
-    participant = models.ForeignKey(
-        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="devices"
-    )
-    token_prefix = models.CharField(max_length=12, db_index=True)
-    token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    rotated_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_seen_at = models.DateTimeField(null=True, blank=True)
-
-    objects = CaptureDeviceQuerySet.as_manager()
-
-    class Meta:
-        constraints = [
-            # Exactly one owner: a classroom camera or one participant's own device.
-            models.CheckConstraint(
-                condition=models.Q(classroom__isnull=False, participant__isnull=True)
-                | models.Q(classroom__isnull=True, participant__isnull=False),
-                name="device_classroom_or_participant",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.token_prefix}…)"
-
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class AuditEventQuerySet(models.QuerySet["AuditEvent"]):

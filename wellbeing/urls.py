@@ -2,9 +2,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
-from wellbeing import device_views, sign_in_views, staff_views, two_factor_views, views
+from wellbeing import sign_in_views, staff_views, two_factor_views, views
 from wellbeing.two_factor import OptionalOTPAuthenticationForm
 
 
@@ -12,8 +13,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+# Devices and sessions became capture's models (issue 14), so their operator admin pages moved
+# from /admin/wellbeing/ to /admin/capture/; an old link or bookmark still gets there.
+moved_admin_pages = [
+    re_path(
+        r"^wellbeing/(?P<model>capturedevice|classsession)/(?P<rest>.*)$",
+        RedirectView.as_view(url="/admin/capture/%(model)s/%(rest)s", query_string=True),
+    )
+]
+
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("admin/", include(moved_admin_pages)),
     path("admin/", admin.site.urls),
     path("schools/<slug:slug>/retention/", views.retention_schedule, name="retention"),
     path("audit/", views.audit_log, name="audit"),
@@ -64,13 +75,8 @@ urlpatterns = [
     path("api/", include("consent.api_urls")),
     path("api/", include("wellbeing.api_urls")),
     path("alerts/", include("alerts.urls")),
-    # Device pages are wellbeing's (CaptureDevice is), at the paths they always had.
-    path("consent/devices/", device_views.device_list, name="devices"),
-    re_path(
-        r"^consent/devices/(?P<pk>\d+)/(?P<action>rotate|revoke)/$",
-        device_views.device_action,
-        name="device_action",
-    ),
+    # Device pages are capture's (CaptureDevice is), at the paths they always had.
+    path("consent/devices/", include("capture.device_urls")),
     path("consent/", include("consent.urls")),
     path("privacy/", include("privacy.urls")),
     # The family portal (consent.portal; its export and erasure pages are privacy's).

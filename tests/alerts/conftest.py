@@ -11,7 +11,7 @@ import pytest
 
 from alerts.evaluation import evaluate_organization
 from alerts.models import Alert, AlertPolicy, Rule
-from capture.models import MinuteAggregate
+from capture.models import ClassSession, MinuteAggregate
 from tests.time_series import (
     make_class,
     school_days,
@@ -20,7 +20,7 @@ from tests.time_series import (
     write_series,
 )
 from wellbeing.celery import app as celery_app
-from wellbeing.models import Classroom, ClassSession, Organization, Participant, StaffMember
+from wellbeing.models import Classroom, Organization, Participant, StaffMember
 
 
 @pytest.fixture

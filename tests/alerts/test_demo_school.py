@@ -15,9 +15,9 @@ from django.test import override_settings
 
 from alerts.demo_school import DemoSeedReport, reset_demo_school, seed_demo
 from alerts.models import Alert, AlertEvent
+from capture.demo import SYNTHETIC_CLASSES, synthetic_names
 from capture.demo_history import PLANTED
 from capture.models import DailyRollup, MinuteAggregate, SessionTotal
-from consent.demo import SYNTHETIC_CLASSES, synthetic_names
 from dashboard.reports import weekly_trends
 from wellbeing.demo_school import DEMO_SLUG
 from wellbeing.models import Organization, Participant

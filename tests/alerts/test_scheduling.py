@@ -10,10 +10,11 @@ from django.conf import settings
 
 from alerts.models import Alert
 from alerts.workflow import create_rule
+from capture.devices import create_device
 from capture.models import MinuteAggregate
 from capture.sessions import end_session, start_session
 from tests.time_series import total_minute_rows, write_series
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.celery import app as celery_app
 from wellbeing.models import Classroom, Organization, Participant
 

@@ -12,13 +12,13 @@ from alerts.rules import TOTAL_FIELDS
 from alerts.series import load_session_series
 from alerts.tasks import evaluate_session_task
 from alerts.workflow import create_rule
-from capture.models import MinuteAggregate
+from capture.models import ClassSession, MinuteAggregate
 from capture.timeseries import FaceObservation, FrameOutcome, store_frame_outcome
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.alerts.conftest import write_session
 from tests.time_series import school_days, write_series
 from wellbeing.actions import AuditContext
-from wellbeing.models import Classroom, ClassSession, Organization, Participant
+from wellbeing.models import Classroom, Organization, Participant
 
 
 def face(pupil: Participant, frame: int, k: int) -> FaceObservation:

@@ -8,13 +8,14 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from capture.devices import create_device
+from capture.models import CaptureDevice
 from consent.models import ConsentNotice, ConsentRecord, FaceTemplate, Scope
 from tests.conftest import login
 from tests.factories import grant_consent, make_classroom, make_participant, make_staff
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import (
     AuditEvent,
-    CaptureDevice,
     CaseloadAssignment,
     Classroom,
     Guardian,

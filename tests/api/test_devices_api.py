@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from capture.devices import DeviceAuthError, authenticate_device
+from capture.models import CaptureDevice
 from tests.api.conftest import World, client_for, post_json
-from wellbeing.actions import DeviceAuthError, authenticate_device
-from wellbeing.models import AuditEvent, CaptureDevice
+from wellbeing.models import AuditEvent
 
 
 def test_create_returns_token_once_and_it_authenticates(world: World) -> None:

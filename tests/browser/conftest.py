@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import connection
 from django.test import override_settings
 
+from tests.conftest import database_url
 from tests.factories import make_staff
 from tests.local_services import free_port, port_answers
 from tests.wellbeing.oidc_issuer import LocalIssuer, configure_for, running_issuer
@@ -181,13 +181,6 @@ def read_back(page: Any, canvas_id: str) -> list[dict[str, Any]]:
     return list(page.evaluate(READ_BACK, canvas_id))
 
 
-def database_url_of_tests() -> str:
-    """The test database, as a URL for server processes the tests start."""
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
 def serve_with_daphne(tmp_path: Path, settings_module: str) -> Iterator[str]:
     """daphne serving the project (HTTP + WebSocket) on the test database with
     ``settings_module``; yields its URL and stops it afterwards."""
@@ -198,7 +191,7 @@ def serve_with_daphne(tmp_path: Path, settings_module: str) -> Iterator[str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings_module,
-        "DATABASE_URL": database_url_of_tests(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "STATIC_ROOT": str(static_root),
         # No persistent connections: the test database must be droppable at teardown.

@@ -23,15 +23,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.urls import reverse
 
+from capture.models import ClassSession, SessionStatus
 from tests.browser.conftest import (
-    database_url_of_tests,
     read_back,
     screenshot,
     serve_with_daphne,
     sign_in,
 )
 from tests.capture.conftest import require_faces
-from wellbeing.models import ClassSession, SessionStatus
+from tests.conftest import database_url
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SIGN_IN_LINE = re.compile(r"^\s+(\w+)\s+password: (\S+)$", re.MULTILINE)
@@ -61,7 +61,7 @@ def demo_stream(demo_server: str, tmp_path: Path) -> Iterator[DemoStream]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.browser.daphne_settings",
-        "DATABASE_URL": database_url_of_tests(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DATA_DIR": str(tmp_path),
         "DATABASE_CONN_MAX_AGE": "0",

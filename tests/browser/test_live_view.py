@@ -23,12 +23,14 @@ from django.test import Client
 from django.urls import reverse
 
 from bench.localstack import start_worker, stop_process
+from capture.devices import create_device
 from capture.live import session_group
 from consent.actions import enroll_face
 from inference.model_manifest import CANONICAL_CLASSES
-from tests.browser.conftest import database_url_of_tests, screenshot, serve_with_daphne, sign_in
+from tests.browser.conftest import screenshot, serve_with_daphne, sign_in
+from tests.conftest import database_url
 from tests.factories import grant_consent, make_guardian, make_notice, make_participant
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import Classroom, Organization, StaffMember
 from wellbeing_capture.client import Frame, ServerClient
 
@@ -135,7 +137,7 @@ def daphne_and_worker(transactional_db: Any, tmp_path: Path) -> Iterator[tuple[s
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings_module,
-        "DATABASE_URL": database_url_of_tests(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "DATABASE_CONN_MAX_AGE": "0",
         "PYTHONPATH": str(settings.BASE_DIR),

@@ -15,17 +15,17 @@ import numpy as np
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from PIL import Image
 
-from capture.models import Observation, ProcessedFrame
+from capture.devices import create_device
+from capture.models import CaptureDevice, Observation, ProcessedFrame
 from consent.actions import enroll_face
 from inference.classroom_scene import crop_faces
 from inference.image_io import decode_image
 from tests.factories import grant_consent, make_guardian, make_participant
-from wellbeing.actions import AuditContext, create_device
-from wellbeing.models import CaptureDevice, Classroom, Organization, Participant
+from wellbeing.actions import AuditContext
+from wellbeing.models import Classroom, Organization, Participant
 
 FACES = Path(settings.BASE_DIR).parent / "shared" / "testdata" / "faces"
 
@@ -147,9 +147,3 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, every: floa
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def database_url(port: int | None = None) -> str:
-    """URL of the test database, for service processes (optionally through another port)."""
-    db = connection.settings_dict
-    return f"postgres://{db['USER']}@{db['HOST']}:{port or db['PORT']}/{db['NAME']}"

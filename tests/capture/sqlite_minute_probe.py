@@ -29,7 +29,7 @@ def main(db_file: str) -> None:
 
 
 def store_two_frames(db_file: str) -> dict[str, object]:
-    from capture.models import DailyRollup, MinuteAggregate, SessionTotal
+    from capture.models import ClassSession, DailyRollup, MinuteAggregate, SessionTotal
     from capture.timeseries import FaceObservation, FrameOutcome, store_frame_outcome
     from inference.model_manifest import CANONICAL_CLASSES
     from tests.factories import (
@@ -40,7 +40,6 @@ def store_two_frames(db_file: str) -> dict[str, object]:
         make_organization,
         make_participant,
     )
-    from wellbeing.models import ClassSession
 
     org = make_organization()
     make_notice(org)

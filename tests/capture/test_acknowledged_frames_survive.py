@@ -26,7 +26,8 @@ from bench.localstack import (
     stop_process,
 )
 from capture.models import ProcessedFrame
-from tests.capture.conftest import database_url, read_face, wait_until
+from tests.capture.conftest import read_face, wait_until
+from tests.conftest import database_url
 from wellbeing_capture.client import (
     CaptureStats,
     Confirmations,

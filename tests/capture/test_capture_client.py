@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from capture.models import ProcessedFrame
+from capture.devices import revoke_device
+from capture.models import ClassSession, ProcessedFrame, SessionStatus
 from tests.capture.conftest import read_face, require_faces, wait_until
 from tests.local_services import free_port
-from wellbeing.actions import AuditContext, revoke_device
-from wellbeing.models import ClassSession, SessionStatus
+from wellbeing.actions import AuditContext
 from wellbeing_capture.client import (
     CaptureStats,
     Frame,

@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 
 from capture.ingest import MAX_CLOCK_SKEW_S
-from capture.models import ProcessedFrame
+from capture.models import ClassSession, ProcessedFrame
 from tests.capture.conftest import post_frame, read_face, start_session
-from wellbeing.models import ClassSession
 
 pytestmark = pytest.mark.django_db
 

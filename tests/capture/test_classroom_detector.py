@@ -10,14 +10,15 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from capture.models import Observation
+from capture.devices import create_device
+from capture.models import ClassSession, Observation
 from capture.processing import session_detector
 from inference.classroom_scene import compose_classroom, crop_faces
 from inference.detection import DETECTORS
 from inference.image_io import decode_image
 from tests.capture.conftest import post_frame, read_face, start_session
-from wellbeing.actions import AuditContext, create_device, update_classroom
-from wellbeing.models import Classroom, ClassSession, FaceDetector, Participant
+from wellbeing.actions import AuditContext, update_classroom
+from wellbeing.models import Classroom, FaceDetector, Participant
 
 pytestmark = pytest.mark.django_db
 

@@ -8,6 +8,7 @@ import functools
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
+from capture.demo import RosterEntry
 from capture.demo_history import (
     COLUMNS,
     FRAMES_PER_MINUTE,
@@ -19,14 +20,13 @@ from capture.demo_history import (
     negative_share,
     plan_history,
 )
-from consent.demo import RosterEntry
 
 LONDON = ZoneInfo("Europe/London")
 LAST_DAY = dt.date(2026, 3, 26)  # a Thursday
 
 
 def roster() -> list[RosterEntry]:
-    """Three classes of 22 keyed as consent.demo keys them; the last two have no consent."""
+    """Three classes of 22 keyed as capture.demo keys them; the last two have no consent."""
     entries = []
     for c, name in enumerate(("Year 9 Drama", "Year 9 History", "Year 10 Science")):
         for i in range(22):

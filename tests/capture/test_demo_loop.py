@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from django.db.models import Count
 
+from capture.demo import demo_device_token, seed_demo_school
 from capture.demo_stream import demo_sources, stream_classroom, stream_demo, wait_for_server
-from capture.models import Observation
-from consent.demo import demo_device_token, seed_demo_school
+from capture.models import ClassSession, Observation, SessionStatus
 from tests.capture.conftest import require_faces
-from wellbeing.models import ClassSession, Participant, SessionStatus
+from wellbeing.models import Participant
 
 
 @pytest.mark.slow

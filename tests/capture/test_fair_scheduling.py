@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from capture.devices import create_device
 from capture.fair_scheduling import (
     FairScheduler,
     FairShareExceeded,
@@ -20,7 +21,7 @@ from capture.frame_store import INFERENCE_QUEUE
 from capture.models import ProcessedFrame
 from tests.capture.conftest import post_frame, read_face, start_session
 from tests.factories import make_classroom
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import Organization
 
 SCHOOL_A, SCHOOL_B = 1, 2

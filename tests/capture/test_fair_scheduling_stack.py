@@ -24,12 +24,14 @@ from bench.localstack import (
     start_worker,
     stop_process,
 )
+from capture.devices import create_device
 from capture.models import ProcessedFrame
 from inference.classroom_scene import compose_classroom, crop_faces
 from inference.image_io import decode_image
-from tests.capture.conftest import database_url, read_face, require_faces, wait_until
+from tests.capture.conftest import read_face, require_faces, wait_until
+from tests.conftest import database_url
 from tests.factories import make_classroom
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import Classroom, Organization
 from wellbeing_capture.client import Frame, ServerClient, ServerUnavailableError
 

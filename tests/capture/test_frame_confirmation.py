@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from capture.devices import create_device
 from capture.frame_store import INFERENCE_QUEUE, frame_key
 from capture.models import ProcessedFrame
 from tests.capture.conftest import post_frame, read_face, start_session
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.celery import app
 
 pytestmark = pytest.mark.django_db

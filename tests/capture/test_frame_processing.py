@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from capture.models import (
+    ClassSession,
     DailyRollup,
     MinuteAggregate,
     Observation,
@@ -17,7 +18,7 @@ from consent.actions import withdraw_consent
 from consent.models import ConsentRecord, FaceTemplate
 from tests.capture.conftest import post_frame, read_face, start_session
 from wellbeing.actions import AuditContext
-from wellbeing.models import ClassSession, Participant
+from wellbeing.models import Participant
 
 pytestmark = pytest.mark.django_db
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from capture.devices import create_device, revoke_device
 from tests.capture.conftest import (
     assert_no_trace,
     png_header_announcing,
@@ -15,7 +16,7 @@ from tests.capture.conftest import (
     start_session,
 )
 from tests.factories import make_organization
-from wellbeing.actions import AuditContext, create_device, revoke_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import Classroom, Jurisdiction
 
 pytestmark = pytest.mark.django_db

@@ -27,9 +27,9 @@ from bench.localstack import (
     start_worker,
     stop_process,
 )
-from capture.models import MinuteAggregate, Observation, ProcessedFrame
-from tests.capture.conftest import database_url, read_face, wait_until
-from wellbeing.models import ClassSession
+from capture.models import ClassSession, MinuteAggregate, Observation, ProcessedFrame
+from tests.capture.conftest import read_face, wait_until
+from tests.conftest import database_url
 from wellbeing_capture.client import Frame, ServerClient, ServerUnavailableError
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from capture.models import Observation
+from capture.devices import create_device
+from capture.models import ClassSession, Observation, SessionStatus
 from tests.capture.conftest import post_frame, read_face, start_session
-from wellbeing.actions import AuditContext, create_device
-from wellbeing.models import Classroom, ClassSession, Participant, SessionStatus
+from wellbeing.actions import AuditContext
+from wellbeing.models import Classroom, Participant
 
 pytestmark = pytest.mark.django_db
 

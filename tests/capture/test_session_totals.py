@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from django.db.models import Count, Min, Sum
 
-from capture.models import MinuteAggregate, SessionTotal
+from capture.models import ClassSession, MinuteAggregate, SessionTotal
 from capture.timeseries import FaceObservation, FrameOutcome, store_frame_outcome
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.factories import grant_consent, make_guardian, make_participant
-from wellbeing.models import Classroom, ClassSession, Organization, Participant
+from wellbeing.models import Classroom, Organization, Participant
 
 pytestmark = pytest.mark.django_db
 

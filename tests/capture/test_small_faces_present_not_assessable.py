@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from capture import processing
-from capture.models import Observation, PresenceTally
+from capture.models import ClassSession, Observation, PresenceTally
 from capture.processing import outcome_of
 from capture.timeseries import store_frame_outcome
 from consent.actions import withdraw_consent
 from consent.models import ConsentRecord
 from tests.capture.conftest import back_row_student_jpeg, post_frame, start_session
 from wellbeing.actions import AuditContext
-from wellbeing.models import ClassSession, Organization, Participant
+from wellbeing.models import Organization, Participant
 
 pytestmark = pytest.mark.django_db
 

@@ -9,17 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from capture.devices import authenticate_device
+from capture.models import CaptureDevice
 from consent.models import ConsentRecord
 from tests.conftest import login
-from wellbeing.actions import authenticate_device
-from wellbeing.models import (
-    AuditEvent,
-    CaptureDevice,
-    Classroom,
-    Guardian,
-    Participant,
-    StaffMember,
-)
+from wellbeing.models import AuditEvent, Classroom, Guardian, Participant, StaffMember
 
 PAGES = ["consent:participants", "consent:participant_create", "devices"]
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from consent.demo import DEMO_PASSWORDS, seed_demo_school, sign_in_lines
+from capture.demo import DEMO_PASSWORDS, seed_demo_school, sign_in_lines
 from wellbeing.models import Organization
 
 

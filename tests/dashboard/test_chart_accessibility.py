@@ -12,11 +12,12 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
+from capture.models import SessionStatus
 from dashboard.palette import EMOTION_COLOURS
 from inference.model_manifest import CANONICAL_CLASSES
 from tests.conftest import login
 from tests.time_series import add_minutes, add_rollup, make_session, probs
-from wellbeing.models import Classroom, Participant, SessionStatus, StaffMember
+from wellbeing.models import Classroom, Participant, StaffMember
 
 # Okabe & Ito (2008), without black: distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {"#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"}

@@ -7,10 +7,11 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
+from capture.models import SessionStatus
 from tests.conftest import login
 from tests.dashboard.conftest import inline_problems
 from tests.time_series import add_minutes, add_rollup, make_session, probs
-from wellbeing.models import Classroom, Participant, SessionStatus, StaffMember
+from wellbeing.models import Classroom, Participant, StaffMember
 
 
 def test_every_dashboard_page_is_free_of_inline_code_and_images(

@@ -7,11 +7,12 @@ import datetime as dt
 from django.urls import reverse
 from django.utils import timezone
 
+from capture.models import SessionStatus
 from dashboard.live_state import latest_minute_summary, running_sessions
 from tests.conftest import login
 from tests.factories import make_participant
 from tests.time_series import add_minutes, make_session, probs
-from wellbeing.models import Classroom, Organization, SessionStatus, StaffMember
+from wellbeing.models import Classroom, Organization, StaffMember
 
 
 def test_counts_dominant_emotions_of_the_last_minute_only(

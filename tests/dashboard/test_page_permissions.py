@@ -8,18 +8,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from capture.models import SessionStatus
 from tests.conftest import login
 from tests.factories import make_classroom, make_participant, make_staff
 from tests.time_series import make_session
-from wellbeing.models import (
-    AuditEvent,
-    Classroom,
-    Organization,
-    Participant,
-    Role,
-    SessionStatus,
-    StaffMember,
-)
+from wellbeing.models import AuditEvent, Classroom, Organization, Participant, Role, StaffMember
 
 REPORT_URLS = [
     reverse("dashboard:reports"),

@@ -11,10 +11,10 @@ import re
 import pytest
 from django.urls import reverse
 
-from capture.models import PresenceTally
+from capture.models import ClassSession, PresenceTally
 from tests.conftest import login
 from tests.time_series import add_minutes, add_rollup, make_session, probs
-from wellbeing.models import Classroom, ClassSession, Participant, StaffMember
+from wellbeing.models import Classroom, Participant, StaffMember
 
 MARCH = "?start=2026-03-01&end=2026-03-31"
 HELP = b"face was too small in the image"

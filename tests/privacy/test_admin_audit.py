@@ -65,7 +65,7 @@ def test_every_admin_of_participant_data_is_audited_and_view_only() -> None:
     # then the ones that hold a participant's data are all found (so the rule is not vacuous)
     expected = {
         "wellbeing.Participant", "wellbeing.Guardian", "wellbeing.CaseloadAssignment",
-        "wellbeing.CaptureDevice", "wellbeing.ClassSession", "consent.ConsentRecord",
+        "capture.CaptureDevice", "capture.ClassSession", "consent.ConsentRecord",
         "consent.FaceTemplate", "capture.Observation", "capture.MinuteAggregate",
         "capture.DailyRollup", "capture.SessionTotal", "alerts.Alert", "alerts.EmailDelivery",
         "privacy.ErasureRequest",

@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from capture.models import ProcessedFrame
+from capture.devices import create_device
+from capture.models import ClassSession, ProcessedFrame
 from tests.capture.conftest import post_frame, read_face, start_session
 from tests.factories import make_organization
-from wellbeing.actions import AuditContext, create_device
-from wellbeing.models import Classroom, ClassSession, EuException, Jurisdiction, Organization
+from wellbeing.actions import AuditContext
+from wellbeing.models import Classroom, EuException, Jurisdiction, Organization
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, Rule
 from capture.models import (
+    ClassSession,
     DailyRollup,
     MinuteAggregate,
     Observation,
@@ -22,7 +23,7 @@ from privacy.retention import purge_expired_data
 from privacy.tasks import purge_expired_data_task
 from tests.factories import make_organization, make_participant
 from tests.time_series import add_presence_tally, add_series
-from wellbeing.models import AuditEvent, Classroom, ClassSession, Organization, Participant
+from wellbeing.models import AuditEvent, Classroom, Organization, Participant
 
 
 def test_purge_respects_each_period(student: Participant) -> None:

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from alerts.models import Alert, AlertState, Rule
 from capture.gallery import lock_consented
-from capture.models import DailyRollup, MinuteAggregate, Observation, SessionTotal
+from capture.models import ClassSession, DailyRollup, MinuteAggregate, Observation, SessionTotal
 from capture.processing import outcome_of
 from capture.timeseries import store_frame_outcome
 from consent.actions import withdraw_consent
@@ -29,7 +29,7 @@ from tests.capture.conftest import post_frame, read_face, start_session
 from tests.factories import grant_consent
 from tests.time_series import add_series
 from wellbeing.actions import AuditContext
-from wellbeing.models import AuditEvent, ClassSession, Guardian, Organization, Participant
+from wellbeing.models import AuditEvent, Guardian, Organization, Participant
 
 SCENE = "scenes/obama+biden.jpg"  # Obama, Biden and a child enrolled nowhere
 

@@ -17,8 +17,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from capture.devices import create_device
 from tests.factories import grant_consent, make_guardian, make_notice, make_participant
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import Classroom, StaffMember
 
 # The schemathesis CLI installed beside this interpreter (the `dev` extra).

@@ -18,13 +18,15 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
+from capture.devices import create_device
+from capture.models import ClassSession
 from consent.models import ConsentRecord
 from privacy.subject_rights import open_erasure_request
 from tests.conftest import login
 from tests.factories import grant_consent, make_guardian, make_notice, make_participant, make_staff
 from tests.security.conftest import DEVICE_AUTH, concrete, routes
-from wellbeing.actions import AuditContext, create_device
-from wellbeing.models import Classroom, ClassSession, Organization, Role
+from wellbeing.actions import AuditContext
+from wellbeing.models import Classroom, Organization, Role
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def states() -> list[Any]:
     return [
         list(Alert.objects.values_list("state", "acknowledged_at")),
         list(ConsentRecord.objects.values_list("withdrawn_at", flat=True)),
-        list(apps.get_model("wellbeing", "CaptureDevice").objects.values_list("revoked_at")),
+        list(apps.get_model("capture", "CaptureDevice").objects.values_list("revoked_at")),
         sorted(apps.get_model("auth", "User").objects.values_list("pk", "is_active")),
         sorted(apps.get_model("wellbeing", "StaffMember").objects.values_list("pk", "role")),
     ]

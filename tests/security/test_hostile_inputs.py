@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from capture.devices import create_device
 from tests.capture.conftest import start_session
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.models import AuditEvent, Classroom, StaffMember
 
 pytestmark = pytest.mark.django_db

@@ -15,9 +15,9 @@ import redis
 from django.apps import apps
 from django.db import models
 
+from capture.demo import seed_demo_school
 from capture.demo_stream import stream_demo, wait_for_server
 from capture.models import Observation
-from consent.demo import seed_demo_school
 from tests.capture.conftest import require_faces
 
 # JPEG and PNG signatures, raw and as they start in base64.

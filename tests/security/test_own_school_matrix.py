@@ -16,11 +16,13 @@ import pytest
 from django.utils import timezone
 
 from alerts.models import Alert, Rule
+from capture.devices import create_device
+from capture.models import ClassSession
 from tests.conftest import login
 from tests.factories import grant_consent, make_guardian, make_participant
 from tests.security.conftest import concrete, routes
-from wellbeing.actions import AuditContext, create_device
-from wellbeing.models import AuditEvent, Classroom, ClassSession, Participant, StaffMember
+from wellbeing.actions import AuditContext
+from wellbeing.models import AuditEvent, Classroom, Participant, StaffMember
 
 UNASSIGNED = "Quinn Unassigned-Zq"
 

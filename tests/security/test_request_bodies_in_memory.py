@@ -24,7 +24,7 @@ from django.test import Client
 
 from bench.localstack import free_port, service_env, start_server, stop_process
 from consent.models import FaceTemplate
-from tests.capture.conftest import database_url
+from tests.conftest import database_url
 from tests.factories import grant_consent
 from wellbeing.models import Guardian, Participant, StaffMember
 

@@ -14,7 +14,7 @@ import pytest
 import setuptools
 import yaml  # installed with drf-spectacular
 
-from tests.capture.conftest import database_url
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError
 
-from wellbeing.actions import (
-    AuditContext,
+from capture.devices import (
     DeviceAuthError,
     DeviceRefused,
     authenticate_device,
@@ -14,7 +13,9 @@ from wellbeing.actions import (
     revoke_device,
     rotate_device_token,
 )
-from wellbeing.models import AuditEvent, CaptureDevice, Classroom, Organization, Participant
+from capture.models import CaptureDevice
+from wellbeing.actions import AuditContext
+from wellbeing.models import AuditEvent, Classroom, Organization, Participant
 from wellbeing.refusals import NotYours
 
 

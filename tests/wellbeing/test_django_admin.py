@@ -6,9 +6,11 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from capture.devices import create_device
+from capture.models import CaptureDevice
 from tests.otp_codes import login_operator
-from wellbeing.actions import AuditContext, create_device, record_audit
-from wellbeing.models import AuditEvent, CaptureDevice, Classroom, Organization
+from wellbeing.actions import AuditContext, record_audit
+from wellbeing.models import AuditEvent, Classroom, Organization
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def test_devices_can_be_read_but_not_added_or_edited(
     operator: Client, school: Organization, classroom: Classroom
 ) -> None:
     device, _ = create_device(AuditContext.system(school), "Camera", classroom=classroom)
-    base = "/admin/wellbeing/capturedevice/"
+    base = "/admin/capture/capturedevice/"
     assert operator.get(base).status_code == 200
     assert operator.get(f"{base}add/").status_code == 403
     # a POST to the change page cannot revoke it behind the audit trail's back
@@ -43,6 +45,21 @@ def test_devices_can_be_read_but_not_added_or_edited(
     device.refresh_from_db()
     assert device.name == "Camera" and device.revoked_at is None
     assert CaptureDevice.objects.count() == 1
+
+
+def test_old_admin_links_of_devices_and_sessions_lead_to_their_new_pages(
+    operator: Client, school: Organization, classroom: Classroom
+) -> None:
+    # given a device, whose admin pages were under /admin/wellbeing/ before issue 14
+    device, _ = create_device(AuditContext.system(school), "Camera", classroom=classroom)
+    # when an operator follows an old link (a bookmark) to its page or to the session list
+    page = operator.get(f"/admin/wellbeing/capturedevice/{device.pk}/change/")
+    sessions = operator.get("/admin/wellbeing/classsession/?status=running")
+    # then they are sent to the same pages under /admin/capture/, query string kept
+    assert page.status_code == 302
+    assert page["Location"] == f"/admin/capture/capturedevice/{device.pk}/change/"
+    assert sessions["Location"] == "/admin/capture/classsession/?status=running"
+    assert operator.get(page["Location"]).status_code == 200
 
 
 def _classroom_form(classroom: Classroom, **changes: object) -> dict[str, object]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from django.utils import timezone
 
-from consent.demo import seed_demo_school
+from capture.demo import seed_demo_school
 from consent.models import FaceTemplate
 from consent.retention import purge_expired_templates
 from consent.template_crypto import encrypt_embedding

@@ -8,16 +8,12 @@ import pytest
 from rest_framework.exceptions import APIException
 
 from alerts.workflow import AlertWorkflowError, UsefulnessMissing
+from capture.devices import DeviceRefused
 from consent.actions import ConsentError, EnrollmentError, LapsesChanged
 from consent.notice_publication import PublicationNotConfirmed
 from consent.template_crypto import TemplateKeyError
 from privacy.subject_rights import ErasureError
-from wellbeing.actions import (
-    CaseloadRefused,
-    ClassroomRefused,
-    DeviceRefused,
-    SchoolSettingsRefused,
-)
+from wellbeing.actions import CaseloadRefused, ClassroomRefused, SchoolSettingsRefused
 from wellbeing.api.refusals import refusals_as_http
 from wellbeing.api_errors import exception_handler
 from wellbeing.refusals import NotConfigured, NotYours, Refused

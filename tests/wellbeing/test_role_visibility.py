@@ -5,16 +5,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser, User
 
+from capture.models import CaptureDevice
 from tests.factories import make_participant, make_staff
-from wellbeing.models import (
-    AuditEvent,
-    CaptureDevice,
-    Classroom,
-    Organization,
-    Participant,
-    Role,
-    StaffMember,
-)
+from wellbeing.models import AuditEvent, Classroom, Organization, Participant, Role, StaffMember
 
 
 def test_participant_visibility_matrix(
@@ -56,7 +49,8 @@ def test_teacher_sees_only_own_classrooms(
 def test_devices_and_audit_trail_are_admin_only(
     admin: StaffMember, counselor: StaffMember, other_admin: StaffMember, student: Participant
 ) -> None:
-    from wellbeing.actions import AuditContext, create_device
+    from capture.devices import create_device
+    from wellbeing.actions import AuditContext
 
     create_device(AuditContext.system(admin.organization), "Laptop", participant=student)
     assert CaptureDevice.objects.visible_to(admin.user).count() == 1
@@ -104,7 +98,7 @@ def test_session_visibility_follows_classrooms_and_participants(
     student: Participant,
     other_admin: StaffMember,
 ) -> None:
-    from wellbeing.models import ClassSession
+    from capture.models import ClassSession
 
     # given a lesson in the teacher's class, one in another class, and a student's own session
     lesson = ClassSession.objects.create(classroom=classroom)

@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from capture.devices import create_device
 from tests.conftest import login
 from tests.factories import make_classroom, make_organization, make_staff
 from tests.otp_codes import totp_now
-from wellbeing.actions import AuditContext, create_device
+from wellbeing.actions import AuditContext
 from wellbeing.actions.two_factor import update_two_factor_policy
 from wellbeing.models import AuditEvent, Organization, Role, StaffMember
 from wellbeing.oidc_sign_in import SESSION_KEY as IDP_SESSION_KEY

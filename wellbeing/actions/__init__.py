@@ -3,7 +3,6 @@
 * :mod:`.audit`: who acts (``AuditContext``) and ``record_audit``, the one way to write an
   audit event (``build_audit_event`` for many at once). Every function that reads or changes
   a participant's data writes one; views never write audit events themselves.
-* :mod:`.devices`: capture devices and their tokens.
 * :mod:`.participants`: participants, guardians, caseloads.
 * :mod:`.classrooms`: classrooms, their teachers and face detector.
 * :mod:`.school_settings`: what a school admin may change about their school.
@@ -11,6 +10,7 @@
 
 Callers import from ``wellbeing.actions``; the names below are its public interface (the
 package was one module before it grew, and the re-exports keep every import working).
+Capture devices and their tokens are capture's (:mod:`capture.devices`).
 """
 
 from wellbeing.actions.audit import AuditContext, build_audit_event, record_audit
@@ -19,16 +19,6 @@ from wellbeing.actions.classrooms import (
     create_classroom,
     record_classroom_edit,
     update_classroom,
-)
-from wellbeing.actions.devices import (
-    TOKEN_PREFIX_LENGTH,
-    DeviceAuthError,
-    DeviceRefused,
-    authenticate_device,
-    create_device,
-    hash_token,
-    revoke_device,
-    rotate_device_token,
 )
 from wellbeing.actions.participants import (
     AGE_FIELDS,
@@ -55,12 +45,9 @@ from wellbeing.actions.schools import (
 __all__ = [
     "AGE_FIELDS",
     "SCHOOL_SETTINGS",
-    "TOKEN_PREFIX_LENGTH",
     "AuditContext",
     "CaseloadRefused",
     "ClassroomRefused",
-    "DeviceAuthError",
-    "DeviceRefused",
     "ParticipantRefused",
     "PasswordRequired",
     "SchoolSettingsRefused",
@@ -69,17 +56,12 @@ __all__ = [
     "SchoolWanted",
     "add_guardian",
     "assign_caseload",
-    "authenticate_device",
     "build_audit_event",
     "create_classroom",
-    "create_device",
     "create_participant",
     "create_school_with_admin",
-    "hash_token",
     "record_audit",
     "record_classroom_edit",
-    "revoke_device",
-    "rotate_device_token",
     "update_classroom",
     "update_participant",
     "update_school_settings",

@@ -1,4 +1,4 @@
-"""API representations of wellbeing's own objects (classrooms, caseloads, devices) and the
+"""API representations of wellbeing's own objects (classrooms, caseloads) and the
 school-scoped id field every app's serializers use. Serializers parse and validate; they never
 change the database.
 
@@ -13,11 +13,9 @@ from typing import Any
 from rest_framework import serializers
 
 from wellbeing.models import (
-    CaptureDevice,
     CaseloadAssignment,
     Classroom,
     FaceDetector,
-    Participant,
     Role,
     StaffMember,
 )
@@ -76,42 +74,3 @@ class ClassroomWriteSerializer(serializers.Serializer):
         if taken.exists():
             raise serializers.ValidationError("Your school already has a classroom of that name.")
         return value.strip()
-
-
-class DeviceSerializer(serializers.ModelSerializer):
-    """A capture device; the token itself is never shown again, only its prefix."""
-
-    class Meta:
-        model = CaptureDevice
-        fields = [
-            "id",
-            "name",
-            "classroom",
-            "participant",
-            "token_prefix",
-            "created_at",
-            "rotated_at",
-            "revoked_at",
-            "last_seen_at",
-        ]
-        read_only_fields = fields
-
-
-class DeviceCreateSerializer(serializers.Serializer):
-    """Name plus exactly one owner: a classroom camera or a participant's own laptop."""
-
-    name = serializers.CharField(max_length=120)
-    classroom = SchoolScopedField(queryset=Classroom.objects.all(), required=False)
-    participant = SchoolScopedField(queryset=Participant.objects.all(), required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if ("classroom" in attrs) == ("participant" in attrs):
-            raise serializers.ValidationError("Give exactly one of classroom or participant.")
-        return attrs
-
-
-class IssuedTokenSerializer(serializers.Serializer):
-    device = DeviceSerializer()
-    token = serializers.CharField(
-        help_text="The device's secret token. Shown only in this response; store it now."
-    )

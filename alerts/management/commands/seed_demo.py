@@ -6,8 +6,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from alerts.demo_school import DemoSeedReport, seed_demo
+from capture.demo import sign_in_lines
 from capture.demo_history import DEFAULT_SEED, DEFAULT_WEEKS
-from consent.demo import sign_in_lines
 
 
 class Command(BaseCommand):

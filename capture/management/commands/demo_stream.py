@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from capture.demo import shared_faces_dir, sign_in_lines
 from capture.demo_stream import stream_classroom, stream_demo, wait_for_server
 from capture.models import Observation
-from consent.demo import shared_faces_dir, sign_in_lines
 from wellbeing_capture.client import CaptureClientError
 
 

@@ -1,7 +1,7 @@
 """Demo data: a school whose participants are the people in ../shared/testdata/faces.
 
-It lives in consent, the lowest app that owns everything it seeds (people, devices, consent,
-enrollment), so capture's demo stream can use it without an upward import.
+It lives in capture, the lowest app that owns everything it seeds (people and consent from the
+apps below, its own demo camera), so capture's demo stream can use it without an upward import.
 
 Used by `manage.py seed_demo` (and so by `make demo`) and by the pipeline demo, so the demo shows
 the real data flow: consent recorded, faces enrolled from real photos, a device to stream with.
@@ -20,28 +20,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from capture.devices import DeviceAuthError, authenticate_device, create_device, rotate_device_token
+from capture.models import CaptureDevice
 from consent.actions import EnrollmentError, enroll_face, publish_notice, record_consent
 from consent.models import Decision, GivenBy, Scope
-from wellbeing.actions import (
-    AuditContext,
-    DeviceAuthError,
-    add_guardian,
-    assign_caseload,
-    authenticate_device,
-    create_device,
-    create_participant,
-    rotate_device_token,
-)
+from wellbeing.actions import AuditContext, add_guardian, assign_caseload, create_participant
 from wellbeing.demo_school import DEMO_MIN_GROUP_SIZE, DEMO_SLUG
-from wellbeing.models import (
-    CaptureDevice,
-    Classroom,
-    Jurisdiction,
-    Organization,
-    Participant,
-    Role,
-    StaffMember,
-)
+from wellbeing.models import Classroom, Jurisdiction, Organization, Participant, Role, StaffMember
 
 log = logging.getLogger(__name__)
 

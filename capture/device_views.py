@@ -1,8 +1,9 @@
 """Capture device pages for school admins: register a device (its token is shown once), rotate
 its token, revoke it. Thin: parse, look the device up through
-``CaptureDevice.objects.visible_to`` (another school's device is a 404), call wellbeing.actions.
+``CaptureDevice.objects.visible_to`` (another school's device is a 404), call capture.devices.
 
-Mounted at /consent/devices/ by the root URLconf (where the pages always were).
+Mounted at /consent/devices/ by the root URLconf (capture.device_urls; where the pages always
+were).
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from wellbeing.actions import (
-    AuditContext,
-    DeviceRefused,
-    create_device,
-    revoke_device,
-    rotate_device_token,
-)
-from wellbeing.device_forms import DeviceForm
-from wellbeing.models import CaptureDevice, Role, StaffMember
+from capture.device_forms import DeviceForm
+from capture.devices import DeviceRefused, create_device, revoke_device, rotate_device_token
+from capture.models import CaptureDevice
+from wellbeing.actions import AuditContext
+from wellbeing.models import Role, StaffMember
 from wellbeing.web_access import staff_required
 
 admin_only = staff_required(Role.ADMIN)
@@ -45,7 +42,7 @@ def device_list(request: HttpRequest, staff: StaffMember) -> HttpResponse:
     )
     page = Paginator(devices.order_by("-created_at"), 25).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "new_token": new_token}
-    return render(request, "wellbeing/device_list.html", context)
+    return render(request, "capture/device_list.html", context)
 
 
 @admin_only

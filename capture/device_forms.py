@@ -1,4 +1,4 @@
-"""The form of the capture device page (validation only; wellbeing.actions acts)."""
+"""The form of the capture device page (validation only; capture.devices acts)."""
 
 from __future__ import annotations
 

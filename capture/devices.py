@@ -11,8 +11,9 @@ import secrets
 from django.db import transaction
 from django.utils import timezone
 
+from capture.models import CaptureDevice
 from wellbeing.actions.audit import AuditContext, record_audit
-from wellbeing.models import CaptureDevice, Classroom, Participant
+from wellbeing.models import Classroom, Participant
 from wellbeing.refusals import NotYours, Refused
 
 __all__ = [

@@ -1,6 +1,7 @@
 """Capture-device endpoints (admins only): register, rotate and revoke device tokens.
 
 A token is returned in plain text exactly once, by create or rotate; only its hash is stored.
+Mounted at /api/devices/ by the one API router (wellbeing.api_urls).
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from wellbeing.actions import create_device, revoke_device, rotate_device_token
+from capture.devices import create_device, revoke_device, rotate_device_token
+from capture.models import CaptureDevice
+from capture.serializers import DeviceCreateSerializer, DeviceSerializer, IssuedTokenSerializer
 from wellbeing.api.error_docs import error_responses
 from wellbeing.api.refusals import SchoolObjectMixin, refusals_as_http
 from wellbeing.api.request_context import audit_context, current_staff
-from wellbeing.api.serializers import (
-    DeviceCreateSerializer,
-    DeviceSerializer,
-    IssuedTokenSerializer,
-)
-from wellbeing.models import CaptureDevice
 from wellbeing.permissions import IsOrgAdmin
 
 
