@@ -146,10 +146,11 @@ class ParticipantViewSet(
     @extend_schema(
         request=ParticipantWriteSerializer(partial=True),
         responses={200: ParticipantSerializer, **error_responses(400, 403, 404)},
-        description="Change name, grade, classrooms (``classrooms`` replaces the set) or the age "
-        "on record (admin). An age that ends a scope needs ``confirm`` and the reviewed "
-        "``consequences.token`` as ``reviewed``; without them the answer is 400 "
-        "confirmation_required with the consequences, and nothing changes.",
+        description="Change name, grade, classrooms (``classrooms`` replaces the set), the "
+        "student's e-mail address or the age on record (admin). An age that ends a scope "
+        "needs ``confirm`` and the reviewed ``consequences.token`` as ``reviewed``; without "
+        "them the answer is 400 confirmation_required with the consequences, and nothing "
+        "changes.",
     )
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         participant = self.get_object()
@@ -165,7 +166,7 @@ class ParticipantViewSet(
         fields = {k: v for k, v in data.items() if k not in AGE_FIELDS}
         if not fields and age is None:
             raise ValidationError(
-                {"non_field_errors": ["Send full_name, grade, classrooms or an age field."]}
+                {"non_field_errors": ["Send full_name, grade, classrooms, email or an age field."]}
             )
         ctx = audit_context(request)
         with refusals_as_http(), transaction.atomic():

@@ -45,12 +45,22 @@ class AgeFields(forms.Form):
         return AgeOnRecord(data["date_of_birth"], data["birth_year"], data["age_band"] or "")
 
 
+STUDENT_EMAIL_LABEL = "The student's own e-mail address"
+STUDENT_EMAIL_HELP = (
+    "Optional. Consent requests and the family portal use it only while the school's rules let "
+    "the student decide at their age."
+)
+
+
 class ParticipantForm(AgeFields):
     full_name = forms.CharField(max_length=200)
     grade = forms.CharField(max_length=32, required=False)
     classrooms = forms.ModelMultipleChoiceField(queryset=Classroom.objects.none(), required=False)
+    email = forms.EmailField(
+        required=False, label=STUDENT_EMAIL_LABEL, help_text=STUDENT_EMAIL_HELP
+    )
 
-    field_order = ["full_name", "grade", "classrooms"]
+    field_order = ["full_name", "grade", "classrooms", "email"]
 
     def __init__(self, *args: Any, staff: StaffMember, **kwargs: Any) -> None:
         super().__init__(*args, today=staff.organization.local_today(), **kwargs)
@@ -61,10 +71,7 @@ class ParticipantForm(AgeFields):
 
 class StudentEmailForm(forms.Form):
     email = forms.EmailField(
-        required=False,
-        label="The student's own e-mail address",
-        help_text="Optional. Consent requests and the family portal use it only while the "
-        "school's rules let the student decide at their age.",
+        required=False, label=STUDENT_EMAIL_LABEL, help_text=STUDENT_EMAIL_HELP
     )
 
 

@@ -185,7 +185,8 @@ def _student(roster: RosterIn, line: int, row: dict[str, str]) -> StudentIn | No
         roster.error(*where, "givenName", "the student has no name (givenName, familyName).")
         return None
     grade = checked_text(roster, where, "grades", _grades(row), MAX_GRADE)
-    student = StudentIn(source_id, full_name, grade, ("users.csv", line))
+    email = checked_email(roster, where, "email", row.get("email", ""))
+    student = StudentIn(source_id, full_name, grade, ("users.csv", line), email=email)
     roster.students[source_id] = student
     return student
 

@@ -45,6 +45,12 @@ TEMPLATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("date_of_birth", "YYYY-MM-DD, if known (decides whose consent counts)."),
     ("birth_year", "The year of birth, when the date is not known."),
     ("age_band", "under-13, 13-15, 16-17 or 18-plus, when neither is known."),
+    (
+        "student_email",
+        "Optional. The student's own e-mail address (consent requests and the family portal "
+        "use it only while the school's rules let the student decide); blank keeps the one on "
+        "record.",
+    ),
     ("classes", "Class names separated by ';'. A class is created the first time it is named."),
     ("guardian_name", "First guardian's name."),
     ("guardian_relation", "e.g. mother, father, legal guardian (default: guardian)."),
@@ -56,9 +62,9 @@ TEMPLATE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("guardian2_phone", ""),
 )
 TEMPLATE_EXAMPLE = (
-    ("S-1001", "Ada Lovelace", "7", "2013-12-10", "", "", "7B;Art 7", "Anne Lovelace",
-     "mother", "anne@example.org", "+44 20 7946 0000", "", "", "", ""),
-    ("S-1002", "Ben Okafor", "7", "", "2013", "", "7B", "Chidi Okafor", "father",
+    ("S-1001", "Ada Lovelace", "7", "2013-12-10", "", "", "ada@students.example.org", "7B;Art 7",
+     "Anne Lovelace", "mother", "anne@example.org", "+44 20 7946 0000", "", "", "", ""),
+    ("S-1002", "Ben Okafor", "7", "", "2013", "", "", "7B", "Chidi Okafor", "father",
      "chidi@example.org", "", "Ngozi Okafor", "mother", "ngozi@example.org", ""),
 )  # fmt: skip
 
@@ -99,6 +105,7 @@ class StudentIn:
     grade: str
     where: tuple[str, int]  # file, line
     age: AgeOnRecord | None = None  # None: the files say nothing of the age
+    email: str = ""  # the student's own address; blank: the files say nothing of it
     class_ids: list[str] = field(default_factory=list)
     guardian_ids: list[str] = field(default_factory=list)
 
@@ -282,6 +289,7 @@ def parse_template(files: dict[str, bytes], today: dt.date) -> RosterIn:
             checked_text(roster, where, "grade", row.get("grade", ""), MAX_GRADE),
             where,
             age=_template_age(roster, where, row, today),
+            email=checked_email(roster, where, "student_email", row.get("student_email", "")),
         )
         roster.students[sid] = student
         _template_classes(roster, where, student, row.get("classes", ""))

@@ -164,6 +164,7 @@ def _write_participants(
                 date_of_birth=(s.age or age).date_of_birth,
                 birth_year=(s.age or age).birth_year,
                 age_band=(s.age or age).age_band,
+                email=s.email,
             )
             for s in plan.new_students
         ],

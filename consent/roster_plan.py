@@ -293,6 +293,8 @@ def _plan_students(plan: RosterPlan, roster: RosterIn, school: _SchoolNow) -> No
             "full_name": student.full_name,
             "grade": student.grade,
             "source_id": student.source_id,
+            # As guardians' contacts: an address only fills in, a blank keeps the record's.
+            "email": student.email or None,
         }
         changes = _set_fields(person, wanted)
         described = list(changes.values())

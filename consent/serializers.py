@@ -78,6 +78,10 @@ class ParticipantSerializer(serializers.ModelSerializer):
     """
 
     full_name = serializers.SerializerMethodField()
+    email = serializers.SerializerMethodField(
+        help_text='The student\'s own e-mail address ("" when none); null, as full_name, for '
+        "callers who may not see it."
+    )
     consent = serializers.SerializerMethodField()
     age = serializers.SerializerMethodField(
         help_text='The age the consent rules use: "11", "12 or 13 (born 2013)", "in the '
@@ -92,6 +96,7 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "id",
             "pseudonym",
             "full_name",
+            "email",
             "grade",
             "date_of_birth",
             "birth_year",
@@ -108,6 +113,11 @@ class ParticipantSerializer(serializers.ModelSerializer):
     def get_full_name(self, participant: Participant) -> str | None:
         if may_see_full_name(self.context["staff"], participant):
             return participant.full_name
+        return None
+
+    def get_email(self, participant: Participant) -> str | None:
+        if may_see_full_name(self.context["staff"], participant):
+            return participant.email
         return None
 
     @extend_schema_field(ConsentStatusSerializer)
@@ -136,6 +146,13 @@ class ParticipantWriteSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200)
     grade = serializers.CharField(max_length=32, allow_blank=True, required=False)
     classrooms = SchoolScopedField(many=True, queryset=Classroom.objects.all(), required=False)
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text="The student's own e-mail address (optional; blank removes it). Consent "
+        "requests and the family portal use it only while the school's rules let the student "
+        "decide at their age.",
+    )
     date_of_birth = serializers.DateField(required=False, allow_null=True)
     birth_year = serializers.IntegerField(required=False, allow_null=True)
     age_band = serializers.ChoiceField(choices=AgeBand.choices, required=False, allow_blank=True)

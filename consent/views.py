@@ -88,6 +88,7 @@ def participant_create(request: HttpRequest, staff: StaffMember) -> HttpResponse
             date_of_birth=age.date_of_birth,
             birth_year=age.birth_year,
             age_band=age.age_band,
+            email=form.cleaned_data["email"],
         )
         messages.success(request, f"{participant.full_name} added as {participant.pseudonym}.")
         return redirect("consent:participant", pk=participant.pk)

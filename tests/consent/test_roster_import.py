@@ -49,7 +49,7 @@ def school_state(school: Organization) -> dict[str, Any]:
         "participants": sorted(
             people.values_list(
                 "pk", "pseudonym", "full_name", "grade", "source_id", "date_of_birth",
-                "birth_year", "age_band",
+                "birth_year", "age_band", "email",
             )
         ),
         "memberships": sorted(members.values_list("participant_id", "classroom_id")),

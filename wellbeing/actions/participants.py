@@ -52,10 +52,12 @@ def create_participant(
     date_of_birth: dt.date | None = None,
     birth_year: int | None = None,
     age_band: str = "",
+    email: str = "",
 ) -> Participant:
     """Create a student in the actor's organization (classrooms must be of the same school),
     with what the school knows of their age (validated by the caller; a new student has no
-    consent yet, so it changes nobody's processing)."""
+    consent yet, so it changes nobody's processing) and optionally their own e-mail address
+    (validated by the caller)."""
     if any(c.organization_id != ctx.organization.pk for c in classrooms):
         raise NotYours("That classroom belongs to another school.")
     with transaction.atomic():
@@ -66,6 +68,7 @@ def create_participant(
             date_of_birth=date_of_birth,
             birth_year=birth_year,
             age_band=age_band,
+            email=email.strip(),
         )
         participant.classrooms.set(classrooms)
         record_audit(ctx, "participant.create", target=participant, participant=participant)
