@@ -180,3 +180,13 @@ class ConsentRulesForm(forms.Form):
             preset.student_consent_age if age is None else age,
             preset.guardian_for_biometrics if not bio else bio == "yes",
         )
+
+
+class PortalChartsForm(forms.Form):
+    """The school's switch for expression charts in the family portal (off by default)."""
+
+    show = forms.BooleanField(
+        required=False,
+        label="Show guardians (and students old enough to decide) the student's expression "
+        "shares per day in the family portal",
+    )

@@ -1,6 +1,7 @@
 """Pages for the school's age-aware consent rules and a student's age on record: each change is
 reviewed (who loses and gains which scope) and then confirmed for that review
-(consent.rule_changes). Thin: parse, check, act."""
+(consent.rule_changes). The rules page also holds the school's switch for expression charts in
+the family portal (wellbeing.actions.update_school_settings, audited). Thin: parse, check, act."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from consent.age_rules import LEGACY, PRESETS, default_preset, rules_of
-from consent.forms import ConsentRulesForm, ParticipantAgeForm
+from consent.forms import ConsentRulesForm, ParticipantAgeForm, PortalChartsForm
 from consent.rule_changes import (
     ChangeNotConfirmed,
     ConsentRulesRefused,
@@ -20,7 +22,7 @@ from consent.rule_changes import (
     describe_rules,
     set_participant_age,
 )
-from wellbeing.actions import AuditContext
+from wellbeing.actions import AuditContext, update_school_settings
 from wellbeing.models import Participant, Role, StaffMember
 from wellbeing.web_access import staff_required
 
@@ -56,8 +58,28 @@ def consent_rules(request: HttpRequest, staff: StaffMember) -> HttpResponse:
         "described": describe_rules(rules),
         "legacy": rules.preset == LEGACY,
         "presets": PRESETS.values(),
+        "portal_charts_form": PortalChartsForm(
+            initial={"show": school.portal_shows_expression_charts}
+        ),
     }
     return render(request, "consent/consent_rules.html", context)
+
+
+@require_POST
+@admin_only
+def portal_charts(request: HttpRequest, staff: StaffMember) -> HttpResponse:
+    """Turn the family portal's expression charts on or off for the school (audited as
+    ``school.update`` with the value before and after)."""
+    form = PortalChartsForm(request.POST)
+    show = form.is_valid() and form.cleaned_data["show"]
+    update_school_settings(
+        AuditContext.from_request(request, staff), portal_shows_expression_charts=show
+    )
+    if show:
+        messages.success(request, "The family portal now shows expression charts.")
+    else:
+        messages.success(request, "The family portal shows no expression charts.")
+    return redirect("consent:rules")
 
 
 def _initial(jurisdiction: str) -> dict[str, Any]:

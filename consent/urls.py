@@ -15,6 +15,7 @@ urlpatterns = [
     path("records/<int:record_pk>/withdraw/", views.consent_withdraw, name="withdraw"),
     path("notices/", views.notice_list, name="notices"),
     path("rules/", rule_views.consent_rules, name="rules"),
+    path("rules/portal-charts/", rule_views.portal_charts, name="portal_charts"),
     path("participants/<int:pk>/age/", rule_views.participant_age, name="participant_age"),
     path("roster/", roster_views.roster_upload, name="roster_import"),
     path("roster/confirm/", roster_views.roster_confirm, name="roster_confirm"),

@@ -188,6 +188,18 @@ def daily_series(participant: Participant, rng: DateRange, tz: dt.tzinfo) -> lis
     return points
 
 
+def stored_day_range(participant: Participant) -> DateRange | None:
+    """The first to the last local day with a stored day total (DailyRollup) of the
+    participant, or None when none is stored: the period their numbers exist for, since
+    retention purges older days and a withdrawal deletes (or pools) them all."""
+    span = DailyRollup.objects.filter(participant=participant, n__gt=0).aggregate(
+        first=Min("day"), last=Max("day")
+    )
+    if span["first"] is None:
+        return None
+    return DateRange(span["first"], span["last"])
+
+
 def weekly_distribution(participant: Participant, rng: DateRange) -> list[SeriesPoint]:
     """Mean emotion shares per ISO week (label = the Monday) within the range."""
     rows = (

@@ -116,6 +116,16 @@ class Organization(models.Model):
         help_text="What happens to a person's stored numbers when consent is withdrawn.",
     )
     email_includes_student_name = models.BooleanField(default=False)
+    # Whether the family portal shows a student's guardians (and the student) the daily shares
+    # of the seven expressions (dashboard.portal_charts). Off unless the school turns it on:
+    # expressions are not feelings, and a chart read without the counselor's context misleads
+    # (docs/privacy.md, "The family portal").
+    portal_shows_expression_charts = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Show guardians and students the student's daily expression shares in the "
+        "family portal.",
+    )
     # The school's age-aware consent rules (consent.age_rules holds the presets, their sources
     # and the logic; consent.rule_changes changes them after a review of who gains or loses
     # consent). Blank/null means "the jurisdiction's default preset", filled in when a school

@@ -79,8 +79,10 @@ urlpatterns = [
     path("consent/devices/", include("capture.device_urls")),
     path("consent/", include("consent.urls")),
     path("privacy/", include("privacy.urls")),
-    # The family portal (consent.portal; its export and erasure pages are privacy's).
+    # The family portal (consent.portal; its export and erasure pages are privacy's, its
+    # expression chart, where the school shows it, dashboard's).
     path("portal/", include("consent.portal_urls")),
     path("portal/", include("privacy.portal_urls")),
+    path("portal/", include("dashboard.portal_urls")),
     path("", include("dashboard.urls")),
 ]

@@ -28,6 +28,7 @@ SCHOOL_SETTINGS = (
     "audit_days",
     "template_days_after_last_seen",
     "alert_contacts",
+    "portal_shows_expression_charts",
 )
 
 

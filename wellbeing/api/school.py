@@ -104,8 +104,8 @@ class SchoolSettingsView(APIView):
         responses={200: SchoolSettingsSerializer, **error_responses(400, 403)},
     )
     def patch(self, request: Request) -> Response:
-        """Change your school's time zone, retention periods, alert contacts or two-factor
-        policy (admin)."""
+        """Change your school's time zone, retention periods, alert contacts, whether the
+        family portal shows expression charts, or two-factor policy (admin)."""
         school = current_staff(request).organization
         payload = SchoolSettingsSerializer(school, data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
