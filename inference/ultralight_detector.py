@@ -15,6 +15,7 @@ import json
 import math
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import cv2
 import dlib
@@ -149,8 +150,17 @@ class UltraLightDetector:
         # activation; at 1920x1088 that put the process's peak 290 MB above the engine's
         # baseline (the whole engine at 598 MB, target 600). Without it: +158 MB, same speed.
         options.enable_mem_pattern = False
-        data = verified_model_bytes(model_folder(directory), precision)
+        folder = model_folder(directory)
+        data = verified_model_bytes(folder, precision)
         self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        # The INT8 network's borderline calls are made again by the FP32 one (see confirmed).
+        self.verifier = (
+            ort.InferenceSession(
+                verified_model_bytes(folder, "fp32"), options, providers=["CPUExecutionProvider"]
+            )
+            if precision == "int8"
+            else None
+        )
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.max_side = max_side
@@ -191,33 +201,45 @@ class UltraLightDetector:
 
     def confirmed(self, rgb: np.ndarray, box: np.ndarray, score: float) -> bool:
         """A second look at an uncertain box (score < CONFIRM_BELOW, at least CONFIRM_MIN_PX:
-        smaller faces are too blurred when enlarged, and are never named): cut it out with a margin
-        of one box, scale the face to CONFIRM_PX and ask the network again; the box stands if
-        a face overlapping it (IoU >= 0.4) scores at least the detector's threshold there.
+        smaller faces are too blurred when enlarged, and are never named); the box stands if
+        each look finds a face overlapping it (IoU >= 0.4) scoring at least the threshold:
 
-        On the labelled group photos this removed every false positive (hands, fingers, a
-        sleeve: scores 0.72-0.91) and no labelled face of 16 px or more
-        (docs/inference.md, "Detector"); it costs ~1.5 ms per uncertain box.
+        1. for the INT8 network, the FP32 network on the box and a margin of one box around it,
+           at the frame's own scale: quantization moves borderline scores by up to ~0.2 (an
+           arm scored 0.62 in FP32 and 0.78 in INT8), so the FP32 network re-makes the call;
+        2. the box cut out with the same margin and scaled so the face is CONFIRM_PX.
+
+        On the labelled group photos the second look removed every false positive (hands,
+        fingers, a sleeve: scores 0.72-0.91) and no labelled face of 16 px or more
+        (docs/inference.md, "Detector"); each look costs ~1-2 ms per uncertain box.
         """
         x1, y1, x2, y2 = (float(v) for v in box)
-        side = max(x2 - x1, y2 - y1, 1.0)
         if score >= CONFIRM_BELOW or min(x2 - x1, y2 - y1) < CONFIRM_MIN_PX:
             return True
+        if self.verifier is not None and not self.found_again(rgb, box, 1.0, self.verifier):
+            return False
+        return self.found_again(rgb, box, CONFIRM_PX / max(x2 - x1, y2 - y1, 1.0), self.session)
+
+    def found_again(self, rgb: np.ndarray, box: np.ndarray, factor: float, session: Any) -> bool:
+        """Whether ``session`` finds a face overlapping ``box`` (IoU >= 0.4) in the box and a
+        margin of one box side around it, scaled by ``factor``."""
+        x1, y1, x2, y2 = (float(v) for v in box)
+        side = max(x2 - x1, y2 - y1, 1.0)
         left, top = max(0, int(x1 - side)), max(0, int(y1 - side))
         right, bottom = min(rgb.shape[1], int(x2 + side)), min(rgb.shape[0], int(y2 + side))
-        factor = CONFIRM_PX / side
         crop = resized(rgb[top:bottom, left:right], factor)
         if min(crop.shape[:2]) < 2:
             return False
-        found, _ = self.raw_boxes(crop)
+        found, _ = self.raw_boxes(crop, session)
         again = found / factor + np.array([left, top, left, top], dtype=np.float32)
         target = (x1, y1, x2 - x1, y2 - y1)
         return any(box_iou((b[0], b[1], b[2] - b[0], b[3] - b[1]), target) >= 0.4 for b in again)
 
-    def raw_boxes(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 4) corner boxes in rgb's pixels and (N,) scores after threshold and NMS."""
+    def raw_boxes(self, rgb: np.ndarray, session: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 4) corner boxes in rgb's pixels and (N,) scores after threshold and NMS, by
+        ``session`` (default: the detector's own network)."""
         x = pad_input(rgb)
-        scores, locations = self.session.run(None, {"input": x})
+        scores, locations = (session or self.session).run(None, {"input": x})
         padded_h, padded_w = x.shape[2:]
         face = scores[0, :, 1]
         keep = face > self.score_threshold

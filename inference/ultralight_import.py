@@ -178,7 +178,8 @@ def int8_info(sha256: str) -> dict[str, Any]:
         "file": INT8_FILE,
         "sha256": sha256,
         "scheme": "ONNX Runtime static quantization, QOperator, per-channel INT8 weights, "
-        "UINT8 activations, MinMax ranges",
+        "UINT8 activations, MinMax ranges; the first two convolutions (full and half input "
+        "resolution, 3 and 16 channels) stay FP32, where INT8 is slower",
         "calibration": "every photo of ../shared/testdata/faces at 100% and 35% "
         "(not the classroom photos that bench/classroom scores)",
     }

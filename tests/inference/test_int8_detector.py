@@ -84,3 +84,31 @@ def test_int8_finds_what_fp32_finds(faces_dir: Path, photo: str) -> None:
         assert reference
         for face in reference:
             assert max(box_iou(face.box, d.box) for d in found) >= 0.7
+
+
+def test_first_two_convolutions_stay_fp32() -> None:
+    # given the shipped INT8 detector graph
+    import onnx
+
+    nodes = [n.op_type for n in onnx.load(str(SHIPPED / "model-int8.onnx")).graph.node]
+    convolutions = [op for op in nodes if op in ("Conv", "QLinearConv")]
+    # then the full- and half-resolution convolutions (3 and 16 channels) are FP32, the rest INT8
+    assert convolutions[:2] == ["Conv", "Conv"]
+    assert set(convolutions[2:]) == {"QLinearConv"}
+
+
+def test_fp32_network_remakes_the_int8_networks_borderline_call(faces_dir: Path) -> None:
+    # given two_people.jpg, where the INT8 network scores a crossed arm just over the threshold
+    # (0.78; the FP32 network gives it 0.62)
+    rgb = np.ascontiguousarray(load_bgr(faces_dir / "scenes/two_people.jpg")[:, :, ::-1])
+    detector = UltraLightDetector()
+    boxes, scores = detector.raw_boxes(rgb)
+    borderline = [(b, s) for b, s in zip(boxes, scores, strict=True) if s < 0.95]
+    assert len(borderline) == 1 and len(boxes) == 3
+    box, score = borderline[0]
+    # when the second look judges it, then the FP32 look turns it down
+    assert not detector.confirmed(rgb, box, float(score))
+    assert len(detector.detect(rgb)) == 2
+    # and without the FP32 look the enlarged look alone would have let it stand
+    detector.verifier = None
+    assert detector.confirmed(rgb, box, float(score))
