@@ -13,6 +13,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -149,21 +150,28 @@ def bench_engine(
     }
 
 
-def run_bench(faces_dir: Path, detector: str = "rfb", repeats: int = 5) -> dict[str, Any]:
+def run_bench(
+    faces_dir: Path, detector: str = "rfb", repeats: int = 5, embedder_precision: str = "auto"
+) -> dict[str, Any]:
     """One-thread figures (the targets) plus all-thread figures and peak RSS.
 
     ``repeats`` scales how many timed runs each median takes (1 = a quick smoke run).
     """
     jpeg, frame, single = load_scenes(faces_dir)
-    engine = FaceEngine(EngineConfig(detector=detector, threads=1))
-    result: dict[str, Any] = {"detector": detector, "frame": "1280x720, 30 faces"}
+    config = EngineConfig(detector=detector, threads=1, embedder_precision=embedder_precision)
+    engine = FaceEngine(config)
+    result: dict[str, Any] = {
+        "detector": detector,
+        "embedder_precision": getattr(engine.embedder, "precision", "fp32"),
+        "frame": "1280x720, 30 faces",
+    }
     result |= bench_engine(engine, faces_dir, jpeg, frame, repeats)
     gallery = build_gallery(engine, faces_dir / "enroll")
     result |= single_face_figures(engine, gallery, single, repeats)
     result |= small_frame_figures(engine, gallery, faces_dir, repeats)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)  # one engine, all models loaded
     del engine
-    all_threads = FaceEngine(EngineConfig(detector=detector, threads=0))
+    all_threads = FaceEngine(replace(config, threads=0))
     multi = bench_engine(all_threads, faces_dir, jpeg, frame, repeats)
     keys = ("classify_ms_per_face", "frame30_tracked_ms", "frame30_untracked_ms")
     result |= {f"all_threads_{k}": multi[k] for k in keys}

@@ -77,14 +77,18 @@ def cmd_models_import(args: argparse.Namespace) -> int:
 
 def _import_dlib_resnet(directory: Path) -> int:
     from inference.dlib_resnet_onnx import DlibFormatError, ModelImportError, import_dlib_resnet
+    from inference.embedder_quantization import DEFAULT_CALIBRATION
 
     try:
-        info = import_dlib_resnet(directory)
+        info = import_dlib_resnet(directory, calibration=DEFAULT_CALIBRATION)
     except (DlibFormatError, ModelImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"imported {info['name']} sha256={info['sha256']} into {directory} (face embedder)")
     print(f"parity with dlib: {info['parity']}")
+    int8 = info["int8"]
+    assert isinstance(int8, dict)
+    print(f"INT8 form (where the CPU has VNNI): model-int8.onnx sha256={int8['sha256']}")
     return 0
 
 
@@ -170,7 +174,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     faces = Path(args.faces)
     if not (faces / "enroll").is_dir():
         raise ValueError(f"benchmark photos not found in {faces} (need enroll/ and probe/)")
-    result = run_bench(faces, args.detector, args.repeats)
+    result = run_bench(faces, args.detector, args.repeats, args.embedder_precision)
     if not args.json:
         for key, value in sorted(result.items()):
             print(f"{key:>36}: {value}")
@@ -229,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--faces", default=default_faces)
     be.add_argument("--detector", default="rfb")
     be.add_argument("--repeats", type=int, default=5, help="timed runs per median (1 = quick)")
+    be.add_argument(
+        "--embedder-precision",
+        default="auto",
+        choices=("auto", "int8", "fp32"),
+        help="auto (default): INT8 where the CPU has VNNI, else FP32",
+    )
     be.add_argument("--json", action="store_true")
     be.set_defaults(func=cmd_bench)
     ca = sub.add_parser("calibrate", help="genuine/impostor embedding distances")

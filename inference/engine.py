@@ -31,6 +31,7 @@ from inference.identity import (
     CHIP_SIZE,
     DEFAULT_MATCH_MARGIN,
     DEFAULT_MATCH_THRESHOLD,
+    Embedder,
     Gallery,
     create_embedder,
 )
@@ -77,6 +78,8 @@ class EngineConfig:
     ``classify_unknown`` also classifies faces outside the gallery (local analysis only).
     ``embedder``: "auto" (ONNX Runtime copy of dlib's ResNet when its model file is present,
     else dlib), "onnx" or "dlib"; both give the same embeddings (max |diff| ~1e-6).
+    ``embedder_precision`` of the ONNX embedder: "auto" (INT8 where the CPU has VNNI, else
+    FP32; inference.embedder_quantization), "int8" or "fp32".
     ``max_faces`` bounds the work per frame: beyond it, the detector's weakest faces are
     dropped unanalysed (``FrameResult.faces_over_cap``). ``match_margin``: see
     ``inference.identity.DEFAULT_MATCH_MARGIN``.
@@ -94,6 +97,7 @@ class EngineConfig:
     engaged_max_pitch: float = 25.0
     classify_unknown: bool = False
     embedder: str = "auto"
+    embedder_precision: str = "auto"
     max_faces: int = 64
 
 
@@ -159,7 +163,10 @@ class FaceEngine:
         self._detectors: dict[str, FaceDetector] = {self.config.detector: self.detector}
         self._detectors_lock = threading.Lock()
         self.landmarks = LandmarkModel()
-        self.embedder = create_embedder(self.config.embedder, self.config.threads)
+        self.embedder = create_embedder(
+            self.config.embedder, self.config.threads, self.config.embedder_precision
+        )
+        self._template_embedder: Embedder | None = None
         self.classifier = EmotionClassifier(self.config.model_name, self.config.threads)
 
     def new_tracker(self, max_age: float = 2.0) -> TrackerState:
@@ -194,7 +201,11 @@ class FaceEngine:
         self.classifier = EmotionClassifier(name, self.config.threads)
 
     def embed_enrollment_photo(self, image: np.ndarray) -> np.ndarray:
-        """Exactly one good face -> its 128-d float32 embedding; else EnrollmentPhotoError."""
+        """Exactly one good face -> its 128-d float32 embedding; else EnrollmentPhotoError.
+
+        Templates are embedded in FP32 whatever the frames' precision: a template is kept
+        for years and compared with frames embedded on other CPUs (INT8 ones lie ~0.04 away).
+        """
         faces = self._find_faces(np.ascontiguousarray(image[:, :, ::-1]))
         if not faces:
             raise EnrollmentPhotoError("no face found in the enrollment photo")
@@ -213,7 +224,17 @@ class FaceEngine:
             raise EnrollmentPhotoError(f"face is too blurry or turned away: {face.quality}")
         rgb = np.ascontiguousarray(image[:, :, ::-1])
         chips = extract_chips(rgb, [face.shape], CHIP_SIZE, CHIP_PADDING)
-        return self.embedder.embed_chips(chips)[0]
+        return self.template_embedder().embed_chips(chips)[0]
+
+    def template_embedder(self) -> Embedder:
+        """The frames' embedder when it is FP32, else an FP32 one made on first use."""
+        if getattr(self.embedder, "precision", "fp32") == "fp32":
+            return self.embedder
+        if self._template_embedder is None:
+            self._template_embedder = create_embedder(
+                self.config.embedder, self.config.threads, "fp32"
+            )
+        return self._template_embedder
 
     def _find_faces(self, rgb: np.ndarray) -> list[_Face]:
         return self._describe(rgb, self.detector.detect(rgb))

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -100,13 +100,23 @@ class OnnxEmbedder:
 
     name = "onnx"
 
-    def __init__(self, threads: int = 1, directory: Path | None = None) -> None:
+    def __init__(
+        self, threads: int = 1, directory: Path | None = None, precision: str = "auto"
+    ) -> None:
+        """``precision``: "auto" (INT8 where the CPU has VNNI, else FP32), "int8" or "fp32"
+        (inference.embedder_quantization); the one in use is ``self.precision``."""
+        from inference.embedder_quantization import effective_precision
         from inference.emotion import create_session
 
         folder = directory or find_onnx_model()
         if folder is None:
             raise EmbedderError(f"{MODEL_NAME} not found: run `{IMPORT_COMMAND}`")
-        path = verified_model_file(folder)
+        has_int8 = "int8" in model_info(folder)
+        try:
+            self.precision = effective_precision(precision, has_int8)
+        except ValueError as exc:
+            raise EmbedderError(f"{exc}: run `{IMPORT_COMMAND}`") from exc
+        path = verified_model_file(folder, self.precision)
         self.session = create_session(path, threads)
 
     def embed_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
@@ -132,21 +142,35 @@ def find_onnx_model() -> Path | None:
     return None
 
 
-def verified_model_file(folder: Path) -> Path:
-    """model.onnx of ``folder`` after checking it against the sha256 in its info file."""
+def model_info(folder: Path) -> dict[str, Any]:
+    """The embedder's info file (embedder.json) of ``folder``; EmbedderError when unreadable."""
     try:
         info = json.loads((folder / INFO_FILE).read_text())
-        path = folder / str(info["file"])
-        actual = sha256_file(path)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError) as exc:
         raise EmbedderError(f"unreadable {MODEL_NAME} in {folder}: {exc}") from exc
-    if actual != info["sha256"]:
-        raise EmbedderError(f"{path}: sha256 {actual} differs from {info['sha256']}")
+    if not isinstance(info, dict):
+        raise EmbedderError(f"unreadable {MODEL_NAME} in {folder}: {INFO_FILE} is no object")
+    return info
+
+
+def verified_model_file(folder: Path, precision: str = "fp32") -> Path:
+    """model.onnx (``fp32``) or model-int8.onnx (``int8``) of ``folder`` after checking it
+    against the sha256 in its info file."""
+    info = model_info(folder)
+    entry = info.get("int8", {}) if precision == "int8" else info
+    try:
+        path = folder / str(entry["file"])
+        actual = sha256_file(path)
+    except (OSError, KeyError) as exc:
+        raise EmbedderError(f"unreadable {MODEL_NAME} in {folder}: {exc}") from exc
+    if actual != entry["sha256"]:
+        raise EmbedderError(f"{path}: sha256 {actual} differs from {entry['sha256']}")
     return path
 
 
-def create_embedder(kind: str = "auto", threads: int = 1) -> Embedder:
-    """``onnx``, ``dlib``, or ``auto`` (ONNX when its model is present, else dlib).
+def create_embedder(kind: str = "auto", threads: int = 1, precision: str = "auto") -> Embedder:
+    """``onnx``, ``dlib``, or ``auto`` (ONNX when its model is present, else dlib); the ONNX
+    embedder in ``precision`` (see OnnxEmbedder).
 
     EmbedderError for an unknown kind, or for ``onnx`` when the model is missing or corrupt.
     """
@@ -158,7 +182,7 @@ def create_embedder(kind: str = "auto", threads: int = 1) -> Embedder:
                 "%s missing, using dlib's slower embedder: run `%s`", MODEL_NAME, IMPORT_COMMAND
             )
         return DlibEmbedder()
-    return OnnxEmbedder(threads)
+    return OnnxEmbedder(threads, precision=precision)
 
 
 @dataclass(frozen=True)

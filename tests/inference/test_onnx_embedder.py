@@ -61,18 +61,20 @@ def test_onnx_matches_dlib_on_real_photos(
     # given the aligned chips of every face in the shared photos
     chips = [chip for faces in photo_chips.values() for chip in faces]
     assert len(chips) >= 20
-    # when embedded by dlib and by the ONNX conversion (one batch)
+    # when embedded by dlib and by the ONNX conversion in FP32 (one batch)
     expected = dlib_embedder.embed_chips(chips)
-    actual = OnnxEmbedder(threads=1).embed_chips(chips)
+    actual = OnnxEmbedder(threads=1, precision="fp32").embed_chips(chips)
     # then every component agrees within the tolerance
     assert actual.shape == expected.shape == (len(chips), 128)
     assert float(np.abs(actual - expected).max()) <= PARITY_TOLERANCE
 
 
+@pytest.mark.parametrize("precision", ["fp32", "auto"])
 def test_identity_decisions_are_identical(
-    photo_chips: dict[str, list[np.ndarray]], dlib_embedder: DlibEmbedder
+    photo_chips: dict[str, list[np.ndarray]], dlib_embedder: DlibEmbedder, precision: str
 ) -> None:
-    onnx_embedder = OnnxEmbedder(threads=1)
+    # "auto" is the INT8 model where the CPU has VNNI (inference.embedder_quantization)
+    onnx_embedder = OnnxEmbedder(threads=1, precision=precision)
     decisions = []
     for embedder in (dlib_embedder, onnx_embedder):
         # given a gallery built from the enrollment photos with one embedder
@@ -133,9 +135,9 @@ def test_tampered_onnx_model_is_refused(tmp_path: Path) -> None:
     data = bytearray((folder / "model.onnx").read_bytes())
     data[-1] ^= 0xFF
     (folder / "model.onnx").write_bytes(bytes(data))
-    # when loaded / then EmbedderError names the checksum mismatch
+    # when loaded in FP32 (as templates always are) / then EmbedderError names the mismatch
     with pytest.raises(EmbedderError, match="sha256"):
-        OnnxEmbedder(directory=folder)
+        OnnxEmbedder(directory=folder, precision="fp32")
 
 
 def test_bad_chips_and_unknown_embedders_get_clear_errors() -> None:
