@@ -177,7 +177,7 @@ class UltraLightDetector:
             return []
         fine = min(1.0, self.max_side / max(height, width))
         fine_image = resized(rgb, fine)  # once: a 33 MP frame is shrunk a single time
-        boxes, scores = [], []
+        boxes, scores, scales = [], [], []
         for factor, smallest, largest in PASSES:
             scale = fine * factor
             if factor < 1.0 and min(height, width) * fine < largest_needed(smallest):
@@ -187,10 +187,17 @@ class UltraLightDetector:
             keep = (sides >= smallest) & (sides <= largest)
             boxes.append(found[keep] / scale)
             scores.append(found_scores[keep])
+            scales.append(np.full(int(keep.sum()), scale))
         merged, merged_scores = np.concatenate(boxes), np.concatenate(scores)
+        merged_scales = np.concatenate(scales)
         order = suppress_overlaps(merged, merged_scores, self.nms_iou)
         order = np.asarray(
-            [i for i in order if self.confirmed(rgb, merged[i], merged_scores[i])], dtype=np.int64
+            [
+                i
+                for i in order
+                if self.confirmed(rgb, merged[i], merged_scores[i], float(merged_scales[i]))
+            ],
+            dtype=np.int64,
         )
         return [
             d
@@ -199,14 +206,15 @@ class UltraLightDetector:
             is not None
         ]
 
-    def confirmed(self, rgb: np.ndarray, box: np.ndarray, score: float) -> bool:
+    def confirmed(self, rgb: np.ndarray, box: np.ndarray, score: float, scale: float = 1.0) -> bool:
         """A second look at an uncertain box (score < CONFIRM_BELOW, at least CONFIRM_MIN_PX:
         smaller faces are too blurred when enlarged, and are never named); the box stands if
         each look finds a face overlapping it (IoU >= 0.4) scoring at least the threshold:
 
         1. for the INT8 network, the FP32 network on the box and a margin of one box around it,
-           at the frame's own scale: quantization moves borderline scores by up to ~0.2 (an
-           arm scored 0.62 in FP32 and 0.78 in INT8), so the FP32 network re-makes the call;
+           at ``scale``, the one of the pass that found the box (frame pixels to network
+           pixels): quantization moves borderline scores by up to ~0.2 (an arm scored 0.62 in
+           FP32 and 0.78 in INT8), so the FP32 network re-makes the same call;
         2. the box cut out with the same margin and scaled so the face is CONFIRM_PX.
 
         On the labelled group photos the second look removed every false positive (hands,
@@ -216,7 +224,7 @@ class UltraLightDetector:
         x1, y1, x2, y2 = (float(v) for v in box)
         if score >= CONFIRM_BELOW or min(x2 - x1, y2 - y1) < CONFIRM_MIN_PX:
             return True
-        if self.verifier is not None and not self.found_again(rgb, box, 1.0, self.verifier):
+        if self.verifier is not None and not self.found_again(rgb, box, scale, self.verifier):
             return False
         return self.found_again(rgb, box, CONFIRM_PX / max(x2 - x1, y2 - y1, 1.0), self.session)
 

@@ -109,6 +109,12 @@ def test_fp32_network_remakes_the_int8_networks_borderline_call(faces_dir: Path)
     # when the second look judges it, then the FP32 look turns it down
     assert not detector.confirmed(rgb, box, float(score))
     assert len(detector.detect(rgb)) == 2
+    # and the FP32 look is made at the scale of the pass that found the box: the same photo
+    # enlarged 3.5x (searched at 1920 px, about half its size) also gives the two faces
+    import cv2
+
+    huge = cv2.resize(rgb, None, fx=3.5, fy=3.5, interpolation=cv2.INTER_CUBIC)
+    assert len(detector.detect(huge)) == 2
     # and without the FP32 look the enlarged look alone would have let it stand
     detector.verifier = None
     assert detector.confirmed(rgb, box, float(score))
