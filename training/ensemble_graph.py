@@ -26,6 +26,7 @@ from inference.emotion_preprocessing import preprocess_faces
 from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
 from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
+from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
 from training.mirror_tta import run_onnx
 from training.model_card import write_model_files
@@ -115,6 +116,7 @@ def build_ensemble(
         (folder / "manifest.json").write_text(manifest.to_json())  # provisional, for the engine
         classifier = EmotionClassifier(name, threads=1, models_dir=models_dir)
         metrics = evaluate_classifier(classifier, crops, labels)
+        manifest.training["latency_cpu"] = cpu_name()  # measured here, not where the source was
         manifest.evaluation.update(
             {k: v for k, v in metrics.items() if k != "model"},
             dataset=f"FER-2013 val ({val_dir})",

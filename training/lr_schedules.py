@@ -54,6 +54,13 @@ class PlannedOneCycle:
         """Change the schedule's length (never below the steps already taken)."""
         self.total_steps = max(self.step_count + 1, total_steps)
 
+    def shorten(self, total_steps: int) -> None:
+        """Re-plan to ``total_steps`` only if that is shorter: a budgeted run calls this after
+        every epoch, and a slow epoch (a paused or busy CPU) followed by a quick one must not
+        lengthen the schedule again, which would make a decaying rate jump back up (seen on
+        2026-12-04: 1.4e-4 -> 4.8e-4 in resnet-v2-cycle-3)."""
+        self.replan(min(self.total_steps, total_steps))
+
     def state_dict(self) -> dict[str, Any]:
         return {"total_steps": self.total_steps, "step_count": self.step_count}
 

@@ -29,6 +29,7 @@ from inference.emotion_preprocessing import preprocess_faces
 from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
 from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
+from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
 from training.model_card import write_model_files
 from training.model_predictors import onnx_predictor
@@ -172,6 +173,7 @@ def _write_derived(
     size = source.preprocessing.size
     shape = (source.preprocessing.channels, size, size)
     inputs = preprocess_faces(crops, source.preprocessing)
+    manifest.training["latency_cpu"] = cpu_name()  # measured here, not where the source was
     manifest.evaluation.update(
         {k: v for k, v in metrics.items() if k != "model"},
         dataset=f"FER-2013 val ({val_dir})",

@@ -34,6 +34,7 @@ from inference.emotion_preprocessing import preprocess_faces
 from inference.evaluation import evaluate_classifier, iter_folder, load_labelled_faces
 from inference.model_manifest import CANONICAL_CLASSES, ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
+from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
 from training.model_card import write_model_files
 from training.model_predictors import onnx_predictor
@@ -259,6 +260,7 @@ def evaluate_registered(
     pre = manifest.preprocessing
     path = folder / manifest.file
     inputs = preprocess_faces(crops, pre)
+    manifest.training["latency_cpu"] = cpu_name()  # measured here, not where the source was
     manifest.evaluation.update(
         {k: v for k, v in metrics.items() if k != "model"},
         latency=measure_latency(path, (pre.channels, pre.size, pre.size)),

@@ -361,9 +361,9 @@ def run_epochs(
             # Plan with the slowest recent epoch: the CPU is shared and epochs vary in length.
             recent = max(epoch_times[-3:])
             done = state["epoch"] - 1
-            planned = plan_epochs(t.epochs, done, elapsed, recent, t.max_minutes * 60)
-            if t.max_minutes and hasattr(state["sched"], "replan"):
-                state["sched"].replan(planned * state["steps"])
+            planned = min(planned, plan_epochs(t.epochs, done, elapsed, recent, t.max_minutes * 60))
+            if t.max_minutes and hasattr(state["sched"], "shorten"):
+                state["sched"].shorten(planned * state["steps"])
             if planned < t.epochs:
                 stop_reason = f"time budget of {t.max_minutes} minutes ({planned} epochs fit)"
             save_resume_checkpoint(config, model, state)

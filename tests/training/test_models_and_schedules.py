@@ -84,6 +84,27 @@ def test_onecycle_warms_up_before_annealing() -> None:
     assert seen[-1] < seen[0]
 
 
+def test_a_budgeted_schedule_is_only_ever_shortened() -> None:
+    # given a one-cycle schedule of 100 steps, stepped past its peak
+    from training.lr_schedules import PlannedOneCycle
+
+    opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
+    sched = PlannedOneCycle(opt, max_lr=0.1, total_steps=100)
+    seen = []
+    # when, after every "epoch" of 10 steps, the budget's plan says 60, then 100 steps again
+    # (a slow epoch, then quick ones: the plan of a run sharing its CPU)
+    for epoch in range(5):
+        for _ in range(10):
+            seen.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        sched.shorten(60 if epoch == 2 else 100)
+    # then the schedule stays at 60 steps and the rate never rises after its peak
+    assert sched.total_steps == 60
+    peak = seen.index(max(seen))
+    assert all(b <= a for a, b in pairwise(seen[peak:]))
+
+
 def test_plateau_halves_the_rate_when_val_loss_stalls() -> None:
     # given ReduceLROnPlateau (factor 0.5, patience 3) fed a constant val loss
     config = config_with(schedule="plateau", lr=0.1)
