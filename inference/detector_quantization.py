@@ -19,12 +19,13 @@ committed file can be reproduced by ``python -m inference models import ultra-li
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from inference.static_quantization import quantize_qoperator
 
 CALIBRATION_SCALES = (1.0, 0.35)
 CALIBRATION_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -78,38 +79,6 @@ def named_graph(fp32: bytes) -> tuple[bytes, list[str]]:
 
 def quantize_detector(fp32: bytes, photos: Path) -> bytes:
     """The INT8 model of the FP32 detector graph ``fp32``, calibrated on ``photos``; its first
-    FP32_CONVOLUTIONS convolutions stay FP32.
-
-    Writes only to a private temporary folder (the quantizer works on files), removed on return.
-    """
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    feeds = calibration_inputs(photos)
-
-    class Reader(CalibrationDataReader):
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(feeds, None)
-
-    with tempfile.TemporaryDirectory(prefix="rfb-int8-") as scratch:
-        source, prepared, out = (Path(scratch) / n for n in ("fp32.onnx", "pre.onnx", "q.onnx"))
-        named, kept_fp32 = named_graph(fp32)
-        source.write_bytes(named)
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
-        quantize_static(
-            str(prepared),
-            str(out),
-            Reader(),
-            quant_format=QuantFormat.QOperator,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            reduce_range=False,
-            nodes_to_exclude=kept_fp32,
-        )
-        return out.read_bytes()
+    FP32_CONVOLUTIONS convolutions stay FP32."""
+    named, kept_fp32 = named_graph(fp32)
+    return quantize_qoperator(named, calibration_inputs(photos), exclude=kept_fp32)

@@ -19,10 +19,11 @@ a fair test of the INT8 model.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from inference.static_quantization import quantize_qoperator
 
 INT8_FILE = "model-int8.onnx"
 PRECISIONS = ("auto", "int8", "fp32")
@@ -98,37 +99,10 @@ def calibration_chips(folder: Path = DEFAULT_CALIBRATION) -> np.ndarray:
 
 def quantize_embedder(fp32: bytes, chips: np.ndarray, input_name: str) -> bytes:
     """The INT8 model of the FP32 embedder graph ``fp32``, calibrated on ``chips`` (N x 150 x
-    150 x 3 uint8 RGB). Writes only to a private temporary folder, removed on return."""
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
+    150 x 3 uint8 RGB)."""
     batch = np.ascontiguousarray(chips.transpose(0, 3, 1, 2), dtype=np.float32)
     feeds = iter(
         {input_name: batch[i : i + CALIBRATION_BATCH]}
         for i in range(0, len(batch), CALIBRATION_BATCH)
     )
-
-    class Reader(CalibrationDataReader):
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(feeds, None)
-
-    with tempfile.TemporaryDirectory(prefix="embedder-int8-") as scratch:
-        source, prepared, out = (Path(scratch) / n for n in ("fp32.onnx", "pre.onnx", "q.onnx"))
-        source.write_bytes(fp32)
-        quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
-        quantize_static(
-            str(prepared),
-            str(out),
-            Reader(),
-            quant_format=QuantFormat.QOperator,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            reduce_range=False,
-        )
-        return out.read_bytes()
+    return quantize_qoperator(fp32, feeds)
