@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+from django.conf import settings
+
+from wellbeing.asgi_handler import get_pooled_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wellbeing.settings")
 # Django must be set up before importing anything that touches models.
-django_asgi_app = get_asgi_application()
+django_asgi_app = get_pooled_asgi_application(settings.WEB_SYNC_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

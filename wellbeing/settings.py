@@ -166,6 +166,9 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Sync threads of a web (daphne) process: requests served at once, and at most as many database
+# connections held, each reused for DATABASE_CONN_MAX_AGE seconds (wellbeing/asgi_handler.py).
+WEB_SYNC_THREADS = env_int("WEB_SYNC_THREADS", 8)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -246,6 +249,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+# Celery's Django fix-up would close every database connection before and after every task (a
+# new PostgreSQL connection per frame); a worker keeps it instead and Django's own rule closes
+# it when it is DATABASE_CONN_MAX_AGE old or has failed (wellbeing/celery.py). The fix-up still
+# closes it after this many tasks.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 # Session-affine inference (capture/routing.py, docs/pipeline.md): 0 = one shared `inference`
 # queue; N > 0 = a session's frames go to `inference.<session id mod N>`, each shard consumed by
 # one concurrency-1 worker process. `inference` stays declared so frames queued before a switch
