@@ -64,7 +64,8 @@ def ensemble_graph(members: list[onnx.ModelProto]) -> onnx.ModelProto:
             node.input[:] = [x.name if name == inner_x else name for name in node.input]
         graph.node.extend(g.node)
         graph.initializer.extend(g.initializer)
-        graph.value_info.extend(g.value_info)
+        # Members' inner shape notes are left out: a mirror member's (made before
+        # mirror_tta_graph dropped them) name the doubled batch "batch" too.
         outputs.append(inner_y)
     graph.node.append(helper.make_node("Mean", outputs, [y.name], name="ensemble_mean"))
     model = helper.make_model(graph, opset_imports=merged_opsets(members))

@@ -83,6 +83,10 @@ def mirror_tta_graph(model: onnx.ModelProto, axis: int) -> onnx.ModelProto:
     nodes = [*before, *graph.node, *after]
     del graph.node[:]
     graph.node.extend(nodes)
+    # The exporter's shape notes call every inner tensor's first axis "batch", the input's
+    # name, but inside they hold twice the batch: ONNX Runtime then warned about a shape
+    # mismatch on every call (in each worker's log). It infers the shapes itself.
+    del graph.value_info[:]
     onnx.checker.check_model(out)
     return out
 

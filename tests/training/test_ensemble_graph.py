@@ -6,12 +6,15 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 pytest.importorskip("torch")
 
 from inference.model_manifest import DEFAULT_MODELS_DIR, resolve_model
 from training.cli import main
+from training.ensemble_graph import ensemble_graph
 from training.mirror_tta import run_onnx
 
 MEMBERS = ["resnet-fer-v1", "resnet-fer-v1-mirror-int8"]
@@ -36,6 +39,23 @@ def test_command_registers_the_mean_of_two_models(fer_sample: Path, tmp_path: Pa
     assert [m["name"] for m in manifest.training["ensemble"]["members"]] == MEMBERS
     card = (models / "both" / "MODEL_CARD.md").read_text()
     assert "ensemble inside one graph" in card and "(first member, resnet-fer-v1)" in card
+
+
+def test_onnx_runtime_runs_an_ensemble_of_mirror_models_without_shape_warnings(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # given an ensemble of two shipped mirror models, whose inner tensors hold twice the batch
+    members = ["resnet-fer-v2-mirror-int8-cal", "resnet-fer-v3-mirror-int8-cal"]
+    graphs = [onnx.load(str(resolve_model(m, DEFAULT_MODELS_DIR)[1])) for m in members]
+    path = tmp_path / "ensemble.onnx"
+    onnx.save(ensemble_graph(graphs), str(path))
+    capfd.readouterr()
+    # when ONNX Runtime scores batches frame after frame, as a worker does
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for n in (4, 4, 30):
+        session.run(None, {"input": np.zeros((n, 1, 48, 48), dtype=np.float32)})
+    # then it logs nothing on the process's stderr (it warned on every call)
+    assert "Shape mismatch" not in capfd.readouterr().err
 
 
 def test_members_with_other_inputs_are_refused(
