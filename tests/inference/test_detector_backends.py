@@ -9,6 +9,7 @@ import pytest
 
 from inference.classroom_scene import compose_classroom, crop_faces
 from inference.detection import DETECTORS, UnknownDetectorError, create_detector
+from inference.ultralight_detector import pad_input
 from tests.inference.conftest import load_bgr
 
 
@@ -51,3 +52,18 @@ def test_small_faces_need_the_upsampling_backend(heads: list[np.ndarray]) -> Non
     assert len(default) <= 3
     assert len(upsampled) >= 28
     assert max(d.box[2] for d in upsampled) <= 50
+
+
+@pytest.mark.parametrize("size", [(37, 53), (720, 1280), (64, 64)])
+def test_the_rfb_input_is_the_normalised_frame_padded_with_zeros(size: tuple[int, int]) -> None:
+    # given an RGB frame of any size
+    height, width = size
+    rgb = np.random.default_rng(5).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    # when it becomes the network's input
+    x = pad_input(rgb)
+    # then it is (pixel - 127) / 128, channels first, padded to multiples of 64 with zeros
+    padded_h, padded_w = -(-height // 64) * 64, -(-width // 64) * 64
+    expected = np.zeros((1, 3, padded_h, padded_w), dtype=np.float32)
+    expected[0, :, :height, :width] = (rgb.transpose(2, 0, 1).astype(np.float32) - 127) / 128
+    assert x.dtype == np.float32 and x.shape == expected.shape
+    assert np.array_equal(x, expected)
