@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not installed")
@@ -66,6 +67,13 @@ def test_int8_quantization_runs_and_stays_close(fer_sample: Path, tmp_path: Path
     p8 = onnx_predictor(int8, CANONICAL_CLASSES)(faces)
     assert int8.stat().st_size < fp32.stat().st_size
     assert float(np.abs(p32 - p8).mean()) < 0.05
+    # and the classifier head, where calibration is decided, keeps its FP32 weights
+    graph = onnx.load(str(int8)).graph
+    weights = {i.name: i for i in graph.initializer}
+    (softmax,) = [n for n in graph.node if n.op_type == "Softmax"]
+    (head,) = [n for n in graph.node if softmax.input[0] in n.output]
+    assert head.op_type == "Gemm"
+    assert weights[head.input[1]].data_type == onnx.TensorProto.FLOAT
 
 
 def test_export_writes_a_model_the_engine_loads(
