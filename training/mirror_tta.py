@@ -148,7 +148,7 @@ def quantize_source(source: ModelManifest, train_dir: Path) -> dict[str, Any]:
         "calibration_seed": CALIBRATION_SEED,
         "train": str(train_dir),
         "format": "static QDQ, per-channel int8 weights in 7 bits (reduce_range: no saturation "
-        "on CPUs without VNNI), uint8 activations",
+        "on CPUs without VNNI), uint8 activations; Softmax and classifier head FP32",
     }
 
 
