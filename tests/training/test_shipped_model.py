@@ -1,6 +1,7 @@
 """The shipped emotion models (inference/models/resnet-fer-v1 and its INT8 mirror-TTA form;
-resnet-fer-v2 and resnet-fer-v3 with their calibrated INT8 mirror-TTA forms, v3's also with
-an FP32 classifier head, and the ensemble of v2 and v3), as the engine loads them.
+resnet-fer-v2, -v3 and -v4 with their calibrated INT8 mirror-TTA forms (v3's and v4's with an
+FP32 classifier head), and the ensembles of v2 and v3, and of v3 and v4), as the engine loads
+them.
 
 Checks what the training issue asks of a shipped model that can be checked without the held-back
 test split: a verified file of at most 20 MB (issue 13; it was 10 MB), at most 3 ms per face on
@@ -30,7 +31,10 @@ SHIPPED = [
     "resnet-fer-v3",
     "resnet-fer-v3-mirror-int8-cal",
     "resnet-fer-v3-mirror-int8h-cal",
+    "resnet-fer-v4",
+    "resnet-fer-v4-mirror-int8h-cal",
     "resnet-fer-ensemble-v2-v3",
+    "resnet-fer-ensemble-v3-v4",
 ]
 
 
