@@ -47,6 +47,18 @@ def test_graph_averages_each_face_and_its_mirror(tmp_path: Path) -> None:
     assert np.allclose(run_onnx(derived, x[:1]), both[:1], atol=1e-6)
 
 
+def test_the_mirror_graph_keeps_no_shape_notes_of_the_single_batch() -> None:
+    # given a source whose inner tensors are annotated with the input's batch axis, as
+    # quantization pre-processing leaves them
+    _, source = resolve_model(SOURCE, DEFAULT_MODELS_DIR)
+    annotated = onnx.shape_inference.infer_shapes(onnx.load(str(source)))
+    assert annotated.graph.value_info
+    # when it becomes a mirror model, whose inner tensors hold twice the batch
+    derived = mirror_tta_graph(annotated, axis=3)
+    # then none of those notes is kept (they would be wrong; ONNX Runtime infers shapes itself)
+    assert not derived.graph.value_info
+
+
 def test_command_registers_an_evaluated_model_with_a_card(tmp_path: Path) -> None:
     # given a copy of the models directory and a small labelled val folder
     models = tmp_path / "models"
