@@ -71,6 +71,21 @@ class TrainSection:
 
 
 @dataclass(frozen=True)
+class DistillationSection:
+    """Knowledge distillation from a registered ONNX model (training.distillation).
+
+    ``teacher`` names a model of the models directory (an ensemble, typically) whose
+    preprocessing equals the run's; empty: off. The loss becomes ``(1 - weight) * hard +
+    weight * T^2 * KL(teacher_T || student_T)``, the teacher scoring the same augmented (and
+    mixed) batch the student sees.
+    """
+
+    teacher: str = ""
+    weight: float = 0.0
+    temperature: float = 1.0
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     run: RunSection = field(default_factory=RunSection)
     data: DataSection = field(default_factory=DataSection)
@@ -78,6 +93,7 @@ class TrainingConfig:
     model: ModelSection = field(default_factory=ModelSection)
     train: TrainSection = field(default_factory=TrainSection)
     augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    distillation: DistillationSection = field(default_factory=DistillationSection)
     raw: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -100,6 +116,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelSection,
     "train": TrainSection,
     "augmentation": AugmentationConfig,
+    "distillation": DistillationSection,
 }
 CHOICES = {
     ("train", "optimizer"): ("adamw", "adam", "sgd"),
@@ -144,9 +161,17 @@ def parse_config(data: dict[str, Any]) -> TrainingConfig:
     low, high = config.augmentation.small_face_sizes
     if not 4 <= low <= high:
         raise ConfigError("[augmentation] small_face_sizes must be [low, high], 4 <= low <= high")
+    check_distillation(config.distillation)
     if config.run.checkpoint_minutes < 0:
         raise ConfigError("[run] checkpoint_minutes must be >= 0 (0: after every batch)")
     return config
+
+
+def check_distillation(d: DistillationSection) -> None:
+    if not 0.0 <= d.weight <= 1.0 or d.temperature <= 0:
+        raise ConfigError("[distillation] weight must be in [0, 1] and temperature > 0")
+    if d.weight > 0 and not d.teacher:
+        raise ConfigError("[distillation] weight > 0 needs a teacher (a registered model name)")
 
 
 def load_config(path: Path) -> TrainingConfig:

@@ -26,6 +26,7 @@ from inference.model_manifest import CANONICAL_CLASSES
 from training.augmentation import augment_batch
 from training.batch_mixing import mix_batch, mixed_loss
 from training.dataset_loaders import FaceDataset, load_dataset
+from training.distillation import distillation_loss
 from training.lr_schedules import PlannedOneCycle
 from training.training_config import TrainingConfig
 
@@ -142,6 +143,11 @@ def train_batch(
     batch = mix_batch(x, labels.to(state["device"]), config.augmentation, state["gen"])
     logits = model(batch.inputs)
     loss = mixed_loss(logits, batch, state["weights"], config.train.label_smoothing)
+    teacher = state.get("teacher")
+    if teacher is not None:
+        d = config.distillation
+        soft = distillation_loss(logits, teacher(batch.inputs), d.temperature)
+        loss = (1.0 - d.weight) * loss + d.weight * soft
     state["opt"].zero_grad(set_to_none=True)
     loss.backward()
     state["opt"].step()

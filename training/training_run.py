@@ -35,6 +35,7 @@ from training.checkpoint_store import (
 )
 from training.checkpoints import load_model, read_weights, save_checkpoint
 from training.dataset_loaders import FaceDataset, describe_counts
+from training.distillation import check_same_teacher, load_teacher
 from training.errors import CheckpointError, TrainingError
 from training.face_size_evaluation import describe_face_sizes, evaluate_face_sizes, shrink_inputs
 from training.lr_schedules import plan_epochs
@@ -125,6 +126,7 @@ def train_model(
         f"{size['macs'] / 1e6:.1f} MMACs, {size['params'] / 1e6:.2f} M params",
     )
     state = initial_state(config, model, train_ds.labels, gen, device)
+    attach_teacher(config, state)
     state["data"] = {
         split: fingerprint_split([path for path, _ in split_sources(config, split)], ds.labels)
         for split, ds in (("train", train_ds), ("val", val_ds))
@@ -136,6 +138,19 @@ def train_model(
     with interrupt_requests(state):
         summary = run_epochs(config, model, data, state, size, after_batch)
     return finish_run(config, state, summary, val_ds)
+
+
+def attach_teacher(config: TrainingConfig, state: dict[str, Any]) -> None:
+    """Load the [distillation] teacher into ``state`` (None when off) with its file's sha256."""
+    d = config.distillation
+    state["teacher"], state["teacher_sha256"] = None, None
+    if d.teacher and d.weight > 0:
+        state["teacher"], state["teacher_sha256"] = load_teacher(d.teacher, config.preprocessing)
+        log_message(
+            config.run_dir,
+            f"teacher {d.teacher} (sha256 {state['teacher_sha256'][:12]}): weight {d.weight}, "
+            f"temperature {d.temperature}",
+        )
 
 
 def start_fresh_folder(run_dir: Path) -> None:
@@ -164,6 +179,9 @@ def resume_run(
     run_dir = config.run_dir
     point = find_resume_point(run_dir, lambda text: log_message(run_dir, text))
     check_resumable(point.payload, config.raw, state["data"], allow)
+    if state["teacher"] is not None:
+        teacher_sha = point.payload.get("teacher_sha256")
+        check_same_teacher(teacher_sha, state["teacher_sha256"], config.distillation.teacher)
     restore_state(point.payload, model, state)
     if hasattr(state["sched"], "replan"):  # the epoch cap may have been raised
         state["sched"].replan(config.train.epochs * state["steps"])
@@ -269,6 +287,7 @@ def save_resume_checkpoint(config: TrainingConfig, model: nn.Module, state: dict
         "progress": progress.to_dict() if progress else None,
         "loop": loop,
         "data": state["data"],
+        "teacher_sha256": state.get("teacher_sha256"),
     }
     return write_checkpoint(config.run_dir, state["step"], payload)
 
@@ -426,6 +445,7 @@ def finish_run(
         "device": str(state["device"]),
         "torch": torch.__version__,
         "data": state["data"],
+        "teacher_sha256": state.get("teacher_sha256"),
         **state["imbalance"],
         "val_per_class_at_best_epoch": state["best_per_class"],
     }
