@@ -1,7 +1,8 @@
 """The shipped emotion models (inference/models/resnet-fer-v1 and its INT8 mirror-TTA form;
 resnet-fer-v2, -v3 and -v4 with their calibrated INT8 mirror-TTA forms (v3's and v4's with an
-FP32 classifier head), and the ensembles of v2 and v3, and of v3 and v4), as the engine loads
-them.
+FP32 classifier head), the ensembles of v2 and v3, and of v3 and v4, resnet-fer-v3-distilled
+(v3 taught by the v3-v4 ensemble) and resnet-fer-v5 with their calibrated INT8 mirror forms,
+and the ensemble of those two), as the engine loads them.
 
 Checks what the training issue asks of a shipped model that can be checked without the held-back
 test split: a verified file of at most 20 MB (issue 13; it was 10 MB), at most 3 ms per face on
@@ -35,6 +36,11 @@ SHIPPED = [
     "resnet-fer-v4-mirror-int8h-cal",
     "resnet-fer-ensemble-v2-v3",
     "resnet-fer-ensemble-v3-v4",
+    "resnet-fer-v3-distilled",
+    "resnet-fer-v3-distilled-mirror-int8h-cal",
+    "resnet-fer-v5",
+    "resnet-fer-v5-mirror-int8h-cal",
+    "resnet-fer-ensemble-distilled-v5",
 ]
 
 
