@@ -17,9 +17,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inference.model_manifest import CANONICAL_CLASSES, ManifestError, Preprocessing, resolve_model
+from inference.model_manifest import ManifestError, Preprocessing, resolve_model
 from training.errors import ConfigError
-from training.model_predictors import onnx_session
+from training.model_predictors import onnx_predictor
 from training.resume_guard import ResumeMismatch
 
 Teacher = Callable[[torch.Tensor], torch.Tensor]
@@ -49,14 +49,11 @@ def load_teacher(
             f"[distillation] teacher {name!r} expects other inputs than this run "
             f"(teacher -> run): {'; '.join(differ)}"
         )
-    session = onnx_session(path, threads=1)
-    input_name = session.get_inputs()[0].name
-    order = np.array([manifest.classes.index(c) for c in CANONICAL_CLASSES])
+    predict = onnx_predictor(path, manifest.classes, threads=1)
 
     def teach(inputs: torch.Tensor) -> torch.Tensor:
         batch = np.ascontiguousarray(inputs.detach().cpu().numpy(), dtype=np.float32)
-        probs = session.run(None, {input_name: batch})[0][:, order]
-        return torch.from_numpy(np.ascontiguousarray(probs)).to(inputs.device)
+        return torch.from_numpy(predict(batch)).to(inputs.device)
 
     return teach, manifest.sha256
 
