@@ -41,6 +41,9 @@ SHIPPED = [
     "resnet-fer-v5",
     "resnet-fer-v5-mirror-int8h-cal",
     "resnet-fer-ensemble-distilled-v5",
+    "resnet-fer-v5-distilled",
+    "resnet-fer-v5-distilled-mirror-int8h-cal",
+    "resnet-fer-ensemble-v5-distilled-v5",
 ]
 
 
