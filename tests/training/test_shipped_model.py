@@ -44,6 +44,8 @@ SHIPPED = [
     "resnet-fer-v5-distilled",
     "resnet-fer-v5-distilled-mirror-int8h-cal",
     "resnet-fer-ensemble-v5-distilled-v5",
+    "resnet-fer-v5-distilled-2",
+    "resnet-fer-v5-distilled-2-mirror-int8h-cal",
 ]
 
 
