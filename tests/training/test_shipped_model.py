@@ -46,6 +46,7 @@ SHIPPED = [
     "resnet-fer-ensemble-v5-distilled-v5",
     "resnet-fer-v5-distilled-2",
     "resnet-fer-v5-distilled-2-mirror-int8h-cal",
+    "resnet-fer-ensemble-3-v5",
 ]
 
 
