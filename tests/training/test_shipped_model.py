@@ -47,6 +47,10 @@ SHIPPED = [
     "resnet-fer-v5-distilled-2",
     "resnet-fer-v5-distilled-2-mirror-int8h-cal",
     "resnet-fer-ensemble-3-v5",
+    "resnet-fer-v5-distilled-3-lr3e4",
+    "resnet-fer-v5-distilled-3-lr3e4-mirror-int8h-cal",
+    "resnet-fer-v5-distilled-3-mirror-int8h-cal",
+    "resnet-fer-ensemble-v5-distilled-3",
 ]
 
 
