@@ -51,6 +51,10 @@ SHIPPED = [
     "resnet-fer-v5-distilled-3-lr3e4-mirror-int8h-cal",
     "resnet-fer-v5-distilled-3-mirror-int8h-cal",
     "resnet-fer-ensemble-v5-distilled-3",
+    "resnet-fer-v5-distilled-4-lr3e4",
+    "resnet-fer-v5-distilled-4-lr3e4-mirror-int8h-cal",
+    "resnet-fer-v5-distilled-4-lr2e4-mirror-int8h-cal",
+    "resnet-fer-ensemble-v5-distilled-4",
 ]
 
 
