@@ -172,7 +172,12 @@ def command_calibrate(args: argparse.Namespace) -> int:
 
     command = "python -m training " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = calibrate_registered_model(
-        args.source, args.name, Path(args.models_dir), Path(args.data), command
+        args.source,
+        args.name,
+        Path(args.models_dir),
+        Path(args.data),
+        command,
+        temperature_from=args.temperature_from,
     )
     print(
         f"wrote {report['model_dir']}: T = {report['temperature']:.4f}, ECE "
@@ -314,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--name", required=True, help="new model folder name under --models-dir")
     cal.add_argument("--models-dir", default=str(models_dir()))
     cal.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
+    cal.add_argument(
+        "--temperature-from",
+        metavar="MODEL",
+        help="apply the temperature of this calibrated model instead of fitting one (required "
+        "for a final fit on train+val: pass its train-only twin)",
+    )
     cal.set_defaults(handler=command_calibrate)
 
     ens = sub.add_parser(

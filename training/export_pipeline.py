@@ -174,6 +174,8 @@ def build_manifest(
     summary_path = checkpoint.parent / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
     raw = payload["config"]
+    # A resume checkpoint (last.pt: it has a "loop") stores the epoch to run next.
+    epoch = payload["epoch"] - 1 if "loop" in payload else payload.get("epoch")
     # Runs record their command in summary.json; older runs fall back to the config copy
     # that every run folder keeps, which reproduces the run exactly.
     fallback = f"python -m training train --config {checkpoint.parent / 'config.toml'}"
@@ -182,7 +184,7 @@ def build_manifest(
         "config": raw,
         "seed": raw.get("run", {}).get("seed"),
         "model": payload["model"],
-        "checkpoint_epoch": payload.get("epoch"),
+        "checkpoint_epoch": epoch,
         "epochs_run": summary.get("epochs_run"),
         "best_epoch": summary.get("best_epoch"),
         "stop_reason": summary.get("stop_reason"),
@@ -197,20 +199,28 @@ def build_manifest(
     }
     return ModelManifest(
         name=name,
-        version=f"{raw.get('run', {}).get('name', name)}-epoch{payload.get('epoch')}",
+        version=f"{raw.get('run', {}).get('name', name)}-epoch{epoch}",
         classes=CANONICAL_CLASSES,
         preprocessing=spec,
         file=onnx_path.name,
         sha256=sha256_file(onnx_path),
         licence=LICENCE,
         source=f"python -m training (this repository), run {checkpoint.parent.name}",
-        description=(
-            f"{payload['model']['family']} emotion model trained on FER-2013 train, "
-            "epoch selected on FER-2013 val."
-        ),
+        description=describe_training_data(payload["model"]["family"], raw),
         evaluation=evaluation,
         training=training,
     )
+
+
+def describe_training_data(family: str, raw: dict[str, Any]) -> str:
+    """The manifest's one-line description: what the model learned from, how it was picked."""
+    extra = raw.get("data", {}).get("train_extra") or []
+    if extra:
+        return (
+            f"{family} emotion model trained on FER-2013 train and {', '.join(extra)} (final "
+            "fit), last epoch of a fixed schedule; its val figures are not held out."
+        )
+    return f"{family} emotion model trained on FER-2013 train, epoch selected on FER-2013 val."
 
 
 def command_line() -> str:

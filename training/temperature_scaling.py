@@ -13,6 +13,11 @@ after, and a reliability diagram PNG.
 Contract: the source graph has exactly one Softmax node, the output of our exporter and of
 ``mirror-tta``. Fitting the same data it is measured on is the documented recipe (Guo et al.
 2017, "On Calibration of Modern Neural Networks"); the held-back test split is not touched.
+
+A model of a final fit on train+val (``[data] train_extra``) has seen the val faces, so a
+temperature fitted on them would leave it overconfident: such a source is refused unless
+``--temperature-from TWIN`` names a calibrated model of the same recipe trained on train only,
+whose temperature is then applied as it is (its figures on val are shown but are not held out).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from inference.model_manifest import CANONICAL_CLASSES, ModelManifest, resolve_m
 from training.errors import ExportError
 from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
-from training.model_card import write_model_files
+from training.model_card import extra_training_data, write_model_files
 from training.model_predictors import onnx_predictor
 from training.onnx_export import measure_latency
 
@@ -209,18 +214,52 @@ def render_reliability(
     plt.close(fig)
 
 
+def borrowed_temperature(
+    source: ModelManifest, temperature_from: str | None, models_dir: Path
+) -> tuple[float, str] | None:
+    """(T, where it was fitted) of ``temperature_from``, or None to fit T on val.
+
+    Raises ExportError when the source trained on extra data (val) and no twin is named, or
+    when the named model has no fitted temperature.
+    """
+    extra = extra_training_data(source.training)
+    if temperature_from is None:
+        if extra:
+            raise ExportError(
+                f"{source.name} was trained on {', '.join(extra)} as well (a final fit): a "
+                "temperature fitted on faces it has seen would leave it overconfident; pass "
+                "--temperature-from with the calibrated train-only twin of its recipe"
+            )
+        return None
+    twin, _ = resolve_model(temperature_from, models_dir)
+    cal = twin.evaluation.get("calibration") or {}
+    if "temperature" not in cal:
+        raise ExportError(f"{temperature_from} has no fitted temperature; calibrate it first")
+    return float(
+        cal["temperature"]
+    ), f"{temperature_from} (taken as it is; there: {cal['fitted_on']})"
+
+
 def calibrate_registered_model(
-    source_name: str, name: str, models_dir: Path, val_dir: Path, command: str
+    source_name: str,
+    name: str,
+    models_dir: Path,
+    val_dir: Path,
+    command: str,
+    temperature_from: str | None = None,
 ) -> dict[str, Any]:
     """Write ``models_dir/name`` (model with T inside, manifest, card, reliability.png).
 
-    Raises ExportError when the folder exists, the graph has no single Softmax, or the edited
-    graph at T = 1 differs from the source (max abs difference over 1e-6 on the val faces).
+    T is fitted on ``val_dir`` or, with ``temperature_from``, taken from that calibrated model.
+    Raises ExportError when the folder exists, the graph has no single Softmax, the edited
+    graph at T = 1 differs from the source (max abs difference over 1e-6 on the val faces),
+    or the source trained on val and ``temperature_from`` is missing (borrowed_temperature).
     """
     source, source_path = resolve_model(source_name, models_dir)
     folder = models_dir / name
     if folder.exists():
         raise ExportError(f"{folder} already exists; choose another --name")
+    borrowed = borrowed_temperature(source, temperature_from, models_dir)
     crops, label_list = load_labelled_faces(iter_folder(val_dir))
     labels = np.asarray(label_list)
     inputs = preprocess_faces(crops, source.preprocessing)
@@ -231,13 +270,17 @@ def calibrate_registered_model(
     plain = onnx_predictor(source_path, source.classes)(inputs)
     if np.abs(before - plain).max() > PARITY_TOLERANCE:
         raise ExportError("the graph with T = 1 differs from the source; the graph edit is wrong")
-    temperature = fit_temperature(lambda t: negative_log_likelihood(probs(t), labels))
+    if borrowed:
+        temperature, fitted_on = borrowed
+    else:
+        temperature = fit_temperature(lambda t: negative_log_likelihood(probs(t), labels))
+        fitted_on = f"FER-2013 val ({val_dir}), {len(labels)} faces, minimum NLL"
     after = probs(temperature)
     folder.mkdir(parents=True)
     try:
         path = folder / source.file
         onnx.save(temperature_graph(model, temperature), str(path))
-        figures = calibration_figures(before, after, labels, temperature, val_dir)
+        figures = calibration_figures(before, after, labels, temperature, fitted_on)
         render_reliability(
             figures["bins_before"], figures["bins_after"], figures, folder / "reliability.png"
         )
@@ -269,11 +312,11 @@ def evaluate_registered(
 
 
 def calibration_figures(
-    before: np.ndarray, after: np.ndarray, labels: np.ndarray, t: float, val_dir: Path
+    before: np.ndarray, after: np.ndarray, labels: np.ndarray, t: float, fitted_on: str
 ) -> dict[str, Any]:
     return {
         "temperature": t,
-        "fitted_on": f"FER-2013 val ({val_dir}), {len(labels)} faces, minimum NLL",
+        "fitted_on": fitted_on,
         "bins": BINS,
         "ece_before": expected_calibration_error(before, labels),
         "ece_after": expected_calibration_error(after, labels),
@@ -305,6 +348,6 @@ def calibrated_manifest(
         version=f"{source.version}+T{t:.4f}",
         sha256=sha256_file(folder / source.file),
         description=f"{source.description} Logits divided by the temperature {t:.4f} "
-        "(fitted on val) before the Softmax, inside the graph.",
+        f"(fitted on {figures['fitted_on']}) before the Softmax, inside the graph.",
     )
     return ModelManifest.from_dict(data)

@@ -9,6 +9,7 @@ the test knows the kill lands in the middle of an epoch.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -289,3 +290,27 @@ def test_final_fit_adds_train_extra_and_guards_it(tmp_path: Path) -> None:
     (val / "happy" / "happy_0.png").unlink()
     with pytest.raises(ResumeMismatch, match=r"train data .*18 -> 17 files"):
         train_model(parse_config(raw), resume=True)
+
+
+def test_a_final_fit_exports_its_last_epoch_marked_as_not_held_out(tmp_path: Path) -> None:
+    # given a two-epoch final fit that also trained on its val folder
+    from training.export_pipeline import export_checkpoint
+
+    train = write_class_folders(tmp_path / "train", ["angry", "happy"], per_class=6)
+    val = write_class_folders(tmp_path / "val", ["angry", "happy"], per_class=3, seed=5)
+    raw = tiny_config(train, val, tmp_path / "runs", epochs=2)
+    raw["data"]["train_extra"] = [str(val)]
+    train_model(parse_config(raw))
+    run_dir = tmp_path / "runs" / raw["run"]["name"]
+    # when its last.pt (the end of the fixed schedule) is exported
+    export_checkpoint(run_dir / "last.pt", "final-fit", tmp_path / "models")
+    # then the manifest names the last epoch and says the val figures are not held out
+    data = json.loads((tmp_path / "models" / "final-fit" / "manifest.json").read_text())
+    assert data["training"]["checkpoint_epoch"] == 2
+    assert data["version"].endswith("-epoch2")
+    assert "final fit" in data["description"] and "not held out" in data["description"]
+    # and so does the card, in its data and evaluation sections
+    card = (tmp_path / "models" / "final-fit" / "MODEL_CARD.md").read_text()
+    assert "**The val figures below are not a held-out" in card
+    assert "## Evaluation (FER-2013 val, PublicTest; seen in training, not held out)" in card
+    assert "kept the last epoch (2; final fit)" in card and "best epoch" not in card

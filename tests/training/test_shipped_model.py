@@ -135,3 +135,14 @@ def test_manifest_records_the_training_run(key: str, name: str) -> None:
     manifest, _ = resolve_model(name, MODELS)
     # then each reproduction item is recorded (not empty)
     assert manifest.training.get(key) not in (None, "", {})
+
+
+def test_a_final_fit_says_its_val_figures_are_not_held_out(name: str) -> None:
+    # given the shipped manifest and card
+    manifest, _ = resolve_model(name, MODELS)
+    extra = manifest.training["config"].get("data", {}).get("train_extra")
+    card = card_text(name)
+    # then a model that also trained on val says so where its val figures are shown, and a
+    # train-only model does not
+    assert ("seen in training, not held out" in card) == bool(extra)
+    assert ("not held out" in manifest.description) == bool(extra)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -114,3 +116,48 @@ def test_command_registers_a_calibrated_model_with_a_card(fer_sample: Path, tmp_
     assert "Small faces" in card
     assert (models / "cal" / "reliability.png").stat().st_size > 10_000
     assert manifest.training["temperature_scaling"]["source"] == source.name
+
+
+def mark_as_final_fit(models: Path, name: str, extra: str) -> None:
+    """Record in ``name``'s manifest that its training also used ``extra`` (train+val)."""
+    path = models / name / "manifest.json"
+    data = json.loads(path.read_text())
+    data["training"]["config"].setdefault("data", {})["train_extra"] = [extra]
+    data["name"] = name
+    path.write_text(json.dumps(data))
+
+
+def test_a_final_fit_takes_the_temperature_of_its_train_only_twin(
+    fer_sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a calibrated train-only model and the same network marked as trained on val too
+    models = tmp_path / "models"
+    for name in ("resnet-fer-v1-mirror-int8",):
+        shutil.copytree(DEFAULT_MODELS_DIR / name, models / name)
+    shutil.copytree(models / "resnet-fer-v1-mirror-int8", models / "final-fit")
+    mark_as_final_fit(models, "final-fit", str(fer_sample))
+    data = ["--models-dir", str(models), "--data", str(fer_sample)]
+    assert main(["calibrate", "resnet-fer-v1-mirror-int8", "--name", "twin-cal", *data]) == 0
+    # when the final fit is calibrated on the val faces it has seen, it is refused
+    capsys.readouterr()
+    assert main(["calibrate", "final-fit", "--name", "cal", *data]) != 0
+    assert re.search(
+        r"final-fit was trained on .* final fit.*--temperature-from", capsys.readouterr().err
+    )
+    assert not (models / "cal").exists()
+    # and a model without a fitted temperature cannot lend one
+    lender = ["--temperature-from", "final-fit"]
+    assert main(["calibrate", "final-fit", "--name", "cal", *lender, *data]) != 0
+    assert "final-fit has no fitted temperature" in capsys.readouterr().err
+    # when it takes the twin's temperature instead
+    args = ["calibrate", "final-fit", "--name", "cal", "--temperature-from", "twin-cal", *data]
+    assert main(args) == 0
+    # then the twin's temperature is applied as it is and the card says where it came from
+    twin, _ = resolve_model("twin-cal", models)
+    manifest, _ = resolve_model("cal", models)
+    cal = manifest.evaluation["calibration"]
+    assert cal["temperature"] == twin.evaluation["calibration"]["temperature"]
+    assert cal["fitted_on"].startswith("twin-cal (taken as it is")
+    card = (models / "cal" / "MODEL_CARD.md").read_text()
+    assert "The temperature is the train-only twin's" in card
+    assert "seen in training, not held out" in card
