@@ -31,7 +31,7 @@ from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
 from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
-from training.model_card import write_model_files
+from training.model_card import extra_training_data, write_model_files
 from training.model_predictors import onnx_predictor
 from training.onnx_export import measure_latency, quantize_int8
 
@@ -201,6 +201,7 @@ def derived_manifest(
     """The source manifest, renamed, with the new checksum and a record of the derivation."""
     data = json.loads(source.to_json())
     training = dict(data["training"])
+    seen = extra_training_data(training)
     training["mirror_tta"] = {
         "source": source.name,
         "source_sha256": source.sha256,
@@ -214,7 +215,8 @@ def derived_manifest(
         version=f"{source.version}{'+int8' if int8 else ''}+mirror-tta",
         sha256=sha256_file(path),
         description=f"{source.name} with mirror test-time augmentation inside the graph "
-        "(mean of the probabilities of each face and its mirror image).",
+        "(mean of the probabilities of each face and its mirror image)."
+        + (" Trained on val too (final fit): its val figures are not held out." if seen else ""),
         evaluation={"tta_on": source.evaluation.get("tta_on", {})},
         training=training,
     )

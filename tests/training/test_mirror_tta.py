@@ -124,3 +124,24 @@ def test_int8_form_is_quantized_then_mirrored(tmp_path: Path) -> None:
     # and its outputs are still probabilities (the Softmax is not quantized)
     probs = EmotionClassifier("m8", models_dir=models).classify([np.eye(48, dtype=np.uint8)] * 3)
     assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_the_mirror_form_of_a_final_fit_says_its_val_figures_are_not_held_out(
+    tmp_path: Path,
+) -> None:
+    # given a source model whose training also used the val folder (a final fit)
+    models = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODELS_DIR / SOURCE, models / SOURCE)
+    val = write_class_folders(tmp_path / "val", ["angry", "happy", "sad"], per_class=4)
+    path = models / SOURCE / "manifest.json"
+    data = json.loads(path.read_text())
+    data["training"]["config"].setdefault("data", {})["train_extra"] = [str(val)]
+    path.write_text(json.dumps(data))
+    # when its mirror form is derived
+    args = ["mirror-tta", SOURCE, "--name", "mirrored", "--models-dir", str(models)]
+    assert main([*args, "--data", str(val)]) == 0
+    # then the description and the card keep saying that its val figures are not held out
+    manifest, _ = resolve_model("mirrored", models)
+    assert manifest.description.endswith("its val figures are not held out.")
+    card = (models / "mirrored" / "MODEL_CARD.md").read_text()
+    assert "seen in training, not held out" in card

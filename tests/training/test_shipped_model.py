@@ -55,6 +55,9 @@ SHIPPED = [
     "resnet-fer-v5-distilled-4-lr3e4-mirror-int8h-cal",
     "resnet-fer-v5-distilled-4-lr2e4-mirror-int8h-cal",
     "resnet-fer-ensemble-v5-distilled-4",
+    "resnet-fer-v5-distilled-5",
+    "resnet-fer-v5-distilled-5-mirror-int8h-cal",
+    "resnet-fer-v5-distilled-5-trainval-mirror-int8h-cal",
 ]
 
 
