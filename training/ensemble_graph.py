@@ -29,7 +29,7 @@ from training.errors import ExportError
 from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
 from training.mirror_tta import run_onnx
-from training.model_card import write_model_files
+from training.model_card import NOT_HELD_OUT, extra_training_data, write_model_files
 from training.model_predictors import onnx_predictor
 from training.onnx_export import measure_latency
 
@@ -141,7 +141,12 @@ def ensemble_manifest(
     data = json.loads(members[0].to_json())
     data["training"]["ensemble"] = {
         "members": [
-            {"name": m.name, "sha256": m.sha256, "accuracy": m.evaluation.get("accuracy")}
+            {
+                "name": m.name,
+                "sha256": m.sha256,
+                "accuracy": m.evaluation.get("accuracy"),
+                "train_extra": extra_training_data(m.training),
+            }
             for m in members
         ],
         "parity_max_abs_diff": parity,
@@ -152,7 +157,8 @@ def ensemble_manifest(
         name=folder.name,
         version="ensemble(" + "+".join(m.version for m in members) + ")",
         sha256=sha256_file(folder / members[0].file),
-        description=f"Ensemble of {names}: the mean of their probabilities, inside one graph.",
+        description=f"Ensemble of {names}: the mean of their probabilities, inside one graph."
+        + (f" {NOT_HELD_OUT}" if extra_training_data(data["training"]) else ""),
         evaluation={"tta_on": members[0].evaluation.get("tta_on", {})},
     )
     return ModelManifest.from_dict(data)

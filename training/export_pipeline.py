@@ -24,7 +24,7 @@ from training.checkpoints import load_model
 from training.dataset_loaders import FaceDataset
 from training.errors import ExportError
 from training.face_size_evaluation import evaluate_face_sizes
-from training.model_card import LICENCE, write_model_files
+from training.model_card import LICENCE, extra_training_data, write_model_files
 from training.model_evaluation import evaluate_model
 from training.model_predictors import onnx_predictor, torch_predictor
 from training.model_zoo import count_macs, count_params
@@ -206,15 +206,15 @@ def build_manifest(
         sha256=sha256_file(onnx_path),
         licence=LICENCE,
         source=f"python -m training (this repository), run {checkpoint.parent.name}",
-        description=describe_training_data(payload["model"]["family"], raw),
+        description=describe_training_data(payload["model"]["family"], training),
         evaluation=evaluation,
         training=training,
     )
 
 
-def describe_training_data(family: str, raw: dict[str, Any]) -> str:
+def describe_training_data(family: str, training: dict[str, Any]) -> str:
     """The manifest's one-line description: what the model learned from, how it was picked."""
-    extra = raw.get("data", {}).get("train_extra") or []
+    extra = extra_training_data(training)
     if extra:
         return (
             f"{family} emotion model trained on FER-2013 train and {', '.join(extra)} (final "

@@ -31,7 +31,7 @@ from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
 from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
-from training.model_card import extra_training_data, write_model_files
+from training.model_card import NOT_HELD_OUT, extra_training_data, write_model_files
 from training.model_predictors import onnx_predictor
 from training.onnx_export import measure_latency, quantize_int8
 
@@ -216,7 +216,7 @@ def derived_manifest(
         sha256=sha256_file(path),
         description=f"{source.name} with mirror test-time augmentation inside the graph "
         "(mean of the probabilities of each face and its mirror image)."
-        + (" Trained on val too (final fit): its val figures are not held out." if seen else ""),
+        + (f" {NOT_HELD_OUT}" if seen else ""),
         evaluation={"tta_on": source.evaluation.get("tta_on", {})},
         training=training,
     )

@@ -15,8 +15,15 @@ LICENCE = (
 
 
 def extra_training_data(tr: dict[str, Any]) -> list[str]:
-    """The ``[data] train_extra`` folders a model also trained on (a final fit on train+val)."""
-    return list(tr.get("config", {}).get("data", {}).get("train_extra") or [])
+    """The ``[data] train_extra`` folders a model also trained on (a final fit on train+val),
+    its own or, for an ensemble, any member's."""
+    own = tr.get("config", {}).get("data", {}).get("train_extra") or []
+    members = (tr.get("ensemble") or {}).get("members", [])
+    extra = [*own, *(p for m in members for p in m.get("train_extra", []))]
+    return list(dict.fromkeys(extra))
+
+
+NOT_HELD_OUT = "Trained on val too (final fit): its val figures are not held out."
 
 
 def data_lines(tr: dict[str, Any]) -> list[str]:

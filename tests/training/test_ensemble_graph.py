@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -70,3 +71,24 @@ def test_members_with_other_inputs_are_refused(
     # then it is refused naming the model, and nothing is written
     assert code == 2 and "fer-mini-xception takes other inputs" in capsys.readouterr().err
     assert not (models / "mixed").exists()
+
+
+def test_an_ensemble_with_a_final_fit_member_says_its_val_figures_are_not_held_out(
+    fer_sample: Path, tmp_path: Path
+) -> None:
+    # given two members of which only the second also trained on val (a final fit)
+    models = tmp_path / "models"
+    for member in MEMBERS:
+        shutil.copytree(DEFAULT_MODELS_DIR / member, models / member)
+    path = models / MEMBERS[1] / "manifest.json"
+    data = json.loads(path.read_text())
+    data["training"]["config"].setdefault("data", {})["train_extra"] = [str(fer_sample)]
+    path.write_text(json.dumps(data))
+    # when they are averaged
+    args = ["ensemble", *MEMBERS, "--name", "ens", "--models-dir", str(models)]
+    assert main([*args, "--data", str(fer_sample)]) == 0
+    # then the description and the card say so, although the first member trained on train only
+    manifest, _ = resolve_model("ens", models)
+    assert manifest.description.endswith("its val figures are not held out.")
+    card = (models / "ens" / "MODEL_CARD.md").read_text()
+    assert "seen in training, not held out" in card

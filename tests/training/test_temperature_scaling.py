@@ -132,8 +132,9 @@ def test_a_final_fit_takes_the_temperature_of_its_train_only_twin(
 ) -> None:
     # given a calibrated train-only model and the same network marked as trained on val too
     models = tmp_path / "models"
-    for name in ("resnet-fer-v1-mirror-int8",):
-        shutil.copytree(DEFAULT_MODELS_DIR / name, models / name)
+    shutil.copytree(
+        DEFAULT_MODELS_DIR / "resnet-fer-v1-mirror-int8", models / "resnet-fer-v1-mirror-int8"
+    )
     shutil.copytree(models / "resnet-fer-v1-mirror-int8", models / "final-fit")
     mark_as_final_fit(models, "final-fit", str(fer_sample))
     data = ["--models-dir", str(models), "--data", str(fer_sample)]
