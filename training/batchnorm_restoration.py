@@ -158,12 +158,21 @@ def sample_faces(folder: Path, layout: str, spec: Preprocessing, count: int, see
 
 
 def weights_from_onnx(
-    name: str, models: Path, data: Path, out: Path, count: int = 4096, seed: int = 0
+    name: str,
+    models: Path,
+    data: Path,
+    out: Path,
+    count: int = 4096,
+    seed: int = 0,
+    width: float | None = None,
 ) -> dict[str, Any]:
     """Write a trainable state_dict of registered model ``name`` to ``out`` (torch.save).
 
-    The file serves ``[model] pretrained`` in a training config. Raises CheckpointError when
-    the model was not exported by this pipeline or cannot be rebuilt exactly.
+    The file serves ``[model] pretrained`` in a training config. With ``width`` (wider than the
+    model's own) the weights are those of the wider network of the same family that computes
+    the same function (``training.network_widening``; seeded by ``seed``). Raises
+    CheckpointError when the model was not exported by this pipeline, cannot be rebuilt
+    exactly, or cannot be widened exactly.
     """
     from inference.model_manifest import resolve_model
     from training.model_zoo import build_model
@@ -178,6 +187,31 @@ def weights_from_onnx(
     plain = build_model(spec["family"], pre.channels, spec["width"], spec["dropout"])
     faces = sample_faces(data, "fer-folder", pre, count, seed)
     restore_batchnorm(folded, plain, faces)
+    result = {"model": name, "weights": str(out), "faces": len(faces), **spec}
+    if width is not None and width != spec["width"]:
+        plain = widened(plain, spec, pre.channels, width, seed, torch.from_numpy(faces))
+        result |= {"width": width, "widened_from": spec["width"], "widening_seed": seed}
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(plain.state_dict(), out)
-    return {"model": name, "weights": str(out), "faces": len(faces), **spec}
+    return result
+
+
+def widened(
+    plain: nn.Module, spec: dict[str, Any], channels: int, width: float, seed: int, faces: Any
+) -> nn.Module:
+    """The wider network computing what ``plain`` computes, checked on ``faces``."""
+    from training.model_zoo import build_model
+    from training.network_widening import widen_resnet, widening_difference
+
+    if spec["family"] != "resnet":
+        raise CheckpointError(
+            f"widening is implemented for the resnet family, not {spec['family']}"
+        )
+    wide = widen_resnet(plain, build_model("resnet", channels, width, spec["dropout"]), seed)
+    difference = widening_difference(plain, wide, faces[:STATS_BATCH])
+    if difference > PARITY_TOLERANCE:
+        raise CheckpointError(
+            f"widened model differs from the trained one by {difference:.2e} "
+            f"(> {PARITY_TOLERANCE}); not writing weights"
+        )
+    return wide

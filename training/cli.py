@@ -216,7 +216,13 @@ def command_weights_from_onnx(args: argparse.Namespace) -> int:
     from training.batchnorm_restoration import weights_from_onnx
 
     result = weights_from_onnx(
-        args.model, Path(args.models_dir), Path(args.data), Path(args.out), args.faces
+        args.model,
+        Path(args.models_dir),
+        Path(args.data),
+        Path(args.out),
+        args.faces,
+        args.seed,
+        args.width,
     )
     print_json(result)
     return 0
@@ -347,6 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     unfold.add_argument("--faces", type=int, default=4096, help="faces for the statistics")
     unfold.add_argument("--out", required=True, help="where to write the .pt state_dict")
+    unfold.add_argument(
+        "--width",
+        type=float,
+        help="write the weights of a wider network of the same family computing the same "
+        "function (resnet only; e.g. 1.0 for a 0.75 model)",
+    )
+    unfold.add_argument(
+        "--seed", type=int, default=0, help="draws the faces and the widening's channel copies"
+    )
     unfold.set_defaults(handler=command_weights_from_onnx)
 
     bench = sub.add_parser("bench", help="ms per face of a registered model, 1 thread (JSON)")
