@@ -136,15 +136,21 @@ def restate_batchnorm1d(plain: nn.Module, inputs: torch.Tensor) -> None:
             bn.running_var.copy_(var)
 
 
-def check_parity(folded: nn.Module, plain: nn.Module, inputs: torch.Tensor) -> None:
+def check_parity(
+    folded: nn.Module,
+    plain: nn.Module,
+    inputs: torch.Tensor,
+    what: str = "restored model differs from the ONNX model",
+) -> None:
+    """Raise CheckpointError (starting with ``what``) when the two modules' probabilities
+    (eval mode) differ by more than PARITY_TOLERANCE on ``inputs``."""
     with torch.no_grad():
         expected = WithSoftmax(folded).eval()(inputs)
         actual = WithSoftmax(plain).eval()(inputs)
     difference = float((expected - actual).abs().max())
     if difference > PARITY_TOLERANCE:
         raise CheckpointError(
-            f"restored model differs from the ONNX model by {difference:.2e} "
-            f"(> {PARITY_TOLERANCE}); not writing weights"
+            f"{what} by {difference:.2e} (> {PARITY_TOLERANCE}); not writing weights"
         )
 
 
@@ -201,17 +207,12 @@ def widened(
 ) -> nn.Module:
     """The wider network computing what ``plain`` computes, checked on ``faces``."""
     from training.model_zoo import build_model
-    from training.network_widening import widen_resnet, widening_difference
+    from training.network_widening import widen_resnet
 
     if spec["family"] != "resnet":
         raise CheckpointError(
             f"widening is implemented for the resnet family, not {spec['family']}"
         )
     wide = widen_resnet(plain, build_model("resnet", channels, width, spec["dropout"]), seed)
-    difference = widening_difference(plain, wide, faces[:STATS_BATCH])
-    if difference > PARITY_TOLERANCE:
-        raise CheckpointError(
-            f"widened model differs from the trained one by {difference:.2e} "
-            f"(> {PARITY_TOLERANCE}); not writing weights"
-        )
+    check_parity(plain, wide, faces[:STATS_BATCH], "widened model differs from the trained one")
     return wide

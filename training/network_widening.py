@@ -153,11 +153,3 @@ def widen_resnet(old: nn.Module, new: nn.Module, seed: int) -> nn.Module:
     copy_tensor(fc_new.weight, widen_weight(fc_old.weight, None, stream), "classifier weight")
     copy_tensor(fc_new.bias, fc_old.bias, "classifier bias")
     return new
-
-
-def widening_difference(old: nn.Module, new: nn.Module, inputs: torch.Tensor) -> float:
-    """Largest absolute difference of the two networks' probabilities on ``inputs`` (eval)."""
-    with torch.no_grad():
-        expected = torch.softmax(old.eval()(inputs), 1)
-        actual = torch.softmax(new.eval()(inputs), 1)
-    return float((expected - actual).abs().max())
