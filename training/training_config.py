@@ -59,7 +59,7 @@ class TrainSection:
     lr: float = 3e-3
     weight_decay: float = 0.05
     momentum: float = 0.9
-    schedule: str = "onecycle"  # onecycle | cosine | plateau
+    schedule: str = "onecycle"  # onecycle | cosine | constant | plateau
     label_smoothing: float = 0.1
     class_weighting: str = "sqrt-inverse"  # none | inverse | sqrt-inverse
     balanced_sampler: bool = False
@@ -68,6 +68,9 @@ class TrainSection:
     threads: int = 2
     max_minutes: float = 0.0  # stop before an epoch would end past this budget (0 = none)
     monitor_face_px: int = 0  # also log val accuracy on faces shrunk to this size (0 = off)
+    # Keep the mean of the weights of every epoch from this one on and write it, batch-norm
+    # statistics measured afresh, as averaged.pt (training.weight_averaging; 0 = off).
+    average_from_epoch: int = 0
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ SECTIONS: dict[str, type] = {
 }
 CHOICES = {
     ("train", "optimizer"): ("adamw", "adam", "sgd"),
-    ("train", "schedule"): ("onecycle", "cosine", "plateau"),
+    ("train", "schedule"): ("onecycle", "cosine", "constant", "plateau"),
     ("train", "class_weighting"): ("none", "inverse", "sqrt-inverse"),
     ("train", "select_metric"): ("val_accuracy", "val_loss"),
     ("preprocessing", "color"): ("gray", "rgb"),
@@ -158,6 +161,11 @@ def parse_config(data: dict[str, Any]) -> TrainingConfig:
     config = TrainingConfig(**sections, raw=data)
     if config.train.epochs < 1 or config.train.batch_size < 1:
         raise ConfigError("[train] epochs and batch_size must be >= 1")
+    if not 0 <= config.train.average_from_epoch <= config.train.epochs:
+        raise ConfigError(
+            f"[train] average_from_epoch must be 0 (off) or an epoch of the run (1.."
+            f"{config.train.epochs}), not {config.train.average_from_epoch}"
+        )
     low, high = config.augmentation.small_face_sizes
     if not 4 <= low <= high:
         raise ConfigError("[augmentation] small_face_sizes must be [low, high], 4 <= low <= high")

@@ -116,8 +116,11 @@ def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opti
 
 
 def make_scheduler(opt: torch.optim.Optimizer, config: TrainingConfig, steps: int) -> Any:
-    """Per-step OneCycle/cosine schedule, or per-epoch ReduceLROnPlateau on val loss."""
+    """Per-step OneCycle/cosine schedule, a constant rate after a warm-up of 5% of the steps
+    (for weight averaging), or per-epoch ReduceLROnPlateau on val loss."""
     t = config.train
+    if t.schedule == "constant":  # a cosine from the peak down to the peak: flat
+        return PlannedOneCycle(opt, t.lr, t.epochs * steps, pct_start=0.05, final_div=1.0)
     if t.schedule in ("onecycle", "cosine"):
         warmup = 0.15 if t.schedule == "onecycle" else 0.0
         return PlannedOneCycle(opt, t.lr, t.epochs * steps, pct_start=warmup)

@@ -3,7 +3,8 @@
 A run folder ``<runs dir>/<name>/`` (``[run] output_dir``, else $WELLBEING_RUNS_DIR, else
 ~/.cache/wellbeing/runs) holds ``log.csv`` (per epoch), ``batches.csv`` (per optimiser step),
 ``curves.png``, ``run.log``, ``config.toml`` (copy), ``best.pt``, ``summary.json`` and
-``checkpoints/`` with the newest two resume checkpoints (``last.pt`` links the newest). A resume
+``checkpoints/`` with the newest two resume checkpoints (``last.pt`` links the newest), and with
+``[train] average_from_epoch`` ``averaged.pt`` (training.weight_averaging). A resume
 checkpoint is written at every epoch end, at least every ``[run] checkpoint_minutes`` inside an
 epoch, and when SIGTERM/SIGINT arrives; ``--resume`` replays the rest of the run exactly.
 """
@@ -63,6 +64,7 @@ from training.training_loop import (
     train_epoch,
     validate,
 )
+from training.weight_averaging import WeightAverage, averaged_model, recompute_batchnorm
 
 
 def prepare_model(config: TrainingConfig, device: torch.device) -> nn.Module:
@@ -231,6 +233,7 @@ def initial_state(
         "steps": steps,
         "step": 0,
         "progress": None,
+        "average": WeightAverage(),
         "stop_signal": None,
         **{k: v for k, v in LOOP_DEFAULTS.items()},
         "started": time.time(),
@@ -260,6 +263,7 @@ def restore_state(payload: dict[str, Any], model: nn.Module, state: dict[str, An
     for key in (*LOOP_DEFAULTS, "step"):
         state[key] = payload["loop"].get(key, LOOP_DEFAULTS.get(key))
     state["progress"] = EpochProgress.from_dict(payload["progress"])
+    state["average"] = WeightAverage.from_dict(payload.get("average"))
 
 
 def cpu_seconds(state: dict[str, Any]) -> float:
@@ -285,6 +289,7 @@ def save_resume_checkpoint(config: TrainingConfig, model: nn.Module, state: dict
         "generator": state["gen"].get_state(),
         "rng": capture_rng(),
         "progress": progress.to_dict() if progress else None,
+        "average": state["average"].to_dict(),
         "loop": loop,
         "data": state["data"],
         "teacher_sha256": state.get("teacher_sha256"),
@@ -375,6 +380,8 @@ def run_epochs(
             record_epoch(config, model, state, row, per_class)
             log_message(run_dir, " ".join(f"{k}={v:.4g}" for k, v in row.items()))
             log_message(run_dir, describe_recalls(per_class))
+            if t.average_from_epoch and state["epoch"] >= t.average_from_epoch:
+                record_average(config, model, state, train[0], val, small)
             state["epoch"] += 1
             elapsed = state["elapsed_before"] + time.time() - state["started"]
             # Plan with the slowest recent epoch: the CPU is shared and epochs vary in length.
@@ -416,6 +423,32 @@ def record_epoch(
         state["stale"] += 1
 
 
+def record_average(
+    config: TrainingConfig,
+    model: nn.Module,
+    state: dict[str, Any],
+    train_inputs: torch.Tensor,
+    val: tuple[torch.Tensor, torch.Tensor],
+    small: torch.Tensor | None,
+) -> None:
+    """Fold this epoch's weights into the running mean and write the averaged network, its
+    batch-norm statistics measured on the training faces, to averaged.pt with its val scores.
+    ``model`` is left as it was (the average lives in a copy)."""
+    average = state["average"]
+    average.add(model, state["epoch"])
+    twin = averaged_model(model, average)
+    recompute_batchnorm(twin, train_inputs, state["device"])
+    scores, _ = validate(twin, val, state["device"], small)
+    epochs = [average.first_epoch, average.last_epoch]
+    extra = {"epoch": state["epoch"], "metrics": scores, "averaged_epochs": epochs}
+    save_checkpoint(config.run_dir / "averaged.pt", twin, config, extra)
+    log_message(
+        config.run_dir,
+        f"averaged weights of epochs {epochs[0]}-{epochs[1]} ({average.count}): "
+        + " ".join(f"{k}={v:.4g}" for k, v in scores.items()),
+    )
+
+
 def finish_run(
     config: TrainingConfig, state: dict[str, Any], loop: dict[str, Any], val: FaceDataset
 ) -> dict[str, Any]:
@@ -426,6 +459,11 @@ def finish_run(
         module, spec, _ = load_model(config.run_dir / "best.pt")
         by_face = evaluate_face_sizes(torch_predictor(module), val.inputs, val.labels, spec)
         log_message(config.run_dir, f"best.pt on val, {describe_face_sizes(by_face)}")
+    averaged = None
+    if state["average"].count:
+        module, spec, _ = load_model(config.run_dir / "averaged.pt")
+        averaged = evaluate_face_sizes(torch_predictor(module), val.inputs, val.labels, spec)
+        log_message(config.run_dir, f"averaged.pt on val, {describe_face_sizes(averaged)}")
     summary = {
         "run": config.run.name,
         "command": state.get("command", ""),
@@ -437,6 +475,10 @@ def finish_run(
         "select_metric": config.train.select_metric,
         "best_value": state["best"],
         "val_by_face_px_at_best_epoch": by_face,
+        "averaged_epochs": [state["average"].first_epoch, state["average"].last_epoch]
+        if state["average"].count
+        else None,
+        "val_by_face_px_averaged": averaged,
         "mean_epoch_seconds": sum(epoch_times) / max(len(epoch_times), 1),
         "train_seconds": state["elapsed_before"] + time.time() - state["started"],
         "cpu_seconds": cpu_seconds(state),
