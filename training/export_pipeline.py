@@ -185,6 +185,8 @@ def build_manifest(
         "seed": raw.get("run", {}).get("seed"),
         "model": payload["model"],
         "checkpoint_epoch": epoch,
+        # averaged.pt (training.weight_averaging): the epochs whose weights it averages.
+        "averaged_epochs": payload.get("averaged_epochs"),
         "epochs_run": summary.get("epochs_run"),
         "best_epoch": summary.get("best_epoch"),
         "stop_reason": summary.get("stop_reason"),
@@ -215,11 +217,15 @@ def build_manifest(
 def describe_training_data(family: str, training: dict[str, Any]) -> str:
     """The manifest's one-line description: what the model learned from, how it was picked."""
     extra = extra_training_data(training)
+    span = training.get("averaged_epochs")
+    kept = f"the mean of the weights of epochs {span[0]}-{span[1]}" if span else ""
     if extra:
         return (
             f"{family} emotion model trained on FER-2013 train and {', '.join(extra)} (final "
-            "fit), last epoch of a fixed schedule; its val figures are not held out."
+            f"fit), {kept or 'last epoch'} of a fixed schedule; its val figures are not held out."
         )
+    if kept:
+        return f"{family} emotion model trained on FER-2013 train, {kept} (fixed, not selected)."
     return f"{family} emotion model trained on FER-2013 train, epoch selected on FER-2013 val."
 
 

@@ -26,19 +26,31 @@ def extra_training_data(tr: dict[str, Any]) -> list[str]:
 NOT_HELD_OUT = "Trained on val too (final fit): its val figures are not held out."
 
 
+def averaged_epochs(tr: dict[str, Any]) -> str:
+    """'epochs 2-22' when the file holds averaged weights (training.weight_averaging), else ''."""
+    span = tr.get("averaged_epochs")
+    return f"epochs {span[0]}-{span[1]}" if span else ""
+
+
 def data_lines(tr: dict[str, Any]) -> list[str]:
     """Where the model learned, and whether the val figures below are held out."""
     extra = extra_training_data(tr)
     if not extra:
+        kept = "the epoch kept was selected on val\n(PublicTest, 3,589 images) only."
+        if averaged_epochs(tr):
+            kept = (
+                f"it holds the mean of the weights of {averaged_epochs(tr)}, fixed in the config\n"
+                "(nothing was selected on val, PublicTest, 3,589 images)."
+            )
         return [
             "Trained on the FER-2013 train split (28,709 48x48 gray web images; Goodfellow et al.",
-            "2013, 'Challenges in Representation Learning'); the epoch kept was selected on val",
-            "(PublicTest, 3,589 images) only. The PrivateTest split was not used.",
+            f"2013, 'Challenges in Representation Learning'); {kept} The PrivateTest split was "
+            "not used.",
         ]
     return [
         "Trained on the FER-2013 train split (28,709 48x48 gray web images; Goodfellow et al.",
         f"2013, 'Challenges in Representation Learning') **and on {', '.join(extra)}**: the",
-        "final fit on train+val of a recipe fixed on val, kept at the last epoch of its fixed",
+        "final fit on train+val of a recipe fixed on val, kept at the end of its fixed",
         "schedule (no epoch was selected on val). **The val figures below are not a held-out",
         "measure** (the model has seen those faces): the held-out measure of the recipe is its",
         "train-only twin's card, and the held-back PrivateTest split judges this model.",
@@ -46,7 +58,10 @@ def data_lines(tr: dict[str, Any]) -> list[str]:
 
 
 def kept_epoch(tr: dict[str, Any]) -> str:
-    """Which epoch the file holds: the best on val, or the last one of a final fit."""
+    """Which epoch the file holds: the best on val, the last one of a final fit, or the mean of
+    the weights of several epochs."""
+    if averaged_epochs(tr):
+        return f"kept the mean of the weights of {averaged_epochs(tr)} (weight averaging)"
     if extra_training_data(tr):
         return f"kept the last epoch ({tr.get('checkpoint_epoch')}; final fit)"
     return f"best epoch {tr['best_epoch']}"

@@ -3,6 +3,7 @@ afresh, written to averaged.pt, and resumed exactly after a kill."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,23 @@ def test_averaging_from_an_epoch_outside_the_run_is_refused(
     raw["train"]["average_from_epoch"] = start
     with pytest.raises(ConfigError, match=r"average_from_epoch must be 0 \(off\) or an epoch"):
         parse_config(raw)
+
+
+def test_an_exported_average_says_which_epochs_it_holds(
+    synthetic_split: Path, tmp_path: Path
+) -> None:
+    # given a finished three-epoch run that averaged epochs 2-3
+    from training.export_pipeline import export_checkpoint
+
+    config = parse_config(averaging_config(synthetic_split, tmp_path / "runs"))
+    train_model(config)
+    # when its averaged.pt is exported
+    export_checkpoint(config.run_dir / "averaged.pt", "averaged", tmp_path / "models")
+    # then the manifest and the card say it is the mean of epochs 2-3, not an epoch picked on val
+    data = json.loads((tmp_path / "models" / "averaged" / "manifest.json").read_text())
+    assert data["training"]["averaged_epochs"] == [2, 3]
+    assert "the mean of the weights of epochs 2-3 (fixed, not selected)" in data["description"]
+    card = (tmp_path / "models" / "averaged" / "MODEL_CARD.md").read_text()
+    assert "kept the mean of the weights of epochs 2-3 (weight averaging)" in card
+    assert "it holds the mean of the weights of epochs 2-3, fixed in the config" in card
+    assert "best epoch" not in card and "selected on val\n" not in card
