@@ -24,7 +24,7 @@ from training.checkpoints import load_model
 from training.dataset_loaders import FaceDataset
 from training.errors import ExportError
 from training.face_size_evaluation import evaluate_face_sizes
-from training.model_card import LICENCE, extra_training_data, write_model_files
+from training.model_card import LICENCE, averaged_epochs, extra_training_data, write_model_files
 from training.model_evaluation import evaluate_model
 from training.model_predictors import onnx_predictor, torch_predictor
 from training.model_zoo import count_macs, count_params
@@ -217,8 +217,8 @@ def build_manifest(
 def describe_training_data(family: str, training: dict[str, Any]) -> str:
     """The manifest's one-line description: what the model learned from, how it was picked."""
     extra = extra_training_data(training)
-    span = training.get("averaged_epochs")
-    kept = f"the mean of the weights of epochs {span[0]}-{span[1]}" if span else ""
+    span = averaged_epochs(training)
+    kept = f"the mean of the weights of {span}" if span else ""
     if extra:
         return (
             f"{family} emotion model trained on FER-2013 train and {', '.join(extra)} (final "
