@@ -58,6 +58,8 @@ SHIPPED = [
     "resnet-fer-v5-distilled-5",
     "resnet-fer-v5-distilled-5-mirror-int8h-cal",
     "resnet-fer-v5-distilled-5-trainval-mirror-int8h-cal",
+    "resnet-fer-v5-distilled-6",
+    "resnet-fer-v5-distilled-6-mirror-int8h-cal",
 ]
 
 
