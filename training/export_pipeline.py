@@ -187,6 +187,9 @@ def build_manifest(
         "checkpoint_epoch": epoch,
         # averaged.pt (training.weight_averaging): the epochs whose weights it averages.
         "averaged_epochs": payload.get("averaged_epochs"),
+        # Only best.pt holds an epoch picked on val; last.pt and averaged.pt hold what a fixed
+        # schedule ended with, which the card must not call a selection.
+        "selected_on_val": "loop" not in payload and not payload.get("averaged_epochs"),
         "epochs_run": summary.get("epochs_run"),
         "best_epoch": summary.get("best_epoch"),
         "stop_reason": summary.get("stop_reason"),
@@ -226,6 +229,11 @@ def describe_training_data(family: str, training: dict[str, Any]) -> str:
         )
     if kept:
         return f"{family} emotion model trained on FER-2013 train, {kept} (fixed, not selected)."
+    if training.get("selected_on_val") is False:
+        return (
+            f"{family} emotion model trained on FER-2013 train, epoch "
+            f"{training.get('checkpoint_epoch')} as the run left it (not selected on val)."
+        )
     return f"{family} emotion model trained on FER-2013 train, epoch selected on FER-2013 val."
 
 

@@ -42,6 +42,11 @@ def data_lines(tr: dict[str, Any]) -> list[str]:
                 f"it holds the mean of the weights of {averaged_epochs(tr)}, fixed in the config\n"
                 "(nothing was selected on val, PublicTest, 3,589 images)."
             )
+        elif tr.get("selected_on_val") is False:
+            kept = (
+                f"it holds epoch {tr.get('checkpoint_epoch')} as the run left it (its resume\n"
+                "checkpoint; no epoch was selected on val, PublicTest, 3,589 images)."
+            )
         return [
             "Trained on the FER-2013 train split (28,709 48x48 gray web images; Goodfellow et al.",
             f"2013, 'Challenges in Representation Learning'); {kept} The PrivateTest split was "
@@ -58,12 +63,14 @@ def data_lines(tr: dict[str, Any]) -> list[str]:
 
 
 def kept_epoch(tr: dict[str, Any]) -> str:
-    """Which epoch the file holds: the best on val, the last one of a final fit, or the mean of
-    the weights of several epochs."""
+    """Which epoch the file holds: the best on val, an epoch as the run left it (last.pt), the
+    last one of a final fit, or the mean of the weights of several epochs."""
     if averaged_epochs(tr):
         return f"kept the mean of the weights of {averaged_epochs(tr)} (weight averaging)"
     if extra_training_data(tr):
         return f"kept the last epoch ({tr.get('checkpoint_epoch')}; final fit)"
+    if tr.get("selected_on_val") is False:
+        return f"kept epoch {tr.get('checkpoint_epoch')} (not selected on val)"
     return f"best epoch {tr['best_epoch']}"
 
 

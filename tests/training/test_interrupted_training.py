@@ -314,3 +314,30 @@ def test_a_final_fit_exports_its_last_epoch_marked_as_not_held_out(tmp_path: Pat
     assert "**The val figures below are not a held-out" in card
     assert "## Evaluation (FER-2013 val, PublicTest; seen in training, not held out)" in card
     assert "kept the last epoch (2; final fit)" in card and "best epoch" not in card
+
+
+def test_a_last_epoch_export_is_not_called_a_selection_on_val(tmp_path: Path) -> None:
+    # given a finished two-epoch run on train only (a final fit's twin is measured at its end)
+    from training.export_pipeline import export_checkpoint
+
+    train = write_class_folders(tmp_path / "train", ["angry", "happy"], per_class=6)
+    val = write_class_folders(tmp_path / "val", ["angry", "happy"], per_class=3, seed=5)
+    raw = tiny_config(train, val, tmp_path / "runs", epochs=2)
+    train_model(parse_config(raw))
+    run_dir = tmp_path / "runs" / raw["run"]["name"]
+    # when both its last.pt and its best.pt are exported
+    export_checkpoint(run_dir / "last.pt", "twin-last", tmp_path / "models")
+    export_checkpoint(run_dir / "best.pt", "twin-best", tmp_path / "models")
+    # then last.pt is described as the epoch the run ended with, not one picked on val
+    last = json.loads((tmp_path / "models" / "twin-last" / "manifest.json").read_text())
+    assert last["training"]["selected_on_val"] is False
+    assert "epoch 2 as the run left it (not selected on val)" in last["description"]
+    card = (tmp_path / "models" / "twin-last" / "MODEL_CARD.md").read_text()
+    assert "kept epoch 2 (not selected on val)" in card and "best epoch" not in card
+    assert "selected on val\n" not in card
+    # and best.pt still says that val chose it
+    best = json.loads((tmp_path / "models" / "twin-best" / "manifest.json").read_text())
+    assert best["training"]["selected_on_val"] is True
+    assert "epoch selected on FER-2013 val" in best["description"]
+    best_card = (tmp_path / "models" / "twin-best" / "MODEL_CARD.md").read_text()
+    assert "best epoch" in best_card and "the epoch kept was selected on val" in best_card
