@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m training {train,evaluate,explain,export}``.
+"""Command-line interface: ``python -m training {train,evaluate,compare,explain,export,...}``.
 
 Heavy imports (torch) happen inside the commands so that ``--help`` is instant. Every
 TrainingError (and a ManifestError from the shared registry) becomes a one-line message and
@@ -85,16 +85,54 @@ def evaluate_by_face_size(args: argparse.Namespace, loaded: Any, data: Any, out:
     """Accuracy with every face shrunk to each of ``--face-sizes`` pixels (TTA off)."""
     from training.face_size_evaluation import describe_face_sizes, evaluate_face_sizes
 
-    try:
-        sizes = [int(px) for px in args.face_sizes.split(",")]
-    except ValueError as exc:
-        raise TrainingError(f"--face-sizes expects pixel sizes like 48,32,24,16: {exc}") from exc
+    sizes = parse_face_sizes(args.face_sizes)
     spec = loaded.preprocessing
     report = evaluate_face_sizes(loaded.predict, data.inputs, data.labels, spec, sizes)
     print(f"== {loaded.name}, {describe_face_sizes(report)} ==")
     if out is not None:
         (out / "by_face_px.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def command_compare(args: argparse.Namespace) -> int:
+    from training.model_comparison import compare_models, describe_comparison, shipping_verdict
+
+    a, b, labels = load_compared_pair(args)
+    report = compare_models(a, b, labels, parse_face_sizes(args.face_sizes))
+    verdict = shipping_verdict(report)
+    print(describe_comparison(report, verdict))
+    if args.out:
+        Path(args.out).write_text(json.dumps({**report, "verdict": verdict}, indent=2) + "\n")
+    print_json({**report, "verdict": verdict})
+    return 0
+
+
+def load_compared_pair(args: argparse.Namespace) -> Any:
+    """(a, b, labels): both models with the split preprocessed for each (once when equal)."""
+    from training.model_comparison import ComparedModel
+    from training.model_predictors import load_any_model
+
+    models = [load_any_model(m, Path(args.models_dir), threads=args.threads) for m in args.models]
+    data = load_eval_data(args, models[0].preprocessing)
+    data_b = data
+    if models[1].preprocessing != models[0].preprocessing:
+        data_b = load_eval_data(args, models[1].preprocessing)
+    if data_b.labels.tolist() != data.labels.tolist():
+        raise TrainingError(
+            "the split gave the two models different labels; compare on a fixed split"
+        )
+    a, b = (
+        ComparedModel(m.name, m.predict, d.inputs, m.preprocessing)
+        for m, d in zip(models, (data, data_b), strict=True)
+    )
+    return a, b, data.labels
+
+
+def parse_face_sizes(text: str) -> list[int]:
+    try:
+        return [int(px) for px in text.split(",")]
+    except ValueError as exc:
+        raise TrainingError(f"--face-sizes expects pixel sizes like 48,32,24,16: {exc}") from exc
 
 
 def command_explain(args: argparse.Namespace) -> int:
@@ -238,6 +276,21 @@ def add_model_source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", default=str(models_dir()), help="registered models")
 
 
+def add_labelled_split(parser: argparse.ArgumentParser) -> None:
+    """--data, --format and --split: the labelled faces that load_eval_data reads."""
+    parser.add_argument(
+        "--data", default=DEFAULT_VAL, help=f"split folder or csv (default {DEFAULT_VAL})"
+    )
+    parser.add_argument(
+        "--format",
+        default="fer-folder",
+        help="fer-folder, fer-csv, rafdb, ckplus, affectnet, folder",
+    )
+    parser.add_argument(
+        "--split", default="PublicTest", help="Usage for fer-csv, prefix for RAF-DB lists"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -261,17 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="metrics and confusion PNG on a labelled split")
     add_model_source(ev)
-    ev.add_argument(
-        "--data", default=DEFAULT_VAL, help=f"split folder or csv (default {DEFAULT_VAL})"
-    )
-    ev.add_argument(
-        "--format",
-        default="fer-folder",
-        help="fer-folder, fer-csv, rafdb, ckplus, affectnet, folder",
-    )
-    ev.add_argument(
-        "--split", default="PublicTest", help="Usage for fer-csv, prefix for RAF-DB lists"
-    )
+    add_labelled_split(ev)
     ev.add_argument("--tta", action="store_true", help="also report test-time augmentation")
     ev.add_argument(
         "--face-sizes",
@@ -282,6 +325,24 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="folder for confusion PNGs and evaluation.json")
     ev.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
     ev.set_defaults(handler=command_evaluate)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="two models on the same faces: accuracy by face size, exact McNemar, ECE, "
+        "agreement, and the shipping rule's verdict (b the candidate, a the baseline)",
+    )
+    cmp.add_argument("models", nargs=2, metavar="MODEL", help="a (baseline) then b (candidate)")
+    cmp.add_argument("--models-dir", default=str(models_dir()), help="registered models")
+    add_labelled_split(cmp)
+    cmp.add_argument(
+        "--face-sizes",
+        default="48,32,24,16",
+        metavar="PX,...",
+        help="face sizes, the first being full size (ECE and the rule's gain are taken there)",
+    )
+    cmp.add_argument("--out", help="also write the report as JSON to this file")
+    cmp.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
+    cmp.set_defaults(handler=command_compare)
 
     ex = sub.add_parser("explain", help="Grad-CAM and occlusion maps for one face image")
     add_model_source(ex)
