@@ -129,10 +129,14 @@ def load_compared_pair(args: argparse.Namespace) -> Any:
 
 
 def parse_face_sizes(text: str) -> list[int]:
+    """ "48,32,24,16" -> [48, 32, 24, 16]; raises TrainingError unless all are whole pixels >= 1."""
     try:
-        return [int(px) for px in text.split(",")]
+        sizes = [int(px) for px in text.split(",")]
     except ValueError as exc:
         raise TrainingError(f"--face-sizes expects pixel sizes like 48,32,24,16: {exc}") from exc
+    if min(sizes) < 1:
+        raise TrainingError(f"--face-sizes expects pixel sizes of at least 1, got {text!r}")
+    return sizes
 
 
 def command_explain(args: argparse.Namespace) -> int:

@@ -131,6 +131,7 @@ def test_a_model_compared_with_itself_has_no_discordant_faces(
     [
         (["no-such-model", "resnet-fer-v1"], "no-such-model"),
         (["resnet-fer-v1", "resnet-fer-v1", "--face-sizes", "48,small"], "--face-sizes"),
+        (["resnet-fer-v1", "resnet-fer-v1", "--face-sizes", "48,0"], "at least 1"),
     ],
 )
 def test_bad_arguments_are_clear_errors(
