@@ -342,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--face-sizes",
         default="48,32,24,16",
         metavar="PX,...",
-        help="face sizes, the first being full size (ECE and the rule's gain are taken there)",
+        help="face sizes; ECE and the rule's gain are taken at the largest",
     )
     cmp.add_argument("--out", help="also write the report as JSON to this file")
     cmp.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")

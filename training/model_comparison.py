@@ -95,18 +95,18 @@ def compare_models(
 ) -> dict[str, Any]:
     """{"a", "b", "n", "ece_a", "ece_b", "by_face_px": {"48": PairedFigures as dict, ...}}.
 
-    ECE is measured on the faces at full size. Raises TrainingError when the two sides do not
-    hold one input per label.
+    Sizes are reported largest first, whatever their order in ``sizes``; ECE is measured on the
+    largest. Raises TrainingError when the two sides do not hold one input per label.
     """
     for side in (a, b):
         if len(side.inputs) != len(labels):
             raise TrainingError(f"{side.name}: {len(side.inputs)} inputs for {len(labels)} labels")
     report: dict[str, Any] = {"a": a.name, "b": b.name, "n": len(labels), "by_face_px": {}}
-    for px in sizes:
+    for px in sorted(set(sizes), reverse=True):
         probs_a = a.predict(shrink_inputs(a.inputs, a.preprocessing, px))
         probs_b = b.predict(shrink_inputs(b.inputs, b.preprocessing, px))
         report["by_face_px"][str(px)] = asdict(pair_figures(labels, probs_a, probs_b, px))
-        if "ece_a" not in report:  # the first size given is the full-size view
+        if "ece_a" not in report:  # the largest size
             report["ece_a"] = expected_calibration_error(probs_a, labels)
             report["ece_b"] = expected_calibration_error(probs_b, labels)
     return report
@@ -115,7 +115,7 @@ def compare_models(
 def shipping_verdict(report: dict[str, Any]) -> dict[str, Any]:
     """Whether b (the candidate) meets the rule against a (the baseline), and why not.
 
-    Full size is the first face size of the report; the small-face check needs 24 px in it.
+    Full size is the report's first (largest) face size; the small-face check needs 24 px in it.
     """
     sizes = list(report["by_face_px"])
     full = report["by_face_px"][sizes[0]]
