@@ -108,8 +108,8 @@ def sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".sha256")
 
 
-def verify_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint after checking its sha256 sidecar; CheckpointError says what is wrong."""
+def load_verified(path: Path) -> Any:
+    """Load a torch file after checking its sha256 sidecar; CheckpointError says what is wrong."""
     if not sidecar(path).is_file():
         raise CheckpointError(f"{path.name}: no checksum file {sidecar(path).name}")
     data = path.read_bytes()
@@ -121,9 +121,14 @@ def verify_checkpoint(path: Path) -> dict[str, Any]:
             f"recorded {expected[:12]}...), the file is corrupted"
         )
     try:
-        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for damaged archives
         raise CheckpointError(f"{path.name}: cannot be read ({exc})") from exc
+
+
+def verify_checkpoint(path: Path) -> dict[str, Any]:
+    """Load a checkpoint after checking its sha256 sidecar; CheckpointError says what is wrong."""
+    payload = load_verified(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name}: not a checkpoint written by `python -m training`")
     return payload

@@ -1,4 +1,4 @@
-"""Command-line interface: ``python -m training {train,evaluate,compare,explain,export,...}``.
+"""Command-line interface: ``python -m training {train,pack-run,evaluate,compare,export,...}``.
 
 Heavy imports (torch) happen inside the commands so that ``--help`` is instant. Every
 TrainingError (and a ManifestError from the shared registry) becomes a one-line message and
@@ -31,6 +31,25 @@ def command_train(args: argparse.Namespace) -> int:
     config = override_train(load_config(Path(args.config)), args.threads, args.max_minutes)
     allowed = args.allow_changed or []
     print_json(train_model(config, Path(args.config), args.resume, allowed))
+    return 0
+
+
+def command_pack_run(args: argparse.Namespace) -> int:
+    from training.run_carrying import pack_run
+    from training.training_config import load_config
+
+    report = pack_run(load_config(Path(args.config)), Path(args.out) if args.out else None)
+    print(f"packed epoch {report['epoch']}, step {report['step']} into {report['path']}")
+    print_json(report)
+    return 0
+
+
+def command_unpack_run(args: argparse.Namespace) -> int:
+    from training.run_carrying import unpack_run
+    from training.training_config import load_config
+
+    report = unpack_run(load_config(Path(args.config)), Path(args.source) if args.source else None)
+    print_json(report)
     return 0
 
 
@@ -315,6 +334,23 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=int, help="override [train] threads (CPU only)")
     train.add_argument("--max-minutes", type=float, help="override [train] max_minutes")
     train.set_defaults(handler=command_train)
+
+    pack = sub.add_parser(
+        "pack-run",
+        help="the run's newest checkpoint and logs -> training/carried-runs/<run>.pt, to commit "
+        "so that a later session on another machine can continue it",
+    )
+    pack.add_argument("--config", required=True, help="the run's config")
+    pack.add_argument("--out", help="file to write (default training/carried-runs/<run>.pt)")
+    pack.set_defaults(handler=command_pack_run)
+    unpack = sub.add_parser(
+        "unpack-run", help="a packed run -> its run folder, ready for train --resume"
+    )
+    unpack.add_argument("--config", required=True, help="the run's config")
+    unpack.add_argument(
+        "--from", dest="source", help="packed file (default training/carried-runs/<run>.pt)"
+    )
+    unpack.set_defaults(handler=command_unpack_run)
 
     ev = sub.add_parser("evaluate", help="metrics and confusion PNG on a labelled split")
     add_model_source(ev)
