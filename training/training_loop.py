@@ -134,6 +134,14 @@ def batch_order(n: int, gen: torch.Generator, weights: torch.Tensor | None) -> t
     return torch.multinomial(weights, n, replacement=True, generator=gen)
 
 
+def in_training_layout(x: torch.Tensor) -> torch.Tensor:
+    """Image batches in channels-last memory order, the layout the model is kept in during
+    training (prepare_model): oneDNN's convolutions run a training step about a quarter
+    faster that way on CPU than in the default NCHW order (ResNet width 0.75, batch 128, one
+    thread). The values, shapes and indexing stay NCHW; only the strides differ."""
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
 def train_batch(
     model: nn.Module,
     inputs: torch.Tensor,
@@ -144,12 +152,13 @@ def train_batch(
     """One optimiser step on an augmented (and maybe mixed) batch: (loss, correct)."""
     x = augment_batch(inputs.to(state["device"]), config.augmentation, state["gen"])
     batch = mix_batch(x, labels.to(state["device"]), config.augmentation, state["gen"])
-    logits = model(batch.inputs)
+    inputs = in_training_layout(batch.inputs)
+    logits = model(inputs)
     loss = mixed_loss(logits, batch, state["weights"], config.train.label_smoothing)
     teacher = state.get("teacher")
     if teacher is not None:
         d = config.distillation
-        soft = distillation_loss(logits, teacher(batch.inputs), d.temperature)
+        soft = distillation_loss(logits, teacher(inputs), d.temperature)
         loss = (1.0 - d.weight) * loss + d.weight * soft
     state["opt"].zero_grad(set_to_none=True)
     loss.backward()
@@ -217,7 +226,7 @@ def predict_probs(
     """Softmax probabilities (N, C) of a preprocessed input tensor, in eval mode."""
     model.eval()
     out = [
-        F.softmax(model(inputs[i : i + batch].to(device)), dim=1).cpu()
+        F.softmax(model(in_training_layout(inputs[i : i + batch].to(device))), dim=1).cpu()
         for i in range(0, len(inputs), batch)
     ]
     return torch.cat(out).numpy()

@@ -79,7 +79,9 @@ def prepare_model(config: TrainingConfig, device: torch.device) -> nn.Module:
         if not usable:
             raise CheckpointError(f"{m.pretrained} shares no weights with a {m.family} model")
         model.load_state_dict(usable, strict=False)
-    return model.to(device)
+    # Channels-last: see training_loop.in_training_layout (the inputs are converted there).
+    # Module.to's type stubs omit the memory_format keyword that it accepts at run time.
+    return model.to(device).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
 
 
 def train_command(config_path: Path | None) -> str:
