@@ -60,6 +60,10 @@ SHIPPED = [
     "resnet-fer-v5-distilled-5-trainval-mirror-int8h-cal",
     "resnet-fer-v5-distilled-6",
     "resnet-fer-v5-distilled-6-mirror-int8h-cal",
+    "resnet-fer-long-adamw",
+    "resnet-fer-long-adamw-mirror-int8h-cal",
+    "resnet-fer-long-sgd",
+    "resnet-fer-long-sgd-mirror-int8h-cal",
 ]
 
 
