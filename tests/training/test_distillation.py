@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ torch = pytest.importorskip("torch", reason="the `training` extra (torch) is not
 
 import torch.nn.functional as F  # noqa: E402
 
+from inference.model_manifest import resolve_model  # noqa: E402
 from tests.training.conftest import tiny_config  # noqa: E402
 from tests.training.test_interrupted_training import (  # noqa: E402
     assert_same_run,
@@ -18,7 +20,7 @@ from tests.training.test_interrupted_training import (  # noqa: E402
     run_child,
     write_config,
 )
-from training.distillation import distillation_loss  # noqa: E402
+from training.distillation import distillation_loss, load_teacher, resize_batch  # noqa: E402
 from training.errors import ConfigError  # noqa: E402
 from training.export_pipeline import export_checkpoint  # noqa: E402
 from training.resume_guard import ResumeMismatch  # noqa: E402
@@ -119,6 +121,48 @@ def test_a_teacher_with_other_inputs_is_refused_naming_the_setting(
     with pytest.raises(ConfigError, match=r"mean: \(0.5,\) -> \(0.4,\)"):
         train_model(parse_config(raw))
     assert not (parse_config(raw).run_dir / "checkpoints").exists()
+
+
+def test_a_teacher_of_another_input_size_sees_batches_resized_to_its_size(
+    teacher_models: Path,
+) -> None:
+    # given the 24 px teacher and a run that reads faces at 32 px
+    manifest, _ = resolve_model("teacher", teacher_models)
+    run = replace(manifest.preprocessing, size=32)
+    teach_small, sha_small = load_teacher("teacher", manifest.preprocessing, teacher_models)
+    teach_large, sha_large = load_teacher("teacher", run, teacher_models)
+    faces = torch.rand(8, 1, 24, 24, generator=torch.Generator().manual_seed(3))
+    # when it scores a 32 px batch
+    large = F.interpolate(faces, size=(32, 32), mode="bicubic", align_corners=False)
+    # then it gives what it gives for the batch shrunk to 24 px, the same teacher file
+    expected = teach_small(resize_batch(large, 24))
+    assert torch.allclose(teach_large(large), expected, atol=1e-6)
+    assert sha_large == sha_small
+    # and a batch of its own size is passed through untouched
+    assert resize_batch(faces, 24) is faces
+
+
+def test_a_distilled_run_at_another_input_size_trains(
+    synthetic_split: Path, tmp_path: Path, teacher_models: Path
+) -> None:
+    # given a one-epoch run at 32 px taught by the 24 px teacher
+    raw = tiny_config(synthetic_split, synthetic_split, tmp_path / "runs", epochs=1)
+    raw["distillation"] = DISTIL
+    raw["preprocessing"]["size"] = 32
+    # when it is trained, then it finishes and its log names the teacher
+    train_model(parse_config(raw))
+    assert "teacher teacher (sha256 " in (parse_config(raw).run_dir / "run.log").read_text()
+
+
+def test_a_teacher_of_another_size_is_refused_for_channels_last_runs(
+    synthetic_split: Path, tmp_path: Path, teacher_models: Path
+) -> None:
+    # given a channels-last run whose input size differs from the teacher's
+    manifest, _ = resolve_model("teacher", teacher_models)
+    run = replace(manifest.preprocessing, size=32, layout="NHWC")
+    # when the teacher is loaded, then the size and the layout are named
+    with pytest.raises(ConfigError, match=r"size: 24 -> 32 \(resized for NCHW runs only\)"):
+        load_teacher("teacher", run, teacher_models)
 
 
 @pytest.mark.parametrize(
