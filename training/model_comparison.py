@@ -122,9 +122,10 @@ def shipping_verdict(report: dict[str, Any]) -> dict[str, Any]:
     gain = full["accuracy_b"] - full["accuracy_a"]
     significant = full["mcnemar_p"] < ALPHA and full["only_b_right"] > full["only_a_right"]
     reasons = []
+    # two decimals in the reason: a gain just short of the bar (+0.47) must not read "+0.5"
     if gain < MIN_GAIN and not significant:
         reasons.append(
-            f"{gain * 100:+.1f} points at {sizes[0]} px (needs >= {MIN_GAIN * 100:.1f}) and "
+            f"{gain * 100:+.2f} points at {sizes[0]} px (needs >= {MIN_GAIN * 100:.2f}) and "
             f"McNemar p = {full['mcnemar_p']:.2f} (needs < {ALPHA} in its favour)"
         )
     if report["ece_b"] > MAX_ECE:

@@ -68,6 +68,9 @@ def test_the_rule_asks_for_half_a_point_or_a_significant_gain() -> None:
     # and +0.4 points with p = 0.17 (the fourteenth session's link) does not
     verdict = shipping_verdict(report_for(0.004, (38, 52), 0.02, 0.66))
     assert not verdict["meets_rule"] and "p = 0.17" in verdict["reasons"][0]
+    # and a gain just short of the bar is reported as such, not rounded up to it
+    short = shipping_verdict(report_for(0.0047, (113, 130), 0.02, 0.66))
+    assert not short["meets_rule"] and short["reasons"][0].startswith("+0.47 points at 48 px")
     # and a significant difference in the baseline's favour does not count for the candidate
     assert not shipping_verdict(report_for(-0.003, (30, 10), 0.02, 0.66))["meets_rule"]
 

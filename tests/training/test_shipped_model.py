@@ -64,6 +64,8 @@ SHIPPED = [
     "resnet-fer-long-adamw-mirror-int8h-cal",
     "resnet-fer-long-sgd",
     "resnet-fer-long-sgd-mirror-int8h-cal",
+    "resnet-fer-64px",
+    "resnet-fer-64px-mirror-int8h-cal",
 ]
 
 
