@@ -5,15 +5,19 @@ same input to the members' graphs (every name prefixed ``m0_``, ``m1_``, ...) an
 element-wise mean of their probability outputs (ONNX ``Mean``). The engine, the workers and
 ``python -m inference evaluate`` use it unchanged; its cost is the sum of the members' costs.
 
-Contract: all members take the same preprocessing and list the same classes in the same order
-(our exporter's canonical order); the ensemble is checked against the mean of the members on
-val faces (max abs difference <= 1e-5) before it is registered.
+Contract: all members take the same preprocessing, except possibly the input size of NCHW
+members, and list the same classes in the same order (our exporter's canonical order). Members of
+different sizes make a two-resolution average: the ensemble reads faces at its largest member's
+size and each smaller member sees them shrunk inside the graph by area resampling
+(``training.graph_resizing``, exactly cv2.INTER_AREA). The ensemble is checked against the mean of
+the members on val faces (max abs difference <= 1e-5) before it is registered.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ from inference.model_manifest import ModelManifest, resolve_model, sha256_file
 from training.errors import ExportError
 from training.export_pipeline import cpu_name
 from training.face_size_evaluation import evaluate_face_sizes
+from training.graph_resizing import shrink_nodes, shrink_onnx
 from training.mirror_tta import run_onnx
 from training.model_card import NOT_HELD_OUT, extra_training_data, write_model_files
 from training.model_predictors import onnx_predictor
@@ -46,12 +51,19 @@ def merged_opsets(models: list[onnx.ModelProto]) -> list[onnx.OperatorSetIdProto
     return [helper.make_opsetid(domain, v) for domain, v in sorted(versions.items())]
 
 
-def ensemble_graph(members: list[onnx.ModelProto]) -> onnx.ModelProto:
-    """One model: the shared input of member 0 goes to every member; output = mean of theirs."""
+def ensemble_graph(
+    members: list[onnx.ModelProto], sizes: list[int] | None = None
+) -> onnx.ModelProto:
+    """One model: the shared input goes to every member; output = mean of theirs.
+
+    ``sizes`` (the members' square NCHW input sizes; all equal when omitted): the input is that
+    of the first largest member, and each smaller member gets it shrunk to its size.
+    """
     if len(members) < 2:
         raise ExportError("an ensemble needs at least two models")
-    first = members[0].graph
-    x, y = first.input[0], first.output[0]
+    sizes = sizes or [0] * len(members)
+    largest = sizes.index(max(sizes))
+    x, y = members[largest].graph.input[0], members[0].graph.output[0]
     graph = helper.make_graph([], "ensemble", [x], [y])
     outputs = []
     for i, member in enumerate(members):
@@ -60,8 +72,14 @@ def ensemble_graph(members: list[onnx.ModelProto]) -> onnx.ModelProto:
         prefixed = compose.add_prefix(member, f"m{i}_")
         g = prefixed.graph
         inner_x, inner_y = g.input[0].name, g.output[0].name
+        member_x = x.name
+        if sizes[i] < sizes[largest]:
+            member_x = f"m{i}_shrunk_input"
+            nodes, weights = shrink_nodes(f"m{i}_", x.name, member_x, sizes[largest], sizes[i])
+            graph.node.extend(nodes)
+            graph.initializer.extend(weights)
         for node in g.node:
-            node.input[:] = [x.name if name == inner_x else name for name in node.input]
+            node.input[:] = [member_x if name == inner_x else name for name in node.input]
         graph.node.extend(g.node)
         graph.initializer.extend(g.initializer)
         # Members' inner shape notes are left out: a mirror member's (made before
@@ -75,10 +93,17 @@ def ensemble_graph(members: list[onnx.ModelProto]) -> onnx.ModelProto:
 
 
 def check_members(manifests: list[ModelManifest]) -> None:
-    """ExportError unless every member has the first one's preprocessing and classes."""
+    """ExportError unless every member has the first one's preprocessing and classes.
+
+    The input size may differ between NCHW members (see ``ensemble_graph``).
+    """
     first = manifests[0]
     for other in manifests[1:]:
-        if other.preprocessing != first.preprocessing:
+        resized = replace(other.preprocessing, size=first.preprocessing.size)
+        if resized != first.preprocessing or (
+            other.preprocessing.size != first.preprocessing.size
+            and first.preprocessing.layout != "NCHW"
+        ):
             raise ExportError(
                 f"{other.name} takes other inputs than {first.name} "
                 f"({other.preprocessing} vs {first.preprocessing})"
@@ -102,17 +127,14 @@ def build_ensemble(
         raise ExportError(f"{folder} already exists; choose another --name")
     crops, label_list = load_labelled_faces(iter_folder(val_dir))
     labels = np.asarray(label_list)
-    pre = manifests[0].preprocessing
+    sizes = [m.preprocessing.size for m in manifests]
+    pre = manifests[sizes.index(max(sizes))].preprocessing
     inputs = preprocess_faces(crops, pre)
     folder.mkdir(parents=True)
     try:
         path = folder / manifests[0].file
-        onnx.save(ensemble_graph([onnx.load(str(p)) for _, p in resolved]), str(path))
-        sample = inputs[:PARITY_FACES]
-        expected = np.mean([run_onnx(p, sample) for _, p in resolved], axis=0)
-        parity = float(np.abs(run_onnx(path, sample) - expected).max())
-        if parity > PARITY_TOLERANCE:
-            raise ExportError(f"the ensemble differs from the mean of its members by {parity:.2e}")
+        onnx.save(ensemble_graph([onnx.load(str(p)) for _, p in resolved], sizes), str(path))
+        parity = ensemble_parity(path, [p for _, p in resolved], sizes, inputs[:PARITY_FACES])
         manifest = ensemble_manifest(manifests, folder, parity, command)
         (folder / "manifest.json").write_text(manifest.to_json())  # provisional, for the engine
         classifier = EmotionClassifier(name, threads=1, models_dir=models_dir)
@@ -134,17 +156,41 @@ def build_ensemble(
     return {"model_dir": str(folder), "parity": parity, "evaluation": ev}
 
 
+def ensemble_parity(path: Path, members: list[Path], sizes: list[int], sample: np.ndarray) -> float:
+    """Max abs difference between the ensemble and the mean of its members on ``sample``.
+
+    Each member scores the sample shrunk to its own size. Raises ExportError above tolerance.
+    """
+    expected = np.mean(
+        [
+            run_onnx(p, sample if size == sample.shape[-1] else shrink_onnx(sample, size))
+            for p, size in zip(members, sizes, strict=True)
+        ],
+        axis=0,
+    )
+    parity = float(np.abs(run_onnx(path, sample) - expected).max())
+    if parity > PARITY_TOLERANCE:
+        raise ExportError(f"the ensemble differs from the mean of its members by {parity:.2e}")
+    return parity
+
+
 def ensemble_manifest(
     members: list[ModelManifest], folder: Path, parity: float, command: str
 ) -> ModelManifest:
-    """Member 0's manifest, renamed, with the new checksum and the list of members."""
+    """Member 0's manifest, renamed, with the new checksum and the list of members.
+
+    Its preprocessing is that of the largest member: the ensemble reads faces at that size.
+    """
     data = json.loads(members[0].to_json())
+    largest = max(members, key=lambda m: m.preprocessing.size)
+    data["preprocessing"] = json.loads(largest.to_json())["preprocessing"]
     data["training"]["ensemble"] = {
         "members": [
             {
                 "name": m.name,
                 "sha256": m.sha256,
                 "accuracy": m.evaluation.get("accuracy"),
+                "input_px": m.preprocessing.size,
                 "train_extra": extra_training_data(m.training),
             }
             for m in members

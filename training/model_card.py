@@ -256,6 +256,19 @@ def ensemble_lines(ev: dict[str, Any], ensemble: dict[str, Any]) -> list[str]:
         f"difference to the mean of the members on 512 val faces "
         f"{ensemble['parity_max_abs_diff']:.2e}. Architecture, training and reproduction below "
         "describe the first member.",
+        *resolution_lines(ensemble["members"]),
+    ]
+
+
+def resolution_lines(members: list[dict[str, Any]]) -> list[str]:
+    """For a two-resolution ensemble, which member reads the face at which size."""
+    sizes = [m.get("input_px") for m in members]
+    if None in sizes or len(set(sizes)) < 2:
+        return []
+    each = ", ".join(f"`{m['name']}` {m['input_px']} px" for m in members)
+    return [
+        f"- Input sizes: {each}; the graph reads the face at the largest and shrinks it for the "
+        "others inside the graph (area resampling, as cv2.INTER_AREA; training.graph_resizing)."
     ]
 
 

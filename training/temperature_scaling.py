@@ -11,8 +11,11 @@ calibration error (ECE, 15 equal-width bins of the top-class probability) and NL
 after, and a reliability diagram PNG.
 
 Contract: the source graph has exactly one Softmax node, the output of our exporter and of
-``mirror-tta``. Fitting the same data it is measured on is the documented recipe (Guo et al.
-2017, "On Calibration of Modern Neural Networks"); the held-back test split is not touched.
+``mirror-tta``, or is an ensemble (``training.ensemble_graph``: its output is the ``Mean`` of its
+members' probabilities), whose averaged probabilities are scaled as logits would be:
+``softmax(log(p) / T)``, which at T = 1 gives p back. Fitting the same data it is measured on is
+the documented recipe (Guo et al. 2017, "On Calibration of Modern Neural Networks"); the
+held-back test split is not touched.
 
 A model of a final fit on train+val (``[data] train_extra``) has seen the val faces, so a
 temperature fitted on them would leave it overconfident: such a source is refused unless
@@ -70,12 +73,17 @@ def temperature_graph(
     out = onnx.ModelProto()
     out.CopyFrom(model)
     graph = out.graph
-    node = softmax_node(graph)
-    logits, scaled = node.input[0], "logits_over_temperature"
-    node.input[0] = scaled
     graph.initializer.append(helper.make_tensor(T_NAME, TensorProto.FLOAT, [], [temperature]))
     if overridable:
         graph.input.append(helper.make_tensor_value_info(T_NAME, TensorProto.FLOAT, []))
+    mean = averaged_output(graph)
+    if mean is not None:
+        scale_averaged_output(graph, mean)
+        onnx.checker.check_model(out)
+        return out
+    node = softmax_node(graph)
+    logits, scaled = node.input[0], "logits_over_temperature"
+    node.input[0] = scaled
     nodes = list(graph.node)
     at = nodes.index(node)
     nodes.insert(at, helper.make_node("Div", [logits, T_NAME], [scaled], name="temperature_div"))
@@ -83,6 +91,27 @@ def temperature_graph(
     graph.node.extend(nodes)
     onnx.checker.check_model(out)
     return out
+
+
+def averaged_output(graph: onnx.GraphProto) -> onnx.NodeProto | None:
+    """The ``Mean`` node writing the output of an ensemble of several Softmax members, or None."""
+    if sum(node.op_type == "Softmax" for node in graph.node) < 2:
+        return None
+    output = graph.output[0].name
+    return next((n for n in graph.node if n.op_type == "Mean" and output in n.output), None)
+
+
+def scale_averaged_output(graph: onnx.GraphProto, mean: onnx.NodeProto) -> None:
+    """Make the graph output ``softmax(log(mean) / T)``; edits ``graph`` and ``mean`` in place."""
+    output, averaged = graph.output[0].name, "averaged_probabilities"
+    mean.output[:] = [averaged]
+    graph.node.extend(
+        [
+            helper.make_node("Log", [averaged], ["log_averaged"], name="temperature_log"),
+            helper.make_node("Div", ["log_averaged", T_NAME], ["log_over_temperature"]),
+            helper.make_node("Softmax", ["log_over_temperature"], [output], axis=-1),
+        ]
+    )
 
 
 def temperature_scorer(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -15,7 +17,8 @@ pytest.importorskip("torch")
 
 from inference.model_manifest import DEFAULT_MODELS_DIR, resolve_model
 from training.cli import main
-from training.ensemble_graph import ensemble_graph
+from training.ensemble_graph import check_members, ensemble_graph
+from training.errors import ExportError
 from training.mirror_tta import run_onnx
 
 MEMBERS = ["resnet-fer-v1", "resnet-fer-v1-mirror-int8"]
@@ -92,3 +95,39 @@ def test_an_ensemble_with_a_final_fit_member_says_its_val_figures_are_not_held_o
     assert manifest.description.endswith("its val figures are not held out.")
     card = (models / "ens" / "MODEL_CARD.md").read_text()
     assert "seen in training, not held out" in card
+
+
+def test_a_48_px_and_a_64_px_model_average_at_64_px(fer_sample: Path, tmp_path: Path) -> None:
+    # given a 48 px model and a 64 px model of the same preprocessing otherwise
+    small, large = "resnet-fer-v1", "resnet-fer-64px-mirror-int8h-cal"
+    models = tmp_path / "models"
+    for member in (small, large):
+        shutil.copytree(DEFAULT_MODELS_DIR / member, models / member)
+    # when they are averaged through the command line
+    args = ["ensemble", small, large, "--name", "two-res", "--models-dir", str(models)]
+    assert main([*args, "--data", str(fer_sample)]) == 0
+    # then the ensemble reads 64 px faces, and its output is the mean of the 64 px model on
+    # them and the 48 px model on the same faces shrunk by OpenCV's area resampling
+    manifest, path = resolve_model("two-res", models)
+    assert manifest.preprocessing.size == 64
+    x = np.random.default_rng(5).standard_normal((4, 1, 64, 64)).astype(np.float32)
+    shrunk = np.stack([cv2.resize(f[0], (48, 48), interpolation=cv2.INTER_AREA) for f in x])
+    expected = [
+        run_onnx(resolve_model(large, models)[1], x),
+        run_onnx(resolve_model(small, models)[1], shrunk[:, None]),
+    ]
+    assert np.abs(run_onnx(path, x) - np.mean(expected, axis=0)).max() < 1e-4
+    # and its card says which member reads which size
+    card = (models / "two-res" / "MODEL_CARD.md").read_text()
+    assert f"- Input sizes: `{small}` 48 px, `{large}` 64 px" in card
+
+
+def test_a_size_change_for_channels_last_members_is_refused() -> None:
+    # given two channels-last (NHWC) manifests that differ only in input size
+    manifest, _ = resolve_model("resnet-fer-v1", DEFAULT_MODELS_DIR)
+    nhwc = replace(manifest, preprocessing=replace(manifest.preprocessing, layout="NHWC"))
+    larger = replace(nhwc, name="larger", preprocessing=replace(nhwc.preprocessing, size=64))
+    # when checked as ensemble members, then the size change is refused, naming the model
+    check_members([nhwc, replace(nhwc, name="twin")])
+    with pytest.raises(ExportError, match="larger takes other inputs"):
+        check_members([nhwc, larger])

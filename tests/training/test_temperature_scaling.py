@@ -77,6 +77,37 @@ def test_graph_divides_the_logits_by_the_temperature(tmp_path: Path) -> None:
     assert np.abs(scaled - run_onnx(source, x)).max() > 1e-3
 
 
+def test_an_ensemble_scales_the_log_of_its_averaged_probabilities(tmp_path: Path) -> None:
+    # given an ensemble graph: the Mean of two members' Softmax outputs
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal((7, 7)).astype(np.float32) for _ in range(2)]
+    nodes, inits = [], []
+    for i, w in enumerate(weights):
+        inits.append(onnx.numpy_helper.from_array(w, f"w{i}"))
+        nodes += [
+            helper.make_node("MatMul", ["x", f"w{i}"], [f"z{i}"]),
+            helper.make_node("Softmax", [f"z{i}"], [f"p{i}"], axis=-1),
+        ]
+    nodes.append(helper.make_node("Mean", ["p0", "p1"], ["y"]))
+    info = [helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, ["n", 7]) for n in "xy"]
+    graph = helper.make_graph(nodes, "ens", [info[0]], [info[1]], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # as our exported graphs; the onnx package's default is newer than ORT's
+    x = rng.standard_normal((5, 7)).astype(np.float32)
+    onnx.save(model, str(tmp_path / "ens.onnx"))
+    averaged = run_onnx(tmp_path / "ens.onnx", x)
+    # when T = 1 and T = 2 are put into the graph
+    scaled = {}
+    for t in (1.0, 2.0):
+        onnx.save(temperature_graph(model, t), str(tmp_path / f"t{t}.onnx"))
+        scaled[t] = run_onnx(tmp_path / f"t{t}.onnx", x)
+    # then T = 1 gives the mean back and T = 2 gives softmax(log(mean) / 2), computed here
+    assert np.abs(scaled[1.0] - averaged).max() < 1e-6
+    expected = np.sqrt(averaged) / np.sqrt(averaged).sum(1, keepdims=True)
+    assert np.abs(scaled[2.0] - expected).max() < 1e-6
+    assert np.abs(scaled[2.0] - averaged).max() > 1e-3
+
+
 def test_a_graph_without_a_single_softmax_is_refused() -> None:
     # given a graph with two Softmax nodes
     nodes = [
