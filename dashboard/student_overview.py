@@ -134,24 +134,27 @@ def series_payload(points: list[SeriesPoint]) -> dict[str, Any]:
 def alert_markers(points: list[SeriesPoint], alerts: list[AlertSummary]) -> list[dict[str, Any]]:
     """Runs of timeline points that fall on an alert's evidence days (local dates).
 
-    Each marker is {"from": first index, "to": last index, "label": ...}; consecutive points on
-    evidence days form one run, so a day-resolution chart gets one band per streak of days.
+    Each marker is {"from": first index, "to": last index, "label": ...}; points on evidence
+    days form one run unless a point with observations that is not an evidence day lies between
+    them, so a day-resolution chart gets one band per streak of school days: a weekend or holiday
+    without data inside the streak does not split it.
     """
     markers = []
     for alert in alerts:
         days = set(alert.days)
         hits = [i for i, p in enumerate(points) if p.at is not None and p.at.date() in days]
-        for first, last in consecutive_runs(hits):
+        for first, last in evidence_runs(hits, points):
             markers.append(
                 {"from": first, "to": last, "label": f"{alert.rule} ({alert.severity.lower()})"}
             )
     return markers
 
 
-def consecutive_runs(indexes: list[int]) -> list[tuple[int, int]]:
+def evidence_runs(indexes: list[int], points: list[SeriesPoint]) -> list[tuple[int, int]]:
+    """(first, last) runs of ``indexes``, bridging only points without observations."""
     runs: list[tuple[int, int]] = []
     for i in indexes:
-        if runs and runs[-1][1] == i - 1:
+        if runs and all(points[j].n == 0 for j in range(runs[-1][1] + 1, i)):
             runs[-1] = (runs[-1][0], i)
         else:
             runs.append((i, i))
