@@ -22,8 +22,10 @@ def test_shipped_configs_build_models_within_the_cpu_budget(path: Path) -> None:
     # when its model is built
     pre = config.preprocessing
     model = build_model(config.model.family, pre.channels, config.model.width)
-    # then it runs on the configured input and costs at most 150 M multiply-accumulates
-    assert count_macs(model, (pre.channels, pre.size, pre.size)) <= 150e6
+    # then it runs on the configured input and costs at most 200 M multiply-accumulates a pass:
+    # the budget is <= 3 ms a face for the shipped INT8 mirror form (two passes), and the 64 px
+    # ResNet (121 M) measured 0.82-1.81 ms a face on the 2-core AMD EPYC, so 200 M stays inside it
+    assert count_macs(model, (pre.channels, pre.size, pre.size)) <= 200e6
 
 
 def test_there_is_a_config_per_family() -> None:
