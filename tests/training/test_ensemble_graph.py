@@ -17,7 +17,7 @@ pytest.importorskip("torch")
 
 from inference.model_manifest import DEFAULT_MODELS_DIR, resolve_model
 from training.cli import main
-from training.ensemble_graph import check_members, ensemble_graph
+from training.ensemble_graph import check_members, ensemble_graph, member_inputs
 from training.errors import ExportError
 from training.mirror_tta import run_onnx
 
@@ -131,3 +131,21 @@ def test_a_size_change_for_channels_last_members_is_refused() -> None:
     check_members([nhwc, replace(nhwc, name="twin")])
     with pytest.raises(ExportError, match="larger takes other inputs"):
         check_members([nhwc, larger])
+
+
+def test_a_graph_shrink_unlike_opencv_is_refused_before_parity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given faces at 64 px and a graph shrink that resamples bilinearly instead of by area
+    x = np.random.default_rng(6).standard_normal((3, 1, 64, 64)).astype(np.float32)
+    assert member_inputs(x, 48).shape == (3, 1, 48, 48)  # the graph's real shrink passes
+    bilinear = np.stack(
+        [[cv2.resize(c, (48, 48), interpolation=cv2.INTER_LINEAR) for c in f] for f in x]
+    )
+    monkeypatch.setattr("training.ensemble_graph.shrink_onnx", lambda sample, size: bilinear)
+    # when the members' inputs are prepared for the parity check
+    # then the build stops, naming both sizes
+    with pytest.raises(ExportError, match="shrinks 64 px faces to 48 px unlike OpenCV"):
+        member_inputs(x, 48)
+    # and a member of the ensemble's own size gets the faces untouched
+    assert member_inputs(x, 64) is x
