@@ -233,7 +233,11 @@ if REDIS_URL:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # channels_redis blocks 5 s per receive (BZPOPMIN); redis-py 8 also times reads
             # out after 5 s by default, which killed every idle live-view socket. Read longer.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}]},
+            # redis-py bounds connecting and closing a connection by socket_connect_timeout
+            # only (None waits forever), so a stalled Redis cannot hang a socket's close.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}]
+            },
         }
     }
 else:
