@@ -53,6 +53,26 @@ def command_unpack_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_device_tree(args: argparse.Namespace) -> int:
+    from training import device_travel as travel
+
+    repo, carry = Path.cwd(), [Path(p) for p in args.carry]
+    limit = travel.DEVICE_TREE_LIMIT_BYTES
+    if args.action == "lighten":
+        light = travel.travel_bytes(repo, carry, travel.LEFT_BEHIND)
+        if light > limit:
+            raise TrainingError(
+                f"even without {', '.join(travel.LEFT_BEHIND)}, {light / 2**20:.1f} MiB would "
+                f"travel (limit {limit / 2**20:.0f} MiB); nothing changed"
+            )
+        travel.lighten_tree(repo)
+    elif args.action == "restore":
+        print(f"restored: {', '.join(travel.restore_tree(repo))}")
+    size = travel.travel_bytes(repo, carry)
+    print_json({"travel_bytes": size, "limit_bytes": limit, "fits": size <= limit})
+    return 0
+
+
 def override_train(config: Any, threads: int | None, max_minutes: float | None) -> Any:
     """Apply --threads / --max-minutes (machine-dependent settings) to a loaded config.
 
@@ -343,6 +363,14 @@ def build_parser() -> argparse.ArgumentParser:
     pack.add_argument("--config", required=True, help="the run's config")
     pack.add_argument("--out", help="file to write (default training/carried-runs/<run>.pt)")
     pack.set_defaults(handler=command_pack_run)
+    tree = sub.add_parser(
+        "device-tree",
+        help="what a GPU call would send (JSON); lighten: leave the committed models out of it; "
+        "restore: put them back (docs/training.md, A GPU run)",
+    )
+    tree.add_argument("action", choices=["size", "lighten", "restore"])
+    tree.add_argument("--carry", nargs="*", default=[], help="paths the call will carry")
+    tree.set_defaults(handler=command_device_tree)
     unpack = sub.add_parser(
         "unpack-run", help="a packed run -> its run folder, ready for train --resume"
     )
