@@ -36,6 +36,7 @@ def populated_school(admin: StaffMember, classroom: Classroom, counselor: StaffM
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the fuzzing subprocess has its own 900 s limit; ~5 min here
 @pytest.mark.django_db(transaction=True)
 def test_api_never_answers_500(
     live_server: Any, admin: StaffMember, populated_school: None, tmp_path: Path
