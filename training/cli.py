@@ -56,7 +56,7 @@ def command_unpack_run(args: argparse.Namespace) -> int:
 def command_device_tree(args: argparse.Namespace) -> int:
     from training import device_travel as travel
 
-    repo, carry = Path.cwd(), [Path(p) for p in args.carry]
+    repo, carry = travel.repo_root(Path.cwd()), [Path(p) for p in args.carry]
     limit = travel.DEVICE_TREE_LIMIT_BYTES
     if args.action == "lighten":
         light = travel.travel_bytes(repo, carry, travel.LEFT_BEHIND)
@@ -369,7 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         "restore: put them back (docs/training.md, A GPU run)",
     )
     tree.add_argument("action", choices=["size", "lighten", "restore"])
-    tree.add_argument("--carry", nargs="*", default=[], help="paths the call will carry")
+    tree.add_argument(
+        "--carry", nargs="*", default=[], help="paths the call will carry (from the top folder)"
+    )
     tree.set_defaults(handler=command_device_tree)
     unpack = sub.add_parser(
         "unpack-run", help="a packed run -> its run folder, ready for train --resume"

@@ -37,6 +37,12 @@ def git(repo: Path, *args: str) -> str:
     return done.stdout
 
 
+def repo_root(start: Path) -> Path:
+    """The top folder of the repository holding ``start``: paths here are relative to it, as
+    the device tool's carry paths are."""
+    return Path(git(start, "rev-parse", "--show-toplevel").strip())
+
+
 def travelling_files(repo: Path, leaving_out: Sequence[str] = ()) -> list[Path]:
     """Files the device tool would copy: tracked and untracked-not-ignored, present on disk,
     except those under ``leaving_out`` (folders relative to ``repo``)."""
