@@ -103,7 +103,9 @@ def lighten_tree(repo: Path, folders: Sequence[str] = LEFT_BEHIND) -> None:
     exclude = exclude_path(repo)
     exclude.parent.mkdir(parents=True, exist_ok=True)
     before = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-    exclude.write_text(before + exclude_block(folders), encoding="utf-8")
+    # The block starts on a line of its own, or it would change the file's last pattern.
+    separator = "\n" if before and not before.endswith("\n") else ""
+    exclude.write_text(before + separator + exclude_block(folders), encoding="utf-8")
     record = {"head": head, "folders": list(folders), "exclude_before": before}
     marker.write_text(json.dumps(record), encoding="utf-8")
 
@@ -137,7 +139,7 @@ def restore_exclude(exclude: Path, before: str, folders: Sequence[str]) -> None:
     """Put the exclude file back as it was before lightening; where it was edited since, remove
     only the lines the lightening appended."""
     now = exclude.read_text(encoding="utf-8")
-    if now != before + exclude_block(folders):
+    if now.removeprefix(before).lstrip("\n") != exclude_block(folders):
         ours = set(exclude_block(folders).splitlines())
         before = "".join(line for line in now.splitlines(True) if line.rstrip("\n") not in ours)
     exclude.write_text(before, encoding="utf-8")

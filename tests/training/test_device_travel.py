@@ -77,6 +77,19 @@ def test_lightening_leaves_the_models_out_and_restoring_puts_everything_back(
         restore_tree(checkout)
 
 
+def test_an_exclude_file_without_a_final_newline_keeps_its_last_pattern(checkout: Path) -> None:
+    # given an exclude file whose last pattern has no newline after it
+    exclude = checkout / ".git" / "info" / "exclude"
+    exclude.write_text("*.log")
+    (checkout / "debug.log").write_text("ignored\n")
+    before = state(checkout)
+    # when lightened, then that pattern still ignores its file, and restoring gives the same bytes
+    lighten_tree(checkout)
+    assert "debug.log" not in {p.name for p in travelling_files(checkout)}
+    restore_tree(checkout)
+    assert state(checkout) == before and exclude.read_text() == "*.log"
+
+
 def test_uncommitted_model_changes_are_refused_before_anything_changes(checkout: Path) -> None:
     # given a model file changed but not committed
     (checkout / "inference/models/m/model.onnx").write_bytes(b"changed")
