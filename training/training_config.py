@@ -71,6 +71,10 @@ class TrainSection:
     # Keep the mean of the weights of every epoch from this one on and write it, batch-norm
     # statistics measured afresh, as averaged.pt (training.weight_averaging; 0 = off).
     average_from_epoch: int = 0
+    # Sharpness-aware minimisation: the radius of the weight neighbourhood each step's gradient
+    # is taken at the worst point of (training.sharpness_aware; 0 = off, 0.05 is the usual
+    # value). Each step then costs two forward and backward passes.
+    sam_rho: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,8 @@ def parse_config(data: dict[str, Any]) -> TrainingConfig:
             f"[train] average_from_epoch must be 0 (off) or an epoch of the run (1.."
             f"{config.train.epochs}), not {config.train.average_from_epoch}"
         )
+    if config.train.sam_rho < 0:
+        raise ConfigError(f"[train] sam_rho must be >= 0 (0: off), not {config.train.sam_rho}")
     low, high = config.augmentation.small_face_sizes
     if not 4 <= low <= high:
         raise ConfigError("[augmentation] small_face_sizes must be [low, high], 4 <= low <= high")

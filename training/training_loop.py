@@ -28,6 +28,7 @@ from training.batch_mixing import mix_batch, mixed_loss
 from training.dataset_loaders import FaceDataset, load_dataset
 from training.distillation import distillation_loss
 from training.lr_schedules import PlannedOneCycle
+from training.sharpness_aware import sharpness_aware_backward
 from training.training_config import TrainingConfig
 
 LOG_FIELDS = [
@@ -149,19 +150,26 @@ def train_batch(
     config: TrainingConfig,
     state: dict[str, Any],
 ) -> tuple[float, int]:
-    """One optimiser step on an augmented (and maybe mixed) batch: (loss, correct)."""
+    """One optimiser step on an augmented (and maybe mixed) batch: (loss, correct).
+
+    With ``[train] sam_rho`` > 0 the step is sharpness-aware (training.sharpness_aware): the
+    same batch and teacher scores go through the network twice."""
     x = augment_batch(inputs.to(state["device"]), config.augmentation, state["gen"])
     batch = mix_batch(x, labels.to(state["device"]), config.augmentation, state["gen"])
     inputs = in_training_layout(batch.inputs)
-    logits = model(inputs)
-    loss = mixed_loss(logits, batch, state["weights"], config.train.label_smoothing)
     teacher = state.get("teacher")
-    if teacher is not None:
-        d = config.distillation
-        soft = distillation_loss(logits, teacher(inputs), d.temperature)
-        loss = (1.0 - d.weight) * loss + d.weight * soft
-    state["opt"].zero_grad(set_to_none=True)
-    loss.backward()
+    teacher_logits = teacher(inputs) if teacher is not None else None
+
+    def loss_of() -> tuple[torch.Tensor, torch.Tensor]:
+        logits = model(inputs)
+        loss = mixed_loss(logits, batch, state["weights"], config.train.label_smoothing)
+        if teacher_logits is not None:
+            d = config.distillation
+            soft = distillation_loss(logits, teacher_logits, d.temperature)
+            loss = (1.0 - d.weight) * loss + d.weight * soft
+        return loss, logits
+
+    loss, logits = sharpness_aware_backward(model, loss_of, config.train.sam_rho)
     state["opt"].step()
     if config.train.schedule != "plateau":
         state["sched"].step()
