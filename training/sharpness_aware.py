@@ -10,12 +10,13 @@ and backward pass per step. Its authors report it also resists noisy labels, whi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TypeVar
 
 import torch
 from torch import nn
+
+from training.batchnorm_momentum import batchnorm_momentum
 
 T = TypeVar("T")
 
@@ -23,15 +24,14 @@ T = TypeVar("T")
 def perturb_weights(model: nn.Module, rho: float) -> list[tuple[nn.Parameter, torch.Tensor]]:
     """Move every parameter that has a gradient by ``rho * grad / ||grad||`` (the global L2
     norm over all of them), in place; returns the moves for ``restore_weights``."""
-    params = [p for p in model.parameters() if p.grad is not None]
-    if not params:
+    pairs = [(p, p.grad) for p in model.parameters() if p.grad is not None]
+    if not pairs:
         return []
-    grads = [p.grad for p in params if p.grad is not None]
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for _, g in pairs]))
     scale = rho / (float(norm) + 1e-12)
     moves = []
     with torch.no_grad():
-        for param, grad in zip(params, grads, strict=True):
+        for param, grad in pairs:
             move = grad * scale
             param.add_(move)
             moves.append((param, move))
@@ -43,22 +43,6 @@ def restore_weights(moves: list[tuple[nn.Parameter, torch.Tensor]]) -> None:
     with torch.no_grad():
         for param, move in moves:
             param.sub_(move)
-
-
-@contextmanager
-def frozen_batchnorm_statistics(model: nn.Module) -> Iterator[None]:
-    """Batch-norm layers still normalise by the batch's statistics inside this block but do not
-    fold them into their running averages (momentum 0), so the perturbed pass of a SAM step
-    leaves the statistics that inference uses exactly as one plain step would."""
-    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    try:
-        yield
-    finally:
-        for layer, momentum in zip(layers, saved, strict=True):
-            layer.momentum = momentum
 
 
 def sharpness_aware_backward(
@@ -79,7 +63,9 @@ def sharpness_aware_backward(
         return loss, extra
     moves = perturb_weights(model, rho)
     model.zero_grad(set_to_none=True)
-    with frozen_batchnorm_statistics(model):
+    # Momentum 0: the perturbed pass normalises by its batch's statistics but leaves the running
+    # averages that inference uses as one plain step would.
+    with batchnorm_momentum(model, 0.0):
         perturbed, _ = loss_of()
         perturbed.backward()
     restore_weights(moves)

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from training.batchnorm_momentum import batchnorm_momentum
+
 
 @dataclass
 class WeightAverage:
@@ -77,15 +79,12 @@ def recompute_batchnorm(
     from torch's random generator (a resumed run's random stream stays the same). Leaves the
     model in eval mode.
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     model.eval()
-    momenta = [m.momentum for m in norms]
+    with batchnorm_momentum(model, None) as norms:  # None: a cumulative average over the batches
+        for m in norms:
+            m.reset_running_stats()
+            m.train()
+        for i in range(0, len(inputs), batch):
+            model(inputs[i : i + batch].to(device))
     for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # None: a cumulative average over the batches seen
-        m.train()
-    for i in range(0, len(inputs), batch):
-        model(inputs[i : i + batch].to(device))
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
         m.eval()

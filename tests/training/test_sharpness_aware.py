@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 from torch import Tensor, nn  # noqa: E402
 
 from tests.training.conftest import tiny_config, write_class_folders  # noqa: E402
+from training.batchnorm_momentum import batchnorm_momentum  # noqa: E402
 from training.errors import ConfigError  # noqa: E402
 from training.sharpness_aware import (  # noqa: E402
-    frozen_batchnorm_statistics,
     perturb_weights,
     restore_weights,
     sharpness_aware_backward,
@@ -77,7 +77,7 @@ def test_perturbed_pass_leaves_batchnorm_running_statistics_alone() -> None:
     assert layer.running_mean is not None and layer.running_var is not None
     mean, var = layer.running_mean.clone(), layer.running_var.clone()
     # When a batch goes through inside the frozen block
-    with frozen_batchnorm_statistics(layer):
+    with batchnorm_momentum(layer, 0.0):
         layer(torch.randn(8, 2) + 5)
     # Then the running statistics are unchanged and the momentum is back
     assert torch.equal(layer.running_mean, mean) and torch.equal(layer.running_var, var)
@@ -113,3 +113,14 @@ def test_a_run_with_sam_takes_other_steps_than_without(tmp_path: Path) -> None:
     assert sam[0] == pytest.approx(plain[0], abs=1e-6)
     assert max(abs(a - b) for a, b in zip(sam[1:], plain[1:], strict=True)) > 1e-4
     assert all(loss == loss and loss < 10 for loss in sam)
+
+
+def test_batchnorm_momentum_comes_back_after_an_error() -> None:
+    # Given a model with two batch-norm layers of different momentum
+    model = nn.Sequential(nn.BatchNorm1d(2, momentum=0.1), nn.BatchNorm1d(2, momentum=None))
+    # When the block that set them to 0 fails
+    with pytest.raises(RuntimeError), batchnorm_momentum(model, 0.0) as layers:
+        assert [layer.momentum for layer in layers] == [0.0, 0.0]
+        raise RuntimeError("a failed pass")
+    # Then each layer has its own momentum again
+    assert [model[0].momentum, model[1].momentum] == [0.1, None]
