@@ -282,6 +282,30 @@ def command_ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_weigh_members(args: argparse.Namespace) -> int:
+    from training.member_weights import weigh_members
+    from training.model_comparison import describe_comparison
+    from training.model_predictors import load_any_model
+
+    def load(name: str) -> Any:
+        return load_any_model(name, Path(args.models_dir), threads=args.threads)
+
+    report = weigh_members(
+        [load(m) for m in args.members],
+        load(args.baseline),
+        lambda spec: load_eval_data(args, spec),
+        parse_face_sizes(args.face_sizes),
+        args.folds,
+        args.seed,
+    )
+    print(describe_comparison(report["comparison"], report["verdict"]))
+    print("weights fitted on the whole split: " + ", ".join(map(str, report["weights"])))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print_json(report)
+    return 0
+
+
 def command_bench(args: argparse.Namespace) -> int:
     from inference.model_manifest import resolve_model
     from training.onnx_export import measure_latency
@@ -331,6 +355,20 @@ def add_labelled_split(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--split", default="PublicTest", help="Usage for fer-csv, prefix for RAF-DB lists"
+    )
+
+
+def add_judging_options(parser: argparse.ArgumentParser, face_sizes_help: str) -> None:
+    """The models folder, labelled split, face sizes, JSON report and threads of a judgement
+    against a baseline (``compare``, ``weigh-members``)."""
+    parser.add_argument("--models-dir", default=str(models_dir()), help="registered models")
+    add_labelled_split(parser)
+    parser.add_argument(
+        "--face-sizes", default="48,32,24,16", metavar="PX,...", help=face_sizes_help
+    )
+    parser.add_argument("--out", help="also write the report as JSON to this file")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="onnxruntime threads for ONNX models"
     )
 
 
@@ -402,16 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         "agreement, and the shipping rule's verdict (b the candidate, a the baseline)",
     )
     cmp.add_argument("models", nargs=2, metavar="MODEL", help="a (baseline) then b (candidate)")
-    cmp.add_argument("--models-dir", default=str(models_dir()), help="registered models")
-    add_labelled_split(cmp)
-    cmp.add_argument(
-        "--face-sizes",
-        default="48,32,24,16",
-        metavar="PX,...",
-        help="face sizes; ECE and the rule's gain are taken at the largest",
-    )
-    cmp.add_argument("--out", help="also write the report as JSON to this file")
-    cmp.add_argument("--threads", type=int, default=1, help="onnxruntime threads for ONNX models")
+    add_judging_options(cmp, "face sizes; ECE and the rule's gain are taken at the largest")
     cmp.set_defaults(handler=command_compare)
 
     ex = sub.add_parser("explain", help="Grad-CAM and occlusion maps for one face image")
@@ -472,6 +501,20 @@ def build_parser() -> argparse.ArgumentParser:
     ens.add_argument("--models-dir", default=str(models_dir()))
     ens.add_argument("--data", default=DEFAULT_VAL, help=f"val folder (default {DEFAULT_VAL})")
     ens.set_defaults(handler=command_ensemble)
+
+    weigh = sub.add_parser(
+        "weigh-members",
+        help="fit an average's member weights on a labelled split and judge it out of fold "
+        "(cross-fitted) against a baseline by the shipping rule",
+    )
+    weigh.add_argument("members", nargs="+", help="registered models (at least two)")
+    weigh.add_argument("--baseline", required=True, help="registered model to beat")
+    add_judging_options(
+        weigh, "face sizes besides the members' largest input (where the weights are fitted)"
+    )
+    weigh.add_argument("--folds", type=int, default=5, help="cross-fitting folds")
+    weigh.add_argument("--seed", type=int, default=2500, help="orders the faces into folds")
+    weigh.set_defaults(handler=command_weigh_members)
 
     unfold = sub.add_parser(
         "weights-from-onnx",
