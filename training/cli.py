@@ -297,9 +297,10 @@ def command_weigh_members(args: argparse.Namespace) -> int:
         parse_face_sizes(args.face_sizes),
         args.folds,
         args.seed,
+        args.combiner,
     )
     print(describe_comparison(report["comparison"], report["verdict"]))
-    print("weights fitted on the whole split: " + ", ".join(map(str, report["weights"])))
+    print(f"fitted on the whole split: {json.dumps(report['whole_split_fit'])}")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print_json(report)
@@ -514,6 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     weigh.add_argument("--folds", type=int, default=5, help="cross-fitting folds")
     weigh.add_argument("--seed", type=int, default=2500, help="orders the faces into folds")
+    weigh.add_argument(
+        "--combiner",
+        choices=("weighted", "stacked"),
+        default="weighted",
+        help="weighted: one weight a member (EM) and a temperature; stacked: a logistic "
+        "regression on the members' log-probabilities",
+    )
     weigh.set_defaults(handler=command_weigh_members)
 
     unfold = sub.add_parser(

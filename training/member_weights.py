@@ -5,18 +5,21 @@ are the ones that maximise the likelihood of the labels under the mixture ``sum_
 (non-negative, summing to one). The log-likelihood is concave in ``w``, and the EM update for
 mixture weights (``fit_member_weights``) never lowers it, so it converges to the best weights.
 
-Val is the only split none of our members trained on, so the weights are fitted there, which
-makes val accuracy of the fitted average optimistic. ``cross_fit`` reads it out of fold instead:
-each fold's faces are scored with weights (and a temperature) fitted on the other folds only, so
-every face's prediction comes from weights that never saw it. That out-of-fold figure is what a
-pre-registered rule judges; the shipped graph then takes the weights fitted on all of val.
+A second, more flexible combiner (``fit_stacker``): a multinomial logistic regression on the
+members' concatenated log-probabilities, which can also move a class that all members confuse.
+
+Val is the only split none of our members trained on, so a combiner is fitted there, which makes
+its val accuracy optimistic. ``cross_fit`` reads it out of fold instead: each fold's faces are
+scored by the combiner fitted on the other folds only, so every face's prediction comes from a
+fit that never saw it. That out-of-fold figure is what a pre-registered rule judges; a shipped
+graph would then take the fit on all of val.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,19 +38,68 @@ LoadSplit = Callable[[Preprocessing], Any]  # a preprocessing -> FaceDataset of 
 
 EM_TOLERANCE = 1e-10
 EM_MAX_STEPS = 10_000
+STACKER_L2 = 1e-3  # pre-registered (docs/training.md, twenty-fifth session); never tuned on val
+
+
+class Combiner(Protocol):
+    """A fitted rule turning (members, faces, classes) probabilities into (faces, classes)."""
+
+    def __call__(self, member_probs: np.ndarray) -> np.ndarray: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class WeightedAverage:
+    """``tempered(sum_m weights[m] * p_m, temperature)``."""
+
+    weights: np.ndarray
+    temperature: float
+
+    def __call__(self, member_probs: np.ndarray) -> np.ndarray:
+        return tempered(weighted_average(member_probs, self.weights), self.temperature)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "weights": [round(float(w), 6) for w in self.weights],
+            "temperature": round(self.temperature, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Stacker:
+    """``softmax(concat_m log p_m @ matrix + bias)``: matrix (members * classes, classes)."""
+
+    matrix: np.ndarray
+    bias: np.ndarray
+
+    def __call__(self, member_probs: np.ndarray) -> np.ndarray:
+        logits = stacked_features(member_probs) @ self.matrix + self.bias
+        return tempered(np.exp(logits - logits.max(axis=1, keepdims=True)), 1.0)
+
+    def describe(self) -> dict[str, Any]:
+        classes = self.matrix.shape[1]
+        blocks = self.matrix.reshape(-1, classes, classes)
+        return {
+            # each member's share of the evidence: its block's diagonal, mean over classes
+            "member_diagonals": [round(float(np.mean(np.diag(b))), 4) for b in blocks],
+            "bias": [round(float(b), 4) for b in self.bias],
+        }
+
+
+FitCombiner = Callable[[np.ndarray, np.ndarray], Combiner]
 
 
 @dataclass(frozen=True)
 class CrossFit:
-    """Out-of-fold figures: every face scored by weights fitted without its fold.
+    """Out-of-fold figures: every face scored by a combiner fitted without its fold.
 
-    ``weights`` (folds, members) and ``temperatures`` (folds,) are each fold's fit;
-    ``probs`` maps a face size (px) to the (faces, classes) out-of-fold probabilities.
+    ``fits`` holds each fold's combiner; ``probs`` maps a face size (px) to the (faces,
+    classes) out-of-fold probabilities.
     """
 
     fold: np.ndarray
-    weights: np.ndarray
-    temperatures: np.ndarray
+    fits: list[Combiner]
     probs: dict[int, np.ndarray]
 
 
@@ -97,6 +149,53 @@ def fit_average_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     return fit_temperature(lambda t: negative_log_likelihood(tempered(probs, t), labels))
 
 
+def fit_weighted_average(member_probs: np.ndarray, labels: np.ndarray) -> WeightedAverage:
+    """Mixture weights by EM, then the temperature of their average (both minimum NLL)."""
+    weights = fit_member_weights(member_probs, labels)
+    average = weighted_average(member_probs, weights)
+    return WeightedAverage(weights, fit_average_temperature(average, labels))
+
+
+def stacked_features(member_probs: np.ndarray) -> np.ndarray:
+    """(faces, members * classes): each face's members' log-probabilities side by side."""
+    logs = np.log(np.clip(member_probs, 1e-12, None))
+    return logs.transpose(1, 0, 2).reshape(logs.shape[1], -1)
+
+
+def fit_stacker(member_probs: np.ndarray, labels: np.ndarray) -> Stacker:
+    """Multinomial logistic regression on ``stacked_features``, minimum mean NLL + STACKER_L2 x
+    the sum of the squared matrix entries (the bias is not penalised), by L-BFGS in float64.
+
+    Starts from the equal-weight log-linear pool: each member's block the identity over the
+    number of members, no bias.
+    """
+    import torch  # the training extra's; only this combiner needs it
+
+    check_member_probs(member_probs, labels)
+    members, _, classes = member_probs.shape
+    x = torch.from_numpy(stacked_features(member_probs)).double()
+    y = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+    start = np.tile(np.eye(classes) / members, (members, 1))
+    matrix = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    bias = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS(
+        [matrix, bias], max_iter=1000, tolerance_grad=1e-10, line_search_fn="strong_wolfe"
+    )
+
+    def loss() -> torch.Tensor:
+        optimizer.zero_grad()
+        value = torch.nn.functional.cross_entropy(x @ matrix + bias, y)
+        value = value + STACKER_L2 * (matrix**2).sum()
+        value.backward()
+        return value
+
+    optimizer.step(loss)
+    return Stacker(matrix.detach().numpy(), bias.detach().numpy())
+
+
+COMBINERS: dict[str, FitCombiner] = {"weighted": fit_weighted_average, "stacked": fit_stacker}
+
+
 def fold_of_each_face(faces: int, folds: int, seed: int) -> np.ndarray:
     """(faces,) fold numbers: a seeded random order cut into ``folds`` near-equal parts."""
     if not 2 <= folds <= faces:
@@ -107,30 +206,28 @@ def fold_of_each_face(faces: int, folds: int, seed: int) -> np.ndarray:
 
 
 def cross_fit(
-    member_probs_by_px: dict[int, np.ndarray], labels: np.ndarray, folds: int, seed: int
+    member_probs_by_px: dict[int, np.ndarray],
+    labels: np.ndarray,
+    folds: int,
+    seed: int,
+    fit: FitCombiner = fit_weighted_average,
 ) -> CrossFit:
-    """Out-of-fold weighted averages; weights and temperature fitted at the largest face size.
+    """Out-of-fold combined probabilities; each fold's combiner fitted at the largest size.
 
     ``member_probs_by_px`` maps a face size to (members, faces, classes) probabilities of the
-    same faces; the smaller sizes are scored with the weights and temperatures fitted at the
-    largest, as the shipped graph would use them.
+    same faces; the smaller sizes are scored by the combiner fitted at the largest, as the
+    shipped graph would use it.
     """
     full = member_probs_by_px[max(member_probs_by_px)]
     check_member_probs(full, labels)
     fold = fold_of_each_face(len(labels), folds, seed)
-    weights = np.zeros((folds, len(full)))
-    temperatures = np.zeros(folds)
+    fits: list[Combiner] = []
     probs = {px: np.zeros(p.shape[1:]) for px, p in member_probs_by_px.items()}
     for k in range(folds):
-        fit, held = fold != k, fold == k
-        weights[k] = fit_member_weights(full[:, fit], labels[fit])
-        temperatures[k] = fit_average_temperature(
-            weighted_average(full[:, fit], weights[k]), labels[fit]
-        )
+        fits.append(fit(full[:, fold != k], labels[fold != k]))
         for px, member_probs in member_probs_by_px.items():
-            average = weighted_average(member_probs[:, held], weights[k])
-            probs[px][held] = tempered(average, temperatures[k])
-    return CrossFit(fold, weights, temperatures, probs)
+            probs[px][fold == k] = fits[k](member_probs[:, fold == k])
+    return CrossFit(fold, fits, probs)
 
 
 def largest_input(models: list[LoadedModel]) -> Preprocessing:
@@ -164,28 +261,35 @@ def weigh_members(
     sizes: Iterable[int],
     folds: int,
     seed: int,
+    combiner: str = "weighted",
 ) -> dict[str, Any]:
-    """The weighed average's out-of-fold figures against ``baseline``, and the verdict.
+    """The combined members' out-of-fold figures against ``baseline``, and the verdict.
 
-    Report: the weights and temperature fitted on the whole split (what a built graph takes),
-    each fold's, each member's accuracy alone and the equal-weight average's (by face size),
-    and ``comparison`` in ``compare``'s format (a = baseline, b = the out-of-fold average).
+    ``combiner`` names a COMBINERS entry. Report: the combiner fitted on the whole split (what a
+    built graph would take) and each fold's, each member's accuracy alone and the equal-weight
+    average's (by face size), and ``comparison`` in ``compare``'s format (a = baseline, b = the
+    out-of-fold combination).
     The verdict is the shipping rule's plus one condition: no member alone may score more.
     Raises TrainingError for a member that is not a registered model or that takes other
     inputs or classes than the first (the checks of ``ensemble``).
     """
     check_weighable(members)
+    if combiner not in COMBINERS:
+        raise TrainingError(f"unknown combiner {combiner!r}; expected one of {sorted(COMBINERS)}")
+    fit = COMBINERS[combiner]
     spec = largest_input(members)
     data = load_split(spec)
     labels = np.asarray(data.labels)
     sizes = sorted(set(sizes) | {spec.size}, reverse=True)
     scored = score_members(members, data.inputs, spec, sizes)
-    fitted = cross_fit(scored, labels, folds, seed)
+    fitted = cross_fit(scored, labels, folds, seed, fit)
     base_data = load_split(baseline.preprocessing)
     if base_data.labels.tolist() != labels.tolist():
         raise TrainingError("the split gave the baseline other labels; weigh on a fixed split")
     comparison = weighed_comparison(baseline, base_data.inputs, labels, fitted, sizes)
-    report = weighing_figures(members, scored, labels, fitted, folds, seed)
+    comparison["b"] = f"{combiner} combination (out of fold)"
+    report = weighing_figures(members, scored, labels, fitted, fit(scored[sizes[0]], labels))
+    report.update(combiner=combiner, folds=folds, seed=seed)
     verdict = shipping_verdict(comparison)
     best_alone = max(report["members_alone"].values())
     full_b = comparison["by_face_px"][str(sizes[0])]["accuracy_b"]
@@ -218,7 +322,7 @@ def weighed_comparison(
     """``compare_models``'s report for the baseline against the out-of-fold average."""
     report: dict[str, Any] = {
         "a": baseline.name,
-        "b": "weighted average (out of fold)",
+        "b": "combination (out of fold)",
         "n": len(labels),
         "by_face_px": {},
     }
@@ -236,12 +340,10 @@ def weighing_figures(
     scored: dict[int, np.ndarray],
     labels: np.ndarray,
     fitted: CrossFit,
-    folds: int,
-    seed: int,
+    whole: Combiner,
 ) -> dict[str, Any]:
-    """Weights (whole split and per fold), members alone, equal weights: the report's body."""
+    """The fits (whole split, each fold), members alone, equal weights: the report's body."""
     full = scored[max(scored)]
-    weights = fit_member_weights(full, labels)
 
     def accuracy(probs: np.ndarray) -> float:
         return float(np.mean(probs.argmax(axis=1) == labels))
@@ -250,15 +352,11 @@ def weighing_figures(
     return {
         "members": [m.name for m in members],
         "n": len(labels),
-        "folds": folds,
-        "seed": seed,
-        "weights": [round(float(w), 6) for w in weights],
-        "temperature": fit_average_temperature(weighted_average(full, weights), labels),
-        "fold_weights": np.round(fitted.weights, 6).tolist(),
-        "fold_temperatures": np.round(fitted.temperatures, 4).tolist(),
+        "whole_split_fit": whole.describe(),
+        "fold_fits": [f.describe() for f in fitted.fits],
         "members_alone": {m.name: accuracy(full[i]) for i, m in enumerate(members)},
         "equal_weights": {
             str(px): accuracy(weighted_average(p, equal)) for px, p in scored.items()
         },
-        "in_sample": {str(px): accuracy(weighted_average(p, weights)) for px, p in scored.items()},
+        "in_sample": {str(px): accuracy(whole(p)) for px, p in scored.items()},
     }

@@ -17,9 +17,13 @@ from inference.model_manifest import DEFAULT_MODELS_DIR
 from training.cli import main
 from training.errors import TrainingError
 from training.member_weights import (
+    STACKER_L2,
+    WeightedAverage,
     cross_fit,
     fit_member_weights,
+    fit_stacker,
     fold_of_each_face,
+    stacked_features,
     tempered,
     weighted_average,
 )
@@ -84,7 +88,7 @@ def test_no_face_is_scored_by_weights_that_saw_its_label() -> None:
     second = cross_fit({48: probs}, changed, folds=4, seed=9)
     # then those faces' out-of-fold probabilities do not move, and the other folds' do
     assert np.array_equal(first.probs[48][held], second.probs[48][held])
-    assert np.array_equal(first.weights[2], second.weights[2])
+    assert first.fits[2].describe() == second.fits[2].describe()
     assert not np.allclose(first.probs[48][~held], second.probs[48][~held])
 
 
@@ -97,10 +101,56 @@ def test_smaller_faces_are_scored_with_the_weights_fitted_at_full_size() -> None
     fitted = cross_fit({48: full, 24: small}, labels, folds=3, seed=1)
     for k in range(3):
         held = fitted.fold == k
-        expected = tempered(
-            weighted_average(small[:, held], fitted.weights[k]), fitted.temperatures[k]
-        )
+        fit = fitted.fits[k]
+        assert isinstance(fit, WeightedAverage)
+        expected = tempered(weighted_average(small[:, held], fit.weights), fit.temperature)
         assert np.allclose(fitted.probs[24][held], expected)
+
+
+def swapping_members(rng: np.random.Generator, faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two members that both give most of their probability to the label after the true one."""
+    labels = rng.integers(0, 7, faces)
+    probs = np.full((2, faces, 7), 0.05)
+    probs[:, np.arange(faces), (labels + 1) % 7] = 0.7
+    probs += rng.uniform(0, 0.02, probs.shape)
+    return probs / probs.sum(axis=2, keepdims=True), labels
+
+
+def test_the_stacker_undoes_a_confusion_every_member_shares() -> None:
+    # given two members that both name the label after the true one
+    rng = np.random.default_rng(3)
+    probs, labels = swapping_members(rng, 350)
+    # when cross-fitted by weights and by the stacker
+    weighted = cross_fit({48: probs}, labels, folds=5, seed=1)
+    stacked = cross_fit({48: probs}, labels, folds=5, seed=1, fit=fit_stacker)
+    # then no weighting can help, and the stacker's out-of-fold labels are right
+    assert np.mean(weighted.probs[48].argmax(axis=1) == labels) < 0.05
+    assert np.mean(stacked.probs[48].argmax(axis=1) == labels) > 0.95
+    assert np.allclose(stacked.probs[48].sum(axis=1), 1.0)
+
+
+def test_the_stacker_ends_no_worse_than_its_equal_weight_start() -> None:
+    # given three members of different skill
+    rng = np.random.default_rng(6)
+    probs = random_members(rng, 3, 300)
+    labels = rng.integers(0, 7, 300)
+    labels[:200] = probs[1, :200].argmax(axis=1)
+    x = stacked_features(probs)
+
+    def objective(matrix: np.ndarray, bias: np.ndarray) -> float:
+        logits = x @ matrix + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(300), labels].mean() + STACKER_L2 * (matrix**2).sum())
+
+    # when the stacker is fitted
+    fit = fit_stacker(probs, labels)
+    # then its objective is below that of the equal-weight log-linear pool it starts from
+    start = np.tile(np.eye(7) / 3, (3, 1))
+    assert objective(fit.matrix, fit.bias) < objective(start, np.zeros(7)) - 1e-3
+    # and it leans on the member the labels follow
+    diagonals = fit.describe()["member_diagonals"]
+    assert diagonals[1] == max(diagonals)
 
 
 def test_folds_are_near_equal_seeded_and_refused_when_impossible() -> None:
@@ -135,8 +185,8 @@ def test_command_reports_the_out_of_fold_average_against_a_baseline(
     # then the report gives the weights, both folds' fits, and the comparison by face size
     assert code == 0
     report = json.loads(out.read_text())
-    assert sum(report["weights"]) == pytest.approx(1.0, abs=1e-5)
-    assert len(report["fold_weights"]) == 2 and report["n"] == 280
+    assert sum(report["whole_split_fit"]["weights"]) == pytest.approx(1.0, abs=1e-5)
+    assert len(report["fold_fits"]) == 2 and report["n"] == 280
     comparison = report["comparison"]
     assert list(comparison["by_face_px"]) == ["48", "24"]
     # and the baseline scored alone equals the same model scored as a member
@@ -144,6 +194,19 @@ def test_command_reports_the_out_of_fold_average_against_a_baseline(
     assert full["accuracy_a"] == pytest.approx(report["members_alone"][members[0]])
     assert report["verdict"]["meets_rule"] in (True, False)
     assert isinstance(report["verdict"]["reasons"], list)
+
+
+def test_command_stacks_members_when_asked(fer_sample: Path, tmp_path: Path) -> None:
+    # given two shipped models, when stacked in two folds
+    out = tmp_path / "stacked.json"
+    args = ["weigh-members", "resnet-fer-v1", "resnet-fer-v1-mirror-int8"]
+    args += ["--baseline", "resnet-fer-v1", "--folds", "2", "--combiner", "stacked"]
+    assert main([*args, "--data", str(fer_sample), "--out", str(out)]) == 0
+    # then the report names the combiner and describes each fit as a regression
+    report = json.loads(out.read_text())
+    assert report["combiner"] == "stacked"
+    assert len(report["whole_split_fit"]["member_diagonals"]) == 2
+    assert report["comparison"]["b"] == "stacked combination (out of fold)"
 
 
 def test_command_refuses_members_that_read_other_inputs(
