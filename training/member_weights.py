@@ -75,7 +75,8 @@ class Stacker:
 
     def __call__(self, member_probs: np.ndarray) -> np.ndarray:
         logits = stacked_features(member_probs) @ self.matrix + self.bias
-        return tempered(np.exp(logits - logits.max(axis=1, keepdims=True)), 1.0)
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
 
     def describe(self) -> dict[str, Any]:
         classes = self.matrix.shape[1]
