@@ -101,10 +101,24 @@ def compare_models(
     for side in (a, b):
         if len(side.inputs) != len(labels):
             raise TrainingError(f"{side.name}: {len(side.inputs)} inputs for {len(labels)} labels")
-    report: dict[str, Any] = {"a": a.name, "b": b.name, "n": len(labels), "by_face_px": {}}
-    for px in sorted(set(sizes), reverse=True):
-        probs_a = a.predict(shrink_inputs(a.inputs, a.preprocessing, px))
-        probs_b = b.predict(shrink_inputs(b.inputs, b.preprocessing, px))
+
+    def probs(side: ComparedModel, px: int) -> np.ndarray:
+        return side.predict(shrink_inputs(side.inputs, side.preprocessing, px))
+
+    by_px = {px: (probs(a, px), probs(b, px)) for px in sizes}
+    return paired_report(a.name, b.name, labels, by_px)
+
+
+def paired_report(
+    a: str, b: str, labels: np.ndarray, probs_by_px: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """``compare_models``'s report from both sides' (N, 7) probabilities at each face size.
+
+    Sizes are reported largest first; ECE is measured on the largest.
+    """
+    report: dict[str, Any] = {"a": a, "b": b, "n": len(labels), "by_face_px": {}}
+    for px in sorted(probs_by_px, reverse=True):
+        probs_a, probs_b = probs_by_px[px]
         report["by_face_px"][str(px)] = asdict(pair_figures(labels, probs_a, probs_b, px))
         if "ece_a" not in report:  # the largest size
             report["ece_a"] = expected_calibration_error(probs_a, labels)

@@ -19,6 +19,7 @@ from training.errors import TrainingError
 from training.member_weights import (
     STACKER_L2,
     WeightedAverage,
+    best_member_condition,
     cross_fit,
     fit_member_weights,
     fit_stacker,
@@ -192,8 +193,20 @@ def test_command_reports_the_out_of_fold_average_against_a_baseline(
     # and the baseline scored alone equals the same model scored as a member
     full = comparison["by_face_px"]["48"]
     assert full["accuracy_a"] == pytest.approx(report["members_alone"][members[0]])
-    assert report["verdict"]["meets_rule"] in (True, False)
-    assert isinstance(report["verdict"]["reasons"], list)
+
+
+def test_a_combination_below_its_best_member_does_not_meet_the_rule() -> None:
+    # given a verdict the shipping rule passed, and members alone scoring 0.70 and 0.71
+    passed = {"meets_rule": True, "gain_points": 0.8, "reasons": []}
+    alone = {"a": 0.70, "b": 0.71}
+    # when the combination scores 0.705, then it fails, naming the best member's score
+    failed = best_member_condition(passed, 0.705, alone)
+    assert failed["meets_rule"] is False
+    assert failed["reasons"] == ["0.7050 is below its best member alone (0.7100)"]
+    # and at 0.71 or above, or with a rule already failed, nothing else changes
+    assert best_member_condition(passed, 0.71, alone) == passed
+    refused = {"meets_rule": False, "gain_points": 0.1, "reasons": ["ECE 0.040"]}
+    assert best_member_condition(refused, 0.705, alone)["reasons"][0] == "ECE 0.040"
 
 
 def test_command_stacks_members_when_asked(fer_sample: Path, tmp_path: Path) -> None:
