@@ -178,6 +178,17 @@ def parse_face_sizes(text: str) -> list[int]:
     return sizes
 
 
+def parse_neighbour_counts(text: str) -> list[int]:
+    """ "5,10,20" -> [5, 10, 20]; raises TrainingError unless all are whole counts >= 1."""
+    try:
+        counts = [int(k) for k in text.split(",")]
+    except ValueError as exc:
+        raise TrainingError(f"--k expects neighbour counts like 5,10,20: {exc}") from exc
+    if min(counts) < 1:
+        raise TrainingError(f"--k expects neighbour counts of at least 1, got {text!r}")
+    return counts
+
+
 def command_explain(args: argparse.Namespace) -> int:
     from training.explanation_maps import explain_image
     from training.model_predictors import load_any_model
@@ -301,6 +312,36 @@ def command_weigh_members(args: argparse.Namespace) -> int:
     )
     print(describe_comparison(report["comparison"], report["verdict"]))
     print(f"fitted on the whole split: {json.dumps(report['whole_split_fit'])}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print_json(report)
+    return 0
+
+
+def command_neighbours(args: argparse.Namespace) -> int:
+    from inference.model_manifest import resolve_model
+    from training.dataset_loaders import load_dataset
+    from training.feature_neighbours import judge_neighbours
+    from training.model_comparison import describe_comparison
+    from training.model_predictors import load_any_model
+
+    network = load_any_model(args.network, Path(args.models_dir), threads=args.threads)
+    manifest, path = resolve_model(args.features, Path(args.models_dir))
+    report = judge_neighbours(
+        network,
+        path,
+        manifest.preprocessing,
+        lambda spec: load_dataset("fer-folder", Path(args.bank), "train", spec),
+        lambda spec: load_eval_data(args, spec),
+        parse_face_sizes(args.face_sizes),
+        args.folds,
+        args.seed,
+        parse_neighbour_counts(args.k),
+        args.threads,
+    )
+    print(describe_comparison(report["comparison"], report["verdict"]))
+    print(f"fitted on the whole split: {json.dumps(report['whole_split_fit'])}")
+    print(f"neighbours alone: {json.dumps(report['neighbours_alone'])}")
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print_json(report)
@@ -523,6 +564,24 @@ def build_parser() -> argparse.ArgumentParser:
         "regression on the members' log-probabilities",
     )
     weigh.set_defaults(handler=command_weigh_members)
+
+    near = sub.add_parser(
+        "neighbours",
+        help="blend a network with the labels of its nearest training faces (its own features) "
+        "and judge the blend out of fold against the network alone",
+    )
+    near.add_argument("network", help="registered model whose probabilities are blended")
+    near.add_argument(
+        "--features", required=True, help="registered FP32 model whose penultimate layer is read"
+    )
+    near.add_argument(
+        "--bank", default=".data/fer2013/train", help="labelled faces searched (fer-folder)"
+    )
+    near.add_argument("--k", default="5,10,20,50,100,200", help="candidate neighbour counts")
+    add_judging_options(near, "face sizes besides the network's input (where the blend is fitted)")
+    near.add_argument("--folds", type=int, default=5, help="cross-fitting folds")
+    near.add_argument("--seed", type=int, default=2500, help="orders the faces into folds")
+    near.set_defaults(handler=command_neighbours)
 
     unfold = sub.add_parser(
         "weights-from-onnx",

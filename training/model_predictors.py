@@ -48,11 +48,13 @@ def torch_predictor(model: nn.Module, batch: int = 256) -> Predict:
     return predict
 
 
-def onnx_session(path: Path, threads: int = 1) -> ort.InferenceSession:
+def onnx_session(path: Path | bytes, threads: int = 1) -> ort.InferenceSession:
+    """A CPU session of a graph file, or of a serialised graph (``bytes``) held in memory."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    source = path if isinstance(path, bytes) else str(path)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_predictor(
