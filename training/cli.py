@@ -167,26 +167,26 @@ def load_compared_pair(args: argparse.Namespace) -> Any:
     return a, b, data.labels
 
 
+def parse_counts(text: str, option: str, example: str, what: str) -> list[int]:
+    """ "48,32" -> [48, 32]; raises TrainingError, naming ``option``, unless all are whole
+    numbers >= 1 (``what`` they are, e.g. "pixel sizes", shown with ``example``)."""
+    try:
+        counts = [int(n) for n in text.split(",")]
+    except ValueError as exc:
+        raise TrainingError(f"{option} expects {what} like {example}: {exc}") from exc
+    if min(counts) < 1:
+        raise TrainingError(f"{option} expects {what} of at least 1, got {text!r}")
+    return counts
+
+
 def parse_face_sizes(text: str) -> list[int]:
     """ "48,32,24,16" -> [48, 32, 24, 16]; raises TrainingError unless all are whole pixels >= 1."""
-    try:
-        sizes = [int(px) for px in text.split(",")]
-    except ValueError as exc:
-        raise TrainingError(f"--face-sizes expects pixel sizes like 48,32,24,16: {exc}") from exc
-    if min(sizes) < 1:
-        raise TrainingError(f"--face-sizes expects pixel sizes of at least 1, got {text!r}")
-    return sizes
+    return parse_counts(text, "--face-sizes", "48,32,24,16", "pixel sizes")
 
 
 def parse_neighbour_counts(text: str) -> list[int]:
     """ "5,10,20" -> [5, 10, 20]; raises TrainingError unless all are whole counts >= 1."""
-    try:
-        counts = [int(k) for k in text.split(",")]
-    except ValueError as exc:
-        raise TrainingError(f"--k expects neighbour counts like 5,10,20: {exc}") from exc
-    if min(counts) < 1:
-        raise TrainingError(f"--k expects neighbour counts of at least 1, got {text!r}")
-    return counts
+    return parse_counts(text, "--k", "5,10,20", "neighbour counts")
 
 
 def command_explain(args: argparse.Namespace) -> int:

@@ -142,3 +142,14 @@ def test_command_refuses_features_read_at_another_size(fer_sample: Path) -> None
     # given a 48 px network and a 64 px feature network, then the command refuses
     args = ["neighbours", "resnet-fer-v1-mirror-int8", "--features", "resnet-fer-64px"]
     assert main([*args, "--bank", str(fer_sample), "--data", str(fer_sample)]) == 2
+
+
+def test_command_refuses_neighbour_counts_that_are_not_counts(
+    fer_sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a network, its features and counts of "five" or of zero neighbours
+    args = ["neighbours", "resnet-fer-v1-mirror-int8", "--features", "resnet-fer-v1"]
+    for counts in ("5,x", "0,5"):
+        # when the command runs, then it stops with a message naming --k
+        assert main([*args, "--data", str(fer_sample), "--k", counts]) == 2
+        assert "--k expects neighbour counts" in capsys.readouterr().err
