@@ -66,6 +66,8 @@ SHIPPED = [
     "resnet-fer-long-sgd-mirror-int8h-cal",
     "resnet-fer-64px",
     "resnet-fer-64px-mirror-int8h-cal",
+    "resnet-fer-64px-seed2083-mirror-int8h-cal",
+    "resnet-fer-64px-seed2083-trainval-mirror-int8h-cal",
 ]
 
 
