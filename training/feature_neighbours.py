@@ -158,8 +158,8 @@ def fit_neighbour_blend(
 
     ``member_probs`` is (1 + len(ks), faces, classes): the network's, then each k's.
     """
-    if member_probs.shape[0] != 1 + len(ks):
-        raise TrainingError(f"expected the network and {len(ks)} neighbour counts")
+    if not ks or member_probs.shape[0] != 1 + len(ks):
+        raise TrainingError(f"expected the network and {len(ks)} (>= 1) neighbour counts")
     best: tuple[float, NeighbourBlend] | None = None
     for i, k in enumerate(ks):
         pair = member_probs[[0, 1 + i]]
@@ -169,7 +169,7 @@ def fit_neighbour_blend(
         nll = negative_log_likelihood(tempered(blend, temperature), labels)
         if best is None or nll < best[0]:
             best = (nll, NeighbourBlend(i, k, weight, temperature))
-    assert best is not None  # ks is not empty (checked by neighbour_votes' callers)
+    assert best is not None  # ks is not empty (checked above)
     return best[1]
 
 
@@ -216,9 +216,9 @@ def judge_neighbours(
     """
     if features_spec != network.preprocessing:
         raise TrainingError("the feature network must read faces as the judged network does")
-    check_ks(ks, max(ks))  # before the bank's features are computed; its size checked later
-    extract = feature_extractor(features_path, threads)
     bank_data = load_bank(features_spec)
+    check_ks(ks, len(bank_data.labels))  # before the costly feature passes
+    extract = feature_extractor(features_path, threads)
     bank = (mirrored_features(extract, bank_data.inputs), np.asarray(bank_data.labels))
     data = load_split(features_spec)
     labels = np.asarray(data.labels)
