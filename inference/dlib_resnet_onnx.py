@@ -466,15 +466,20 @@ def run_dlib(source: Path, chips: np.ndarray) -> np.ndarray:
     return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
 
 
-def convert_verified(source: Path) -> bytes:
-    """Check the .dat's pinned sha256, parse it and return the serialized ONNX model."""
+def convert_verified_parse(source: Path) -> DlibResNet:
+    """Check the .dat's pinned sha256 and parse it (the network the embedder and training use)."""
     import hashlib
 
     data = source.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != SOURCE_SHA256:
         raise ModelImportError(f"{source}: sha256 {digest} differs from pinned {SOURCE_SHA256}")
-    return build_onnx(parse_dlib_resnet(data)).SerializeToString()
+    return parse_dlib_resnet(data)
+
+
+def convert_verified(source: Path) -> bytes:
+    """Check the .dat's pinned sha256, parse it and return the serialized ONNX model."""
+    return build_onnx(convert_verified_parse(source)).SerializeToString()
 
 
 def import_dlib_resnet(

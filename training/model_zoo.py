@@ -1,9 +1,11 @@
-"""The four model families, sized for 48x48 or 64x64 face crops.
+"""The model families, sized for 48x48 or 64x64 face crops.
 
 - ``baseline``: the seeds' custom CNN (conv blocks with batch-norm, pooling, dropout, dense head).
 - ``vgg``: a deeper VGG-style stack (two or three 3x3 convs per stage).
 - ``resnet``: a residual network of basic blocks (pre-activation shortcuts by 1x1 conv).
 - ``mobile``: depthwise-separable inverted residuals (MobileNetV2-style) for the cheapest runs.
+- ``face-recognition``: dlib's face-recognition ResNet to its level 1, from dlib's weights, with
+  a new head (``training.face_recognition_transfer``).
 
 All return logits over ``CANONICAL_CLASSES`` (softmax is added at export time). ``width``
 multiplies every channel count, so one family spans a range of costs; ``count_macs`` reports
@@ -145,11 +147,19 @@ def build_mobile(in_ch: int, width: float, dropout: float) -> nn.Module:
     return nn.Sequential(*layers, classifier_head(last, dropout))
 
 
+def build_face_recognition(in_channels: int, width: float, dropout: float) -> nn.Module:
+    # Imported when used: it parses dlib's 22 MB weight file (training.face_recognition_transfer).
+    from training.face_recognition_transfer import build_face_recognition as build
+
+    return build(in_channels, width, dropout)
+
+
 BUILDERS = {
     "baseline": build_baseline,
     "vgg": build_vgg,
     "resnet": build_resnet,
     "mobile": build_mobile,
+    "face-recognition": build_face_recognition,
 }
 
 

@@ -38,6 +38,8 @@ from training.checkpoints import load_model, read_weights, save_checkpoint
 from training.dataset_loaders import FaceDataset, describe_counts
 from training.distillation import check_same_teacher, load_teacher
 from training.errors import CheckpointError, TrainingError
+from training.face_recognition_transfer import FAMILY as FACE_RECOGNITION
+from training.face_recognition_transfer import check_preprocessing
 from training.face_size_evaluation import describe_face_sizes, evaluate_face_sizes, shrink_inputs
 from training.lr_schedules import plan_epochs
 from training.model_predictors import torch_predictor
@@ -70,6 +72,8 @@ from training.weight_averaging import WeightAverage, averaged_model, recompute_b
 def prepare_model(config: TrainingConfig, device: torch.device) -> nn.Module:
     """Build the configured model; start from ``model.pretrained`` weights when given."""
     m = config.model
+    if m.family == FACE_RECOGNITION:
+        check_preprocessing(config.preprocessing)
     model = build_model(m.family, config.preprocessing.channels, m.width, m.dropout)
     if m.pretrained:
         weights = read_weights(Path(m.pretrained))
