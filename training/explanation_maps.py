@@ -10,13 +10,14 @@ developers debugging a model, never shown about a participant (nothing here stor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from torch import Tensor, nn
 
 from inference.emotion_preprocessing import preprocess_faces
 from inference.model_manifest import CANONICAL_CLASSES
@@ -27,18 +28,30 @@ from training.model_predictors import LoadedModel
 PANEL = 192  # pixels per panel in the output PNG
 
 
+def split_at_head(
+    model: nn.Module,
+) -> tuple[Callable[[Tensor], Tensor], Callable[[Tensor], Tensor]]:
+    """(input -> last feature maps, feature maps -> logits) of a model of training.model_zoo."""
+    if isinstance(model, nn.Sequential):
+        return model[:-1], model[-1]
+    features, classify = getattr(model, "features", None), getattr(model, "classify", None)
+    if callable(features) and callable(classify):
+        return features, classify
+    raise TypeError("grad_cam expects an nn.Sequential ending in its head, or features/classify")
+
+
 def grad_cam(model: nn.Module, inputs: np.ndarray, target: int) -> np.ndarray:
     """(H, W) map in [0, 1] for class ``target`` of one preprocessed input (1, C, H, W).
 
-    Assumes the model is an nn.Sequential whose last element is the classifier head, which
-    holds for every family in training.model_zoo.
+    The model is an nn.Sequential whose last element is the classifier head (the families
+    trained from scratch), or has ``features`` (input -> last feature maps) and ``classify``
+    (feature maps -> logits) methods (the transfer families); TypeError otherwise.
     """
-    if not isinstance(model, nn.Sequential):
-        raise TypeError("grad_cam expects an nn.Sequential ending in its classifier head")
+    body, head = split_at_head(model)
     model.eval()
     x = torch.from_numpy(inputs)
-    features = model[:-1](x).detach().requires_grad_(True)
-    score = model[-1](features)[0, target]
+    features = body(x).detach().requires_grad_(True)
+    score = head(features)[0, target]
     (grads,) = torch.autograd.grad(score, features)
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * features).sum(dim=1, keepdim=True))

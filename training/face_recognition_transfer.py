@@ -190,11 +190,15 @@ class FaceRecognitionNet(nn.Module):
         assert op.pool is not None
         return _pool(op.pool, x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.features(x).mean(dim=(2, 3))
+    def classify(self, maps: torch.Tensor) -> torch.Tensor:
+        """Feature maps -> logits (dlib's 128-d embedding for a whole network)."""
+        pooled = maps.mean(dim=(2, 3))
         if self.embedding is not None:
             return pooled @ self.embedding
         return self.head(pooled)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(x))
 
 
 def _pool(pool: Pool, x: torch.Tensor) -> torch.Tensor:

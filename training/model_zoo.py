@@ -159,19 +159,23 @@ BUILDERS = {
     "vgg": build_vgg,
     "resnet": build_resnet,
     "mobile": build_mobile,
-    "face-recognition": build_face_recognition,
 }
+# Families from weights learned elsewhere: gray input at width 1.0 only, so they are not in
+# BUILDERS (whose families take any width and gray or RGB input).
+TRANSFER_BUILDERS = {"face-recognition": build_face_recognition}
+FAMILIES = {**BUILDERS, **TRANSFER_BUILDERS}
 
 
 def build_model(
     family: str, in_channels: int = 1, width: float = 1.0, dropout: float = 0.3
 ) -> nn.Module:
-    """A freshly initialised model of ``family``; raises ConfigError for an unknown family."""
+    """A model of ``family``, freshly initialised (transfer families: their source weights and a
+    fresh head); raises ConfigError for an unknown family."""
     try:
-        builder = BUILDERS[family]
+        builder = FAMILIES[family]
     except KeyError as exc:
         raise ConfigError(
-            f"unknown model family {family!r}; choose from {sorted(BUILDERS)}"
+            f"unknown model family {family!r}; choose from {sorted(FAMILIES)}"
         ) from exc
     return builder(in_channels, width, dropout)
 
