@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -68,6 +69,32 @@ def test_export_notes_are_repeatable() -> None:
     argv = ["export", "best.pt", "--name", "m", "--note", "first", "--note", "second"]
     # when parsed, then both notes are kept in order (they become the model card's Notes)
     assert build_parser().parse_args(argv).note == ["first", "second"]
+
+
+def test_every_command_reaches_its_own_handler() -> None:
+    from training import cli_parser
+    from training.cli import HANDLERS, build_parser
+
+    # given the training CLI's parser
+    parser = build_parser()
+    # when its commands are listed
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    # then each one is wired to the handler named for it (train -> command_train), none left out
+    assert set(commands.choices) == set(HANDLERS) == set(cli_parser.COMMANDS)
+    for name, command in commands.choices.items():
+        handler = command.get_default("handler")
+        assert handler.__name__ == "command_" + name.replace("-", "_"), name
+
+
+def test_a_command_without_a_handler_fails_when_the_parser_is_built() -> None:
+    from training import cli_parser
+    from training.cli import HANDLERS
+
+    # given handlers that lack one command's
+    partial = {name: handler for name, handler in HANDLERS.items() if name != "bench"}
+    # when the parser is built, then it refuses at once, naming the command
+    with pytest.raises(KeyError, match="bench"):
+        cli_parser.build_parser(None, partial)
 
 
 def test_evaluate_reports_accuracy_by_face_size(
