@@ -28,12 +28,142 @@ CLASS_SIZE = 25
 SCHOOL_ID = "sch-north"
 
 
-def _csv(header: list[str], rows: list[list[str]]) -> bytes:
+ORG_FIELDS = [
+    "sourcedId",
+    "status",
+    "dateLastModified",
+    "name",
+    "type",
+    "identifier",
+    "parentSourcedId",
+]
+USER_FIELDS = [
+    "sourcedId",
+    "status",
+    "dateLastModified",
+    "enabledUser",
+    "orgSourcedIds",
+    "role",
+    "username",
+    "userIds",
+    "givenName",
+    "familyName",
+    "middleName",
+    "identifier",
+    "email",
+    "sms",
+    "phone",
+    "agentSourcedIds",
+    "grades",
+    "password",
+]
+CLASS_FIELDS = [
+    "sourcedId",
+    "status",
+    "dateLastModified",
+    "title",
+    "grades",
+    "courseSourcedId",
+    "classCode",
+    "classType",
+    "location",
+    "schoolSourcedId",
+    "termSourcedIds",
+    "subjects",
+    "subjectCodes",
+    "periods",
+]
+ENROLLMENT_FIELDS = [
+    "sourcedId",
+    "status",
+    "dateLastModified",
+    "classSourcedId",
+    "schoolSourcedId",
+    "userSourcedId",
+    "role",
+    "primary",
+    "beginDate",
+    "endDate",
+]
+DEMOGRAPHIC_FIELDS = ["sourcedId", "status", "dateLastModified", "birthDate", "sex"]
+
+Row = dict[str, str]
+
+
+def _csv(fields: list[str], rows: list[Row]) -> bytes:
+    """One OneRoster CSV: the header, then each row with the fields it does not name left empty."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer = csv.DictWriter(out, fields, restval="", lineterminator="\n")
+    writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()
+
+
+def _classes(groups: int) -> list[Row]:
+    """A homeroom and one class a subject for each group of CLASS_SIZE students."""
+    classes = []
+    for g in range(groups):
+        grade = str(6 + g % 4)
+        for subject in ("Homeroom", *SUBJECTS):
+            classes.append(
+                {
+                    "sourcedId": f"cls-{g}-{subject.lower()}",
+                    "title": f"{subject} {grade}-{g}",
+                    "grades": grade,
+                    "classCode": f"{subject[:3].upper()}{g}",
+                    "classType": "scheduled",
+                    "schoolSourcedId": SCHOOL_ID,
+                    "termSourcedIds": "term-1",
+                }
+            )
+    return classes
+
+
+def _teacher(class_row: Row) -> tuple[Row, Row]:
+    """The user row and the enrollment of the one teacher of a class."""
+    t = "tea-" + class_row["sourcedId"].removeprefix("cls-")
+    user = {"sourcedId": t, "enabledUser": "true", "orgSourcedIds": SCHOOL_ID, "role": "teacher"}
+    user |= {"username": t, "givenName": "Teacher", "familyName": t, "email": f"{t}@north.example"}
+    enrollment = {"sourcedId": f"enr-{t}", "classSourcedId": class_row["sourcedId"]}
+    enrollment |= {"schoolSourcedId": SCHOOL_ID, "userSourcedId": t, "role": "teacher"}
+    return user, enrollment | {"primary": "true"}
+
+
+def _person(sourced_id: str, role: str, given: str, family: str) -> Row:
+    return {
+        "sourcedId": sourced_id,
+        "enabledUser": "true",
+        "orgSourcedIds": SCHOOL_ID,
+        "role": role,
+        "username": sourced_id,
+        "givenName": given,
+        "familyName": family,
+    }
+
+
+def _student(i: int, rng: random.Random, renamed: bool) -> tuple[list[Row], list[Row], Row]:
+    """Student ``i``'s user row and its two guardians' (related both ways), the student's four
+    enrollments and demographics row. Draws from ``rng`` in a fixed order (the set is seeded)."""
+    g, sid = i // CLASS_SIZE, f"stu-{i}"
+    family = FAMILY[rng.randrange(len(FAMILY))] + ("-Renamed" if renamed else "")
+    parents = [f"par-{i}-1", f"par-{i}-2"]
+    student = _person(sid, "student", GIVEN[rng.randrange(len(GIVEN))], family)
+    users = [student | {"agentSourcedIds": ",".join(parents), "grades": str(6 + g % 4)}]
+    for n, parent in enumerate(parents):
+        guardian = _person(parent, "parent" if n == 0 else "guardian", "", family)
+        guardian["givenName"] = GIVEN[rng.randrange(len(GIVEN))]
+        contact = {"email": f"{parent}@family.example", "phone": f"+44 20 7946 {i % 10000:04d}"}
+        users.append(guardian | contact | {"agentSourcedIds": sid})
+    enrollments = []
+    for subject in ("Homeroom", *SUBJECTS):
+        cls = f"cls-{g}-{subject.lower()}"
+        enrollments.append(
+            {"sourcedId": f"enr-{sid}-{cls}", "classSourcedId": cls, "schoolSourcedId": SCHOOL_ID}
+            | {"userSourcedId": sid, "role": "student", "primary": "false"}
+        )
+    born = dt.date(2012 + g % 4, 1, 1) + dt.timedelta(days=rng.randrange(365))
+    sex = "female" if i % 2 else "male"
+    return users, enrollments, {"sourcedId": sid, "birthDate": born.isoformat(), "sex": sex}
 
 
 def oneroster_set(students: int, seed: int = 16, renamed: int = 0) -> dict[str, bytes]:
@@ -42,192 +172,24 @@ def oneroster_set(students: int, seed: int = 16, renamed: int = 0) -> dict[str, 
     each (related from both sides, as OneRoster allows), and a birth date. ``renamed`` students
     (the first ones) get another family name, for a re-import with changes."""
     rng = random.Random(seed)
-    groups = max(1, -(-students // CLASS_SIZE))
-    classes, teachers = [], []
-    for g in range(groups):
-        grade = str(6 + g % 4)
-        for subject in ("Homeroom", *SUBJECTS):
-            sid = f"cls-{g}-{subject.lower()}"
-            classes.append(
-                [
-                    sid,
-                    "",
-                    "",
-                    f"{subject} {grade}-{g}",
-                    grade,
-                    "",
-                    f"{subject[:3].upper()}{g}",
-                    "scheduled",
-                    "",
-                    SCHOOL_ID,
-                    "term-1",
-                    "",
-                    "",
-                    "",
-                ]
-            )
-            teachers.append(f"tea-{g}-{subject.lower()}")
-    users = [
-        [
-            t,
-            "",
-            "",
-            "true",
-            SCHOOL_ID,
-            "teacher",
-            t,
-            "",
-            "Teacher",
-            t,
-            "",
-            "",
-            f"{t}@north.example",
-            "",
-            "",
-            "",
-            "",
-            "",
-        ]
-        for t in teachers
-    ]
-    enrollments, demographics = [], []
+    classes = _classes(max(1, -(-students // CLASS_SIZE)))
+    teachers = [_teacher(c) for c in classes]
+    users, enrollments = [user for user, _ in teachers], []
+    demographics = []
     for i in range(students):
-        g, sid = i // CLASS_SIZE, f"stu-{i}"
-        family = FAMILY[rng.randrange(len(FAMILY))] + ("-Renamed" if i < renamed else "")
-        parents = [f"par-{i}-1", f"par-{i}-2"]
-        users.append(
-            [
-                sid,
-                "",
-                "",
-                "true",
-                SCHOOL_ID,
-                "student",
-                sid,
-                "",
-                GIVEN[rng.randrange(len(GIVEN))],
-                family,
-                "",
-                "",
-                "",
-                "",
-                "",
-                ",".join(parents),
-                str(6 + g % 4),
-                "",
-            ]
-        )
-        for n, parent in enumerate(parents):
-            relation = "parent" if n == 0 else "guardian"
-            users.append(
-                [
-                    parent,
-                    "",
-                    "",
-                    "true",
-                    SCHOOL_ID,
-                    relation,
-                    parent,
-                    "",
-                    GIVEN[rng.randrange(len(GIVEN))],
-                    family,
-                    "",
-                    "",
-                    f"{parent}@family.example",
-                    "",
-                    f"+44 20 7946 {i % 10000:04d}",
-                    sid,
-                    "",
-                    "",
-                ]
-            )
-        for subject in ("Homeroom", *SUBJECTS):
-            cls = f"cls-{g}-{subject.lower()}"
-            enrollments.append(
-                [f"enr-{sid}-{cls}", "", "", cls, SCHOOL_ID, sid, "student", "false", "", ""]
-            )
-        born = dt.date(2012 + g % 4, 1, 1) + dt.timedelta(days=rng.randrange(365))
-        demographics.append([sid, "", "", born.isoformat(), "female" if i % 2 else "male"])
-    for c, teacher in zip(classes, teachers, strict=True):
-        enrollments.append(
-            [f"enr-{teacher}", "", "", c[0], SCHOOL_ID, teacher, "teacher", "true", "", ""]
-        )
+        people, joined, demographic = _student(i, rng, i < renamed)
+        users += people
+        enrollments += joined
+        demographics.append(demographic)
+    enrollments += [enrollment for _, enrollment in teachers]
+    district = {"sourcedId": "dist-1", "name": "North District", "type": "district"}
+    school = {"sourcedId": SCHOOL_ID, "name": "Northside School", "type": "school"}
     return {
-        "orgs.csv": _csv(
-            [
-                "sourcedId",
-                "status",
-                "dateLastModified",
-                "name",
-                "type",
-                "identifier",
-                "parentSourcedId",
-            ],
-            [
-                ["dist-1", "", "", "North District", "district", "", ""],
-                [SCHOOL_ID, "", "", "Northside School", "school", "", "dist-1"],
-            ],
-        ),
-        "users.csv": _csv(
-            [
-                "sourcedId",
-                "status",
-                "dateLastModified",
-                "enabledUser",
-                "orgSourcedIds",
-                "role",
-                "username",
-                "userIds",
-                "givenName",
-                "familyName",
-                "middleName",
-                "identifier",
-                "email",
-                "sms",
-                "phone",
-                "agentSourcedIds",
-                "grades",
-                "password",
-            ],
-            users,
-        ),
-        "classes.csv": _csv(
-            [
-                "sourcedId",
-                "status",
-                "dateLastModified",
-                "title",
-                "grades",
-                "courseSourcedId",
-                "classCode",
-                "classType",
-                "location",
-                "schoolSourcedId",
-                "termSourcedIds",
-                "subjects",
-                "subjectCodes",
-                "periods",
-            ],
-            classes,
-        ),
-        "enrollments.csv": _csv(
-            [
-                "sourcedId",
-                "status",
-                "dateLastModified",
-                "classSourcedId",
-                "schoolSourcedId",
-                "userSourcedId",
-                "role",
-                "primary",
-                "beginDate",
-                "endDate",
-            ],
-            enrollments,
-        ),
-        "demographics.csv": _csv(
-            ["sourcedId", "status", "dateLastModified", "birthDate", "sex"], demographics
-        ),
+        "orgs.csv": _csv(ORG_FIELDS, [district, school | {"parentSourcedId": "dist-1"}]),
+        "users.csv": _csv(USER_FIELDS, users),
+        "classes.csv": _csv(CLASS_FIELDS, classes),
+        "enrollments.csv": _csv(ENROLLMENT_FIELDS, enrollments),
+        "demographics.csv": _csv(DEMOGRAPHIC_FIELDS, demographics),
     }
 
 
