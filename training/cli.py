@@ -359,6 +359,18 @@ def command_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_model_card(args: argparse.Namespace) -> int:
+    from training.model_card import write_model_card
+
+    folder = Path(args.models_dir) / args.model
+    if not (folder / "manifest.json").is_file():
+        raise ManifestError(f"no registered model {args.model!r} in {args.models_dir}")
+    lineage = write_model_card(folder)
+    print(f"wrote {folder / 'MODEL_CARD.md'}: {lineage.cpu_hours:.2f} CPU hours of lineage")
+    print_json(lineage.to_dict())
+    return 0
+
+
 def command_weights_from_onnx(args: argparse.Namespace) -> int:
     from training.batchnorm_restoration import weights_from_onnx
 
@@ -391,6 +403,7 @@ HANDLERS: dict[str, Handler] = {
     "neighbours": command_neighbours,
     "weights-from-onnx": command_weights_from_onnx,
     "bench": command_bench,
+    "model-card": command_model_card,
 }
 
 

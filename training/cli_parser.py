@@ -286,6 +286,17 @@ def add_bench_command(sub: Subparsers) -> argparse.ArgumentParser:
     return bench
 
 
+def add_model_card_command(sub: Subparsers) -> argparse.ArgumentParser:
+    card = sub.add_parser(
+        "model-card",
+        help="rewrite a registered model's MODEL_CARD.md from its manifest, with the CPU time of "
+        "every run it builds on (manifest and model file untouched)",
+    )
+    card.add_argument("model", help="registered model name")
+    card.add_argument("--models-dir", default=str(models_dir()))
+    return card
+
+
 COMMANDS: dict[str, Callable[[Subparsers], argparse.ArgumentParser]] = {
     "train": add_train_command,
     "pack-run": add_pack_run_command,
@@ -302,6 +313,7 @@ COMMANDS: dict[str, Callable[[Subparsers], argparse.ArgumentParser]] = {
     "neighbours": add_neighbours_command,
     "weights-from-onnx": add_weights_from_onnx_command,
     "bench": add_bench_command,
+    "model-card": add_model_card_command,
 }
 
 

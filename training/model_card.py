@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from inference.model_manifest import CANONICAL_CLASSES, ModelManifest
+from training.model_lineage import Lineage, lineage_lines, trace_lineage
 
 LICENCE = (
     "Weights: wellbeing project (internal). Trained on FER-2013, which is distributed for "
@@ -272,8 +273,9 @@ def resolution_lines(members: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-def render_model_card(manifest: ModelManifest) -> str:
-    """Markdown model card: data, metrics, reproduction, intended use and limitations."""
+def render_model_card(manifest: ModelManifest, lineage: Lineage | None = None) -> str:
+    """Markdown model card: data, metrics, reproduction, the runs it builds on (``lineage``,
+    when given), intended use and limitations."""
     ev, tr = manifest.evaluation, manifest.training
     pre = manifest.preprocessing
     weighting = tr["config"].get("train", {}).get("class_weighting", "sqrt-inverse")
@@ -326,6 +328,7 @@ def render_model_card(manifest: ModelManifest) -> str:
         *config_lines(tr),
         "",
         *notes_lines(tr),
+        *(lineage_lines(lineage) if lineage else []),
         "## Intended use and limitations",
         "",
         "- Estimates which facial *expression* a face shows. Expressions are not feelings: a",
@@ -343,6 +346,17 @@ def render_model_card(manifest: ModelManifest) -> str:
 
 
 def write_model_files(manifest: ModelManifest, folder: Path) -> None:
-    """Write manifest.json and MODEL_CARD.md into ``folder`` (the model file is already there)."""
+    """Write manifest.json and MODEL_CARD.md into ``folder`` (the model file is already there);
+    the card's lineage is traced through the models registered beside ``folder``."""
     (folder / "manifest.json").write_text(manifest.to_json())
-    (folder / "MODEL_CARD.md").write_text(render_model_card(manifest))
+    write_model_card(folder, manifest)
+
+
+def write_model_card(folder: Path, manifest: ModelManifest | None = None) -> Lineage:
+    """(Re)write ``folder``'s MODEL_CARD.md from its manifest (read from the folder unless
+    given) and the models registered beside it; touches neither the manifest nor the model
+    file. Returns the lineage it traced."""
+    manifest = manifest or ModelManifest.load(folder / "manifest.json")
+    lineage = trace_lineage(folder.name, folder.parent)
+    (folder / "MODEL_CARD.md").write_text(render_model_card(manifest, lineage))
+    return lineage

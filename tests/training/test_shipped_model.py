@@ -64,6 +64,7 @@ SHIPPED = [
     "resnet-fer-long-adamw-mirror-int8h-cal",
     "resnet-fer-long-sgd",
     "resnet-fer-long-sgd-mirror-int8h-cal",
+    "resnet-fer-ensemble-long-3",
     "resnet-fer-64px",
     "resnet-fer-64px-mirror-int8h-cal",
     "resnet-fer-64px-seed2083-mirror-int8h-cal",
