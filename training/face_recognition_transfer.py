@@ -55,6 +55,9 @@ GRAY_SCALE, GRAY_MEAN, GRAY_STD = 1.0 / 255.0, 0.5, 0.3
 LEVEL0_AND_EMBEDDING = 13
 
 
+Padding = tuple[int, int, int, int, int, int]  # F.pad order: W, H, C (before, after each)
+
+
 @dataclass(frozen=True)
 class _Op:
     kind: str  # conv | pool | relu | tag | skip | add
@@ -131,6 +134,9 @@ class FaceRecognitionNet(nn.Module):
         self.embedding = self._embedding(net) if whole else None
         channels = self._channels()
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, len(CANONICAL_CLASSES)))
+        self.pads: dict[int, tuple[Padding, Padding]] = {}
+        with torch.no_grad():  # measures every add's padding once (see _run_op)
+            self.features(torch.zeros(1, 1, input_size, input_size))
 
     def _wire(self, layers: list[Layer]) -> list[_Op]:
         ops = [_Op("conv", 0)]
@@ -171,11 +177,13 @@ class FaceRecognitionNet(nn.Module):
             x, size=(self.input_size, self.input_size), mode="bilinear", align_corners=False
         )
         tags: dict[str, torch.Tensor] = {}
-        for op in self.ops:
-            x = self._run_op(op, x, tags)
+        for i, op in enumerate(self.ops):
+            x = self._run_op(i, op, x, tags)
         return x
 
-    def _run_op(self, op: _Op, x: torch.Tensor, tags: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _run_op(
+        self, i: int, op: _Op, x: torch.Tensor, tags: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         if op.kind == "conv":
             return self.convs[op.index](x)
         if op.kind == "relu":
@@ -186,7 +194,12 @@ class FaceRecognitionNet(nn.Module):
         if op.kind == "skip":
             return tags[op.tag]
         if op.kind == "add":
-            return _add_padded(x, tags[op.tag])
+            # Faces are resized to input_size first, so every add's shapes are constants of the
+            # graph: measured once at construction, they stay Python ints when the model is
+            # traced for ONNX export (no shape arithmetic on traced tensors).
+            if i not in self.pads:
+                self.pads[i] = add_padding(x.shape, tags[op.tag].shape)
+            return _padded(x, self.pads[i][0]) + _padded(tags[op.tag], self.pads[i][1])
         assert op.pool is not None
         return _pool(op.pool, x)
 
@@ -209,15 +222,27 @@ def _pool(pool: Pool, x: torch.Tensor) -> torch.Tensor:
     return F.avg_pool2d(x, pool.window, pool.stride)
 
 
-def _add_padded(x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """dlib's add_prev: the smaller operand is zero-padded at the end of channels/rows/cols."""
-    shape = [max(a, b) for a, b in zip(x.shape[1:], other.shape[1:], strict=True)]
+def add_padding(a: torch.Size, b: torch.Size) -> tuple[Padding, Padding]:
+    """dlib's add_prev zero-pads the smaller operand at the end of its channels, rows and
+    columns: the F.pad amounts of ``a`` and of ``b`` (N, C, H, W shapes)."""
+    shape = [max(x, y) for x, y in zip(a[1:], b[1:], strict=True)]
 
-    def padded(t: torch.Tensor) -> torch.Tensor:
-        c, h, w = (want - have for want, have in zip(shape, t.shape[1:], strict=True))
-        return F.pad(t, (0, w, 0, h, 0, c)) if (c, h, w) != (0, 0, 0) else t
+    def padding(s: torch.Size) -> Padding:
+        c, h, w = (int(want) - int(have) for want, have in zip(shape, s[1:], strict=True))
+        return (0, w, 0, h, 0, c)
 
-    return padded(x) + padded(other)
+    return padding(a), padding(b)
+
+
+def _padded(t: torch.Tensor, padding: Padding) -> torch.Tensor:
+    """``t`` zero-padded at the end of each dimension by ``padding`` (F.pad order). Built by
+    concatenating zeros rather than by F.pad, whose ONNX form reverses a constant pad list
+    with a Slice that the exporter cannot fold (a warning on every export)."""
+    for dim, extra in ((1, padding[5]), (2, padding[3]), (3, padding[1])):
+        if extra:
+            zeros = torch.zeros_like(t.narrow(dim, 0, 1)).repeat_interleave(extra, dim)
+            t = torch.cat([t, zeros], dim)
+    return t
 
 
 def build_face_recognition(in_channels: int, width: float, dropout: float) -> nn.Module:
