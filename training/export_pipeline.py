@@ -29,7 +29,7 @@ from training.model_evaluation import evaluate_model
 from training.model_predictors import onnx_predictor, torch_predictor
 from training.model_zoo import count_macs, count_params
 from training.onnx_export import check_parity, export_onnx, measure_latency, quantize_int8
-from training.training_config import parse_config
+from training.training_config import TrainingConfig, parse_config
 from training.training_loop import load_split
 
 MAX_MODEL_BYTES = 20 * 1024 * 1024  # issue 13: model files <= 20 MB
@@ -112,32 +112,13 @@ def export_checkpoint(
     if onnx_path.stat().st_size > MAX_MODEL_BYTES:
         raise ExportError(f"{onnx_path} is {onnx_path.stat().st_size} bytes, over 20 MB")
     parity = check_parity(model, onnx_path, pick_rows(val, PARITY_IMAGES, config.run.seed))
-    onnx_eval = evaluate_model(onnx_predictor(onnx_path, CANONICAL_CLASSES), val.inputs, val.labels)
-    torch_eval = evaluate_model(
-        torch_predictor(model),
-        val.inputs,
-        val.labels,
-        tta=True,
-        out_dir=checkpoint.parent,
-        title=name,
-    )
-    evaluation = {"dataset": f"FER-2013 val ({val.source})", **onnx_eval["tta_off"]}
-    evaluation["tta_on"] = summary_of(torch_eval["tta_on"])
-    evaluation["latency"] = measure_latency(onnx_path, shape)
-    evaluation["by_face_px"] = evaluate_face_sizes(
-        onnx_predictor(onnx_path, CANONICAL_CLASSES), val.inputs, val.labels, spec
-    )
+    evaluation = evaluate_export(model, onnx_path, val, spec, checkpoint.parent, name)
     quant = None
     if quantize:
-        train = load_split(config, "train")
-        calibration = pick_rows(train, CALIBRATION_IMAGES, config.run.seed)
         # The INT8 file stays in the run folder unless shipped: the models folder holds only
         # what the engine loads.
         int8_path = checkpoint.parent / f"{name}.int8.onnx"
-        quant = quantize_and_compare(onnx_path, int8_path, val, calibration, evaluation)
-        if ship_int8:
-            Path(quant["path"]).replace(onnx_path)
-            quant["shipped"], quant["path"] = True, str(onnx_path)
+        quant = quantize_export(onnx_path, int8_path, config, val, evaluation, ship_int8)
     manifest = build_manifest(name, onnx_path, spec, evaluation, payload, checkpoint)
     manifest.training.update(
         parity_max_abs_diff=parity,
@@ -155,6 +136,52 @@ def export_checkpoint(
         "quantization": quant,
         "parity": parity,
     }
+
+
+def evaluate_export(
+    model: torch.nn.Module,
+    onnx_path: Path,
+    val: FaceDataset,
+    spec: Preprocessing,
+    plots_dir: Path,
+    title: str,
+) -> dict[str, Any]:
+    """The manifest's ``evaluation``: the ONNX file on val (also by face size), the PyTorch
+    model with test-time augmentation (confusion PNGs titled ``title`` into ``plots_dir``),
+    and latency."""
+    predict = onnx_predictor(onnx_path, CANONICAL_CLASSES)
+    onnx_eval = evaluate_model(predict, val.inputs, val.labels)
+    torch_eval = evaluate_model(
+        torch_predictor(model),
+        val.inputs,
+        val.labels,
+        tta=True,
+        out_dir=plots_dir,
+        title=title,
+    )
+    evaluation = {"dataset": f"FER-2013 val ({val.source})", **onnx_eval["tta_off"]}
+    evaluation["tta_on"] = summary_of(torch_eval["tta_on"])
+    evaluation["latency"] = measure_latency(onnx_path, (spec.channels, spec.size, spec.size))
+    evaluation["by_face_px"] = evaluate_face_sizes(predict, val.inputs, val.labels, spec)
+    return evaluation
+
+
+def quantize_export(
+    onnx_path: Path,
+    int8_path: Path,
+    config: TrainingConfig,
+    val: FaceDataset,
+    evaluation: dict[str, Any],
+    ship_int8: bool,
+) -> dict[str, Any]:
+    """Static INT8 form of the export, compared on val; with ``ship_int8`` it replaces
+    ``onnx_path`` (the report then says so)."""
+    calibration = pick_rows(load_split(config, "train"), CALIBRATION_IMAGES, config.run.seed)
+    quant = quantize_and_compare(onnx_path, int8_path, val, calibration, evaluation)
+    if ship_int8:
+        Path(quant["path"]).replace(onnx_path)
+        quant["shipped"], quant["path"] = True, str(onnx_path)
+    return quant
 
 
 def summary_of(metrics: dict[str, Any]) -> dict[str, Any]:
