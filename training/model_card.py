@@ -355,8 +355,9 @@ def write_model_files(manifest: ModelManifest, folder: Path) -> None:
 def write_model_card(folder: Path, manifest: ModelManifest | None = None) -> Lineage:
     """(Re)write ``folder``'s MODEL_CARD.md from its manifest (read from the folder unless
     given) and the models registered beside it; touches neither the manifest nor the model
-    file. Returns the lineage it traced."""
-    manifest = manifest or ModelManifest.load(folder / "manifest.json")
+    file. Returns the lineage it traced; ManifestError when ``folder`` holds no registered
+    model (raised by the tracing, before anything is read or written)."""
     lineage = trace_lineage(folder.name, folder.parent)
+    manifest = manifest or ModelManifest.load(folder / "manifest.json")
     (folder / "MODEL_CARD.md").write_text(render_model_card(manifest, lineage))
     return lineage

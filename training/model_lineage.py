@@ -17,7 +17,7 @@ form): they share one ``training`` record and count once. Reads files only; writ
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ class Lineage:
         return {
             "model": self.model,
             "cpu_hours": round(self.cpu_hours, 3),
-            "runs": [run.__dict__ for run in self.runs],
+            "runs": [asdict(run) for run in self.runs],
             "runs_without_cpu": [run.model for run in self.runs_without_cpu],
             "untraced": list(self.untraced),
         }
