@@ -122,8 +122,7 @@ def _classes(groups: int) -> list[Row]:
 def _teacher(class_row: Row) -> tuple[Row, Row]:
     """The user row and the enrollment of the one teacher of a class."""
     t = "tea-" + class_row["sourcedId"].removeprefix("cls-")
-    user = {"sourcedId": t, "enabledUser": "true", "orgSourcedIds": SCHOOL_ID, "role": "teacher"}
-    user |= {"username": t, "givenName": "Teacher", "familyName": t, "email": f"{t}@north.example"}
+    user = _person(t, "teacher", "Teacher", t) | {"email": f"{t}@north.example"}
     enrollment = {"sourcedId": f"enr-{t}", "classSourcedId": class_row["sourcedId"]}
     enrollment |= {"schoolSourcedId": SCHOOL_ID, "userSourcedId": t, "role": "teacher"}
     return user, enrollment | {"primary": "true"}
